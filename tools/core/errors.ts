@@ -1,0 +1,51 @@
+// Every error the tools raise on purpose. Commands throw these; only the entry point (cli.ts)
+// turns them into messages and exit codes, so library code stays reusable and testable.
+
+/** Exit codes follow the usual CLI convention: 0 ok, 1 findings or failure, 2 usage. */
+export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
+
+/** Wrong flags or arguments: the user typed something the command does not take. */
+export class UsageError extends Error {
+  override name = "UsageError";
+}
+
+/** One problem with an input, located by file and path inside it. */
+export interface Problem {
+  file: string;
+  path: string;
+  message: string;
+}
+
+/** Input that does not validate; carries every problem at once, not just the first. */
+export class ValidationError extends Error {
+  override name = "ValidationError";
+  constructor(readonly problems: Problem[]) {
+    super(problems.map(formatProblem).join("\n"));
+  }
+}
+
+/** A precondition of the working tree or environment is not met (dirty tree, missing token, ...). */
+export class PreconditionError extends Error {
+  override name = "PreconditionError";
+}
+
+/** An external tool (kustomize, git) failed; message holds what it printed, already redacted. */
+export class ToolError extends Error {
+  override name = "ToolError";
+}
+
+/** GitHub refused a request; the message says what to fix. */
+export class GitHubError extends Error {
+  override name = "GitHubError";
+  constructor(message: string, readonly status?: number) {
+    super(message);
+  }
+}
+
+export function formatProblem(p: Problem): string {
+  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+}
+
+export function exitCodeFor(error: unknown): number {
+  return error instanceof UsageError ? EXIT.usage : EXIT.failure;
+}

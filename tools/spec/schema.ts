@@ -1,0 +1,78 @@
+// The environments spec: one typed file from which `pnpm generate` writes every overlay and the
+// Argo CD project and applications. It is generic on purpose: a fork describes its own
+// components of a few kinds (served web, worker, singleton, hook job), not only Ringlet's.
+import { z } from "zod";
+
+const dnsLabel = z
+  .string()
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?$/, "must be a DNS label: lower-case letters, digits and '-', starting and ending alphanumeric")
+  .max(63);
+const dnsName = z
+  .string()
+  .max(253)
+  .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a DNS name");
+const cpu = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "must be a CPU quantity such as 250m or 1");
+const memory = z.string().regex(/^\d+(Ki|Mi|Gi|Ti|k|M|G|T)?$/, "must be a memory quantity such as 512Mi or 1Gi");
+const imageName = z
+  .string()
+  .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be an image reference without tag or digest");
+
+const resourcesSchema = z.strictObject({
+  requests: z.strictObject({ cpu, memory }),
+  limits: z.strictObject({ cpu, memory }),
+});
+
+const componentSchema = z.strictObject({
+  /** served web: Deployment + Service + Ingress + autoscaler; worker: Deployment + autoscaler;
+   *  singleton: exactly one replica, never autoscaled; hook-job: a Job run as an Argo CD hook. */
+  kind: z.enum(["web", "worker", "singleton", "hook-job"]),
+  /** Name of the Deployment or Job in the base (the autoscaler, PDB, Service and Ingress share it). */
+  workload: dnsLabel,
+  /** The container whose resources the spec sets. */
+  container: dnsLabel,
+});
+
+const environmentComponentSchema = z.strictObject({
+  replicas: z.strictObject({ min: z.number().int().min(1), max: z.number().int().min(1) }).optional(),
+  resources: resourcesSchema.optional(),
+});
+
+const databaseSchema = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("in-cluster") }),
+  z.strictObject({ mode: z.literal("managed"), host: dnsName, port: z.number().int().min(1).max(65535).default(5432) }),
+]);
+
+const environmentSchema = z.strictObject({
+  namespace: dnsLabel,
+  host: dnsName,
+  /** auto: Argo CD syncs, prunes and self-heals; manual: an operator syncs (and may roll back). */
+  sync: z.enum(["auto", "manual"]),
+  database: databaseSchema,
+  /** Values merged into the application's ConfigMap (ringlet-config). */
+  config: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"), z.string()).default({}),
+  components: z.record(z.string(), environmentComponentSchema).default({}),
+});
+
+export const specSchema = z.strictObject({
+  name: dnsLabel,
+  /** The git repository Argo CD syncs from: this repository. */
+  repoURL: z.string().url(),
+  targetRevision: z.string().min(1).default("main"),
+  project: dnsLabel,
+  argocdNamespace: dnsLabel.default("argocd"),
+  destinationServer: z.string().url().default("https://kubernetes.default.svc"),
+  /** Images whose tags the environments move; the tag itself lives in each overlay. */
+  images: z.array(z.strictObject({ name: imageName, initialTag: z.string().min(1) })).min(1),
+  /** The application ConfigMap (a configMapGenerator in base/app) that `config` values merge into. */
+  configMap: dnsLabel,
+  /** The data layer's stable connection ConfigMap, and the keys a managed database overrides. */
+  connection: z.strictObject({ configMap: dnsLabel, hostKey: z.string().min(1), portKey: z.string().min(1) }),
+  components: z.record(dnsLabel, componentSchema),
+  /** In promotion order: the first is where new tags land, the last is production. */
+  environments: z.record(dnsLabel, environmentSchema),
+});
+
+export type Spec = z.infer<typeof specSchema>;
+export type Environment = z.infer<typeof environmentSchema>;
+export type Component = z.infer<typeof componentSchema>;
+export type Resources = z.infer<typeof resourcesSchema>;
