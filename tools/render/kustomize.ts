@@ -6,9 +6,10 @@ import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
-import { basename, join, relative } from "node:path";
+import { basename, join, relative, resolve } from "node:path";
 import { PreconditionError, ToolError } from "../core/errors.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
+import { parseYaml, parseYamlStream } from "../core/yaml.ts";
 
 export interface KustomizeBinary {
   path: string;
@@ -100,8 +101,9 @@ export async function render(dir: string): Promise<string> {
  * object. kustomize only records them when the top kustomization asks for it, so a throw-away
  * kustomization outside the repository wraps the overlay (hence the relaxed load restrictor;
  * the plain render above keeps Argo CD's default restrictions and is the one that must pass).
+ * Returns "Kind/name" → absolute path of the file that declared (or generated) the object.
  */
-export async function renderWithOrigins(dir: string): Promise<string> {
+export async function renderWithOrigins(dir: string): Promise<Map<string, string>> {
   const bin = await kustomizeBinary();
   const wrapper = await mkdtemp(join(tmpdir(), "ringlet-origin-"));
   try {
@@ -112,7 +114,14 @@ export async function renderWithOrigins(dir: string): Promise<string> {
     );
     const result = await run(bin.path, buildArgs(bin, wrapper, ["--load-restrictor=LoadRestrictionsNone"]));
     if (result.code !== 0) throw new ToolError(`kustomize build ${dir} failed: ${result.stderr.trim()}`);
-    return result.stdout;
+    const origins = new Map<string, string>();
+    for (const object of parseYamlStream(result.stdout, `kustomize build ${dir}`)) {
+      const annotation = object.metadata?.annotations?.["config.kubernetes.io/origin"];
+      const origin = annotation ? (parseYaml(annotation, "origin annotation") as { path?: string; configuredIn?: string } | null) : null;
+      const file = origin?.path ?? origin?.configuredIn;
+      if (file) origins.set(`${object.kind}/${object.metadata?.name}`, resolve(wrapper, file));
+    }
+    return origins;
   } finally {
     await rm(wrapper, { recursive: true, force: true });
   }

@@ -40,6 +40,16 @@ export interface RuleContext {
   environments: RenderedEnvironment[];
   /** Objects of argocd/ (AppProject, Applications), parsed from their files. */
   argocd: RenderedObject[];
+  /** The overlays' own kustomization files, parsed (for rules about patches and images). */
+  kustomizations: KustomizationFile[];
+}
+
+export interface KustomizationFile {
+  env: string;
+  layer: Layer;
+  /** Repository-relative path of the kustomization.yaml. */
+  file: string;
+  value: Record<string, unknown>;
 }
 
 export type Rule = (ctx: RuleContext) => Finding[];

@@ -1,0 +1,50 @@
+// Finds the line of a field inside a source file, so that findings become annotations on the
+// right line of a pull request. The rendered object may differ from its source (patches merge
+// into lists), so the walk stops at the deepest node that exists.
+import { isMap, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
+
+function segments(path: string): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (const part of path.split(".")) {
+    const match = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
+    if (!match) {
+      out.push(part);
+      continue;
+    }
+    if (match[1]) out.push(match[1]);
+    for (const index of match[2]!.matchAll(/\[(\d+)\]/g)) out.push(Number(index[1]));
+  }
+  return out.filter((s) => s !== "");
+}
+
+/** 1-based line of `path` in the document of `file` that declares kind/name; undefined if not found. */
+export function locateLine(text: string, kind: string | undefined, name: string | undefined, path: string): number | undefined {
+  const lines = new LineCounter();
+  const docs = parseAllDocuments(text, { lineCounter: lines });
+  if (!Array.isArray(docs)) return undefined;
+  for (const doc of docs) {
+    const root = doc.contents;
+    if (!isMap(root)) continue;
+    const docKind = root.get("kind");
+    const meta = root.get("metadata");
+    const docName = isMap(meta) ? meta.get("name") : undefined;
+    if (kind !== undefined && docKind !== undefined && docKind !== kind) continue;
+    if (name !== undefined && docName !== undefined && docName !== name) continue;
+    let node: Node | null | undefined = root as Node;
+    let line = root.range ? lines.linePos(root.range[0]).line : undefined;
+    for (const segment of segments(path)) {
+      let next: unknown;
+      if (typeof segment === "number" && isSeq(node)) next = node.items[segment];
+      else if (isMap(node)) {
+        const pair = node.items.find((p) => (p.key as { value?: unknown } | null)?.value === segment);
+        if (pair?.key && (pair.key as Node).range) line = lines.linePos((pair.key as Node).range![0]).line;
+        next = pair?.value;
+      }
+      if (!next || typeof next !== "object" || !("range" in next)) break;
+      node = next as Node;
+      if (node.range && typeof segment === "number") line = lines.linePos(node.range[0]).line;
+    }
+    return line;
+  }
+  return undefined;
+}

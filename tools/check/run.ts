@@ -1,0 +1,59 @@
+// `pnpm check` as a function: gather inputs, run every rule, attribute each finding to the
+// source file and line to fix.
+import { readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { mapLimit, renderWithOrigins } from "../render/kustomize.ts";
+import { runRules } from "../rules/index.ts";
+import type { Finding } from "../rules/types.ts";
+import { gatherInputs } from "./inputs.ts";
+import { locateLine } from "./locate.ts";
+
+export interface CheckResult {
+  findings: Finding[];
+  objects: number;
+  overlays: number;
+}
+
+const OVERLAY_DIR = /^overlays\/[^/]+(\/data)?$/;
+
+/**
+ * Rules first see the overlay directory as an object's source; only when a finding names such an
+ * object is the overlay rendered again with kustomize's origin annotations (a clean run pays nothing).
+ */
+async function attachOrigins(root: string, findings: Finding[]): Promise<void> {
+  const dirs = [...new Set(findings.filter((f) => OVERLAY_DIR.test(f.file) && f.object).map((f) => f.file))];
+  const origins = new Map<string, Map<string, string>>();
+  await mapLimit(dirs, async (dir) => {
+    try {
+      origins.set(dir, await renderWithOrigins(join(root, dir)));
+    } catch {
+      origins.set(dir, new Map());
+    }
+  });
+  for (const f of findings) {
+    const origin = OVERLAY_DIR.test(f.file) && f.object ? origins.get(f.file)?.get(f.object) : undefined;
+    if (origin) f.file = relative(root, origin);
+  }
+}
+
+async function attachLines(root: string, findings: Finding[]): Promise<void> {
+  const texts = new Map<string, string | undefined>();
+  for (const f of findings) {
+    if (f.line !== undefined || !/\.ya?ml$/.test(f.file)) continue;
+    if (!texts.has(f.file)) texts.set(f.file, await readFile(join(root, f.file), "utf8").catch(() => undefined));
+    const text = texts.get(f.file);
+    if (!text) continue;
+    const [kind, name] = f.object ? f.object.split("/", 2) : [undefined, undefined];
+    f.line = locateLine(text, kind, name, f.path.replace(/\["([^"]+)"\]/g, ".$1"));
+  }
+}
+
+export async function runCheck(root: string, specFile: string): Promise<CheckResult> {
+  const inputs = await gatherInputs(root, specFile);
+  const findings = [...inputs.findings, ...(inputs.context ? runRules(inputs.context) : [])];
+  await attachOrigins(root, findings);
+  await attachLines(root, findings);
+  findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path) || a.rule.localeCompare(b.rule));
+  const objects = inputs.context ? inputs.context.environments.reduce((n, e) => n + e.app.length + e.data.length, 0) + inputs.context.argocd.length : 0;
+  return { findings, objects, overlays: inputs.renders.length };
+}

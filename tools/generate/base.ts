@@ -1,0 +1,60 @@
+// What the generator needs to know of the base: the objects its files declare (to patch only
+// where an environment differs) and the kinds it can render (for the AppProject's whitelist).
+import { readdir, readFile } from "node:fs/promises";
+import { join, relative } from "node:path";
+import { parseYamlStream, type KubeObject } from "../core/yaml.ts";
+
+export interface BaseObject {
+  file: string;
+  object: KubeObject;
+}
+
+export interface BaseInfo {
+  objects: BaseObject[];
+  /** group/kind pairs the base and components can render, sorted. */
+  kinds: { group: string; kind: string }[];
+}
+
+const KUSTOMIZE_KINDS = new Set(["Kustomization", "Component"]);
+
+async function yamlFiles(dir: string): Promise<string[]> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true, recursive: true });
+  } catch {
+    return [];
+  }
+  return entries
+    .filter((e) => e.isFile() && /\.ya?ml$/.test(e.name))
+    .map((e) => join(e.parentPath, e.name))
+    .sort();
+}
+
+export async function readBase(root: string): Promise<BaseInfo> {
+  const files = [...(await yamlFiles(join(root, "base"))), ...(await yamlFiles(join(root, "components")))];
+  const objects: BaseObject[] = [];
+  const kinds = new Map<string, { group: string; kind: string }>();
+  for (const file of files) {
+    const rel = relative(root, file);
+    const docs = parseYamlStream(await readFile(file, "utf8"), rel);
+    for (const object of docs) {
+      if (!object.kind || !object.apiVersion) continue;
+      if (KUSTOMIZE_KINDS.has(object.kind)) {
+        // Generators render ConfigMaps and Secrets of their own.
+        if (Array.isArray(object.configMapGenerator) && object.configMapGenerator.length) kinds.set("/ConfigMap", { group: "", kind: "ConfigMap" });
+        if (Array.isArray(object.secretGenerator) && object.secretGenerator.length) kinds.set("/Secret", { group: "", kind: "Secret" });
+        continue;
+      }
+      if ((object as Record<string, unknown>)["$patch"] === "delete") continue;
+      objects.push({ file: rel, object });
+      const group = object.apiVersion.includes("/") ? object.apiVersion.split("/")[0]! : "";
+      kinds.set(`${group}/${object.kind}`, { group, kind: object.kind });
+    }
+  }
+  const sorted = [...kinds.values()].sort((a, b) => a.group.localeCompare(b.group) || a.kind.localeCompare(b.kind));
+  return { objects, kinds: sorted };
+}
+
+export function findBaseObject(base: BaseInfo, kind: string, name: string): KubeObject | undefined {
+  return base.objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name)?.object;
+}

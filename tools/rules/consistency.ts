@@ -1,0 +1,145 @@
+// Cross-environment consistency: the environments may differ only where the spec says so.
+import { compareSemver, digestProblem, tagProblem } from "../edit/tag.ts";
+import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { parseImage, podTemplates } from "./workloads.ts";
+
+function f(rule: string, file: string, path: string, message: string, env?: string, object?: string): Finding {
+  return { rule: `consistency/${rule}`, file, path, message, env, object };
+}
+
+/** Generated ConfigMaps and Secrets carry a content hash; compare them by their generator name. */
+function identity(ro: RenderedObject): string {
+  const name = ro.object.metadata?.name ?? "";
+  const stable = ro.object.kind === "ConfigMap" || ro.object.kind === "Secret" ? name.replace(/-[a-z0-9]{10}$/, "") : name;
+  return `${ro.object.kind}/${stable}`;
+}
+
+/** The same resources in every environment; data layers are compared among the same database mode. */
+export const sameResourcesRule: Rule = (ctx) => {
+  const out: Finding[] = [];
+  for (const layer of ["app", "data"] as const) {
+    const groups = new Map<string, string[]>();
+    for (const env of ctx.environments) {
+      const key = layer === "data" ? ctx.spec.environments[env.env]!.database.mode : "all";
+      groups.set(key, [...(groups.get(key) ?? []), env.env]);
+    }
+    for (const envs of groups.values()) {
+      const sets = envs.map((e) => new Set(ctx.environments.find((x) => x.env === e)![layer].map(identity)));
+      const union = new Set(sets.flatMap((s) => [...s]));
+      envs.forEach((env, i) => {
+        for (const id of union) {
+          if (!sets[i]!.has(id)) {
+            const others = envs.filter((_, j) => sets[j]!.has(id));
+            const dir = layer === "data" ? `overlays/${env}/data` : `overlays/${env}`;
+            out.push(f("resources", `${dir}/kustomization.yaml`, "", `${id} is rendered in ${others.join(", ")} but not in ${env}; environments may differ only where the spec declares it`, env, id));
+          }
+        }
+      });
+    }
+  }
+  return out;
+};
+
+/** Same image repositories everywhere; tags and digests well-formed; every spec image has an entry. */
+export const imagesRule: Rule = (ctx) => {
+  const out: Finding[] = [];
+  const reposByEnv = new Map<string, Set<string>>();
+  for (const env of ctx.environments) {
+    const repos = new Set<string>();
+    for (const t of podTemplates(env.app)) for (const c of [...(t.spec.containers ?? []), ...(t.spec.initContainers ?? [])]) if (c.image) repos.add(parseImage(c.image).repository);
+    reposByEnv.set(env.env, repos);
+  }
+  const all = new Set([...reposByEnv.values()].flatMap((s) => [...s]));
+  for (const [env, repos] of reposByEnv) {
+    for (const repo of all) if (!repos.has(repo)) out.push(f("images", `overlays/${env}/kustomization.yaml`, "images", `image ${repo} runs in other environments but not in ${env}`, env));
+  }
+  for (const k of ctx.kustomizations.filter((k) => k.layer === "app")) {
+    const images = (Array.isArray(k.value.images) ? k.value.images : []) as Record<string, unknown>[];
+    for (const image of ctx.spec.images) {
+      const i = images.findIndex((e) => e?.name === image.name);
+      if (i < 0) {
+        out.push(f("images", k.file, "images", `no images: entry for ${image.name}; bump-image and promote move tags there`, k.env));
+        continue;
+      }
+      const entry = images[i]!;
+      if (entry.newTag !== undefined) {
+        const problem = tagProblem(String(entry.newTag));
+        if (problem) out.push(f("images", k.file, `images[${i}].newTag`, `${String(entry.newTag)}: ${problem}`, k.env));
+      }
+      if (entry.digest !== undefined) {
+        const problem = digestProblem(String(entry.digest));
+        if (problem) out.push(f("images", k.file, `images[${i}].digest`, problem, k.env));
+      }
+      if (entry.newTag === undefined && entry.digest === undefined) out.push(f("images", k.file, `images[${i}]`, `${image.name} has neither newTag nor digest`, k.env));
+    }
+  }
+  return out;
+};
+
+/** Each Application deploys its environment's overlay into that environment's namespace. */
+export const destinationsRule: Rule = (ctx) => {
+  const out: Finding[] = [];
+  const apps = ctx.argocd.filter((o) => o.object.kind === "Application");
+  for (const [envName, env] of Object.entries(ctx.spec.environments)) {
+    for (const layer of ["app", "data"] as const) {
+      const path = layer === "data" ? `overlays/${envName}/data` : `overlays/${envName}`;
+      const matching = apps.filter((a) => ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/\/$/, "") === path);
+      if (matching.length === 0) out.push(f("destinations", "argocd/", "", `no Application deploys ${path}`, envName));
+      for (const app of matching) {
+        const spec = (app.object.spec ?? {}) as { destination?: { namespace?: string; server?: string; name?: string }; source?: { repoURL?: string } };
+        if (spec.destination?.namespace !== env.namespace) {
+          out.push(f("destinations", app.source, "spec.destination.namespace", `is ${spec.destination?.namespace ?? "unset"}, but overlay ${path} deploys into ${env.namespace}`, envName, objectId(app.object)));
+        }
+        if (spec.destination?.server && spec.destination.name) out.push(f("destinations", app.source, "spec.destination", "set server or name, not both", envName, objectId(app.object)));
+        if (spec.source?.repoURL !== ctx.spec.repoURL) out.push(f("destinations", app.source, "spec.source.repoURL", `is ${spec.source?.repoURL}, not this repository (${ctx.spec.repoURL})`, envName, objectId(app.object)));
+      }
+    }
+    const rendered = ctx.environments.find((e) => e.env === envName);
+    for (const ro of rendered ? [...rendered.app, ...rendered.data] : []) {
+      const ns = ro.object.metadata?.namespace;
+      if (ns !== undefined && ns !== env.namespace) out.push(f("destinations", ro.source, "metadata.namespace", `is ${ns}, but ${envName} deploys into ${env.namespace}`, envName, objectId(ro.object)));
+    }
+  }
+  for (const app of apps) {
+    const path = (app.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "";
+    const env = /^overlays\/([^/]+)/.exec(path)?.[1];
+    if (!env || !ctx.spec.environments[env]) out.push(f("destinations", app.source, "spec.source.path", `${path} is not an environment of the spec`, undefined, objectId(app.object)));
+  }
+  return out;
+};
+
+function tagOf(ctx: RuleContext, env: string, image: string): string | undefined {
+  const k = ctx.kustomizations.find((x) => x.env === env && x.layer === "app");
+  const entry = ((Array.isArray(k?.value.images) ? k!.value.images : []) as Record<string, unknown>[]).find((e) => e?.name === image);
+  return typeof entry?.newTag === "string" ? entry.newTag : undefined;
+}
+
+/** Stages follow the promotion order: automation stops at the first manual stage, and no stage runs ahead of the one before it. */
+export const promotionOrderRule: Rule = (ctx) => {
+  const out: Finding[] = [];
+  const envs = Object.entries(ctx.spec.environments);
+  let manualSeen: string | undefined;
+  for (const [name, env] of envs) {
+    if (env.sync === "manual") manualSeen ??= name;
+    else if (manualSeen) out.push(f("promotion-order", ctx.specFile, `environments.${name}.sync`, `${name} syncs automatically although an earlier stage, ${manualSeen}, syncs by hand`, name));
+  }
+  for (const image of ctx.spec.images) {
+    for (let i = 1; i < envs.length; i++) {
+      const [prev] = envs[i - 1]!;
+      const [cur] = envs[i]!;
+      const a = tagOf(ctx, prev, image.name);
+      const b = tagOf(ctx, cur, image.name);
+      if (a && b && (compareSemver(b, a) ?? 0) > 0) {
+        out.push(f("promotion-order", `overlays/${cur}/kustomization.yaml`, "images", `${cur} runs ${image.name}:${b}, ahead of the previous stage ${prev} (${a}): tags must be promoted in order`, cur));
+      }
+    }
+  }
+  return out;
+};
+
+export const consistencyRules: Record<string, Rule> = {
+  resources: sameResourcesRule,
+  images: imagesRule,
+  destinations: destinationsRule,
+  "promotion-order": promotionOrderRule,
+};

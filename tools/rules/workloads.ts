@@ -1,0 +1,156 @@
+// Shared views of rendered objects that several rule families need: the pod specs inside
+// workloads, their containers with field paths, and label-selector matching.
+import type { KubeObject } from "../core/yaml.ts";
+import type { RenderedObject } from "./types.ts";
+
+export interface Container {
+  name: string;
+  image?: string;
+  ports?: { name?: string; containerPort?: number }[];
+  resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
+  securityContext?: Record<string, unknown>;
+  livenessProbe?: unknown;
+  readinessProbe?: unknown;
+  envFrom?: { configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean } }[];
+  env?: { name: string; valueFrom?: { configMapKeyRef?: { name?: string; optional?: boolean }; secretKeyRef?: { name?: string; optional?: boolean } } }[];
+}
+
+export interface PodSpec {
+  containers?: Container[];
+  initContainers?: Container[];
+  securityContext?: Record<string, unknown>;
+  volumes?: { name: string; configMap?: { name?: string }; secret?: { secretName?: string }; persistentVolumeClaim?: { claimName?: string }; projected?: { sources?: { configMap?: { name?: string }; secret?: { name?: string } }[] } }[];
+}
+
+export interface PodTemplate {
+  ro: RenderedObject;
+  /** Field path of the pod spec inside the object. */
+  path: string;
+  spec: PodSpec;
+  labels: Record<string, string>;
+}
+
+const TEMPLATE_PATHS: Record<string, string[]> = {
+  Deployment: ["spec", "template"],
+  StatefulSet: ["spec", "template"],
+  DaemonSet: ["spec", "template"],
+  ReplicaSet: ["spec", "template"],
+  Job: ["spec", "template"],
+  CronJob: ["spec", "jobTemplate", "spec", "template"],
+};
+
+function dig(value: unknown, keys: string[]): unknown {
+  let cur = value;
+  for (const key of keys) {
+    if (!cur || typeof cur !== "object") return undefined;
+    cur = (cur as Record<string, unknown>)[key];
+  }
+  return cur;
+}
+
+export function podTemplate(ro: RenderedObject): PodTemplate | undefined {
+  const kind = ro.object.kind ?? "";
+  if (kind === "Pod") {
+    return { ro, path: "spec", spec: (ro.object.spec ?? {}) as PodSpec, labels: ro.object.metadata?.labels ?? {} };
+  }
+  const keys = TEMPLATE_PATHS[kind];
+  if (!keys) return undefined;
+  const template = dig(ro.object, keys) as { metadata?: { labels?: Record<string, string> }; spec?: PodSpec } | undefined;
+  if (!template) return undefined;
+  return { ro, path: `${keys.join(".")}.spec`, spec: template.spec ?? {}, labels: template.metadata?.labels ?? {} };
+}
+
+export function podTemplates(objects: RenderedObject[]): PodTemplate[] {
+  return objects.map(podTemplate).filter((t): t is PodTemplate => t !== undefined);
+}
+
+/** Every container (init containers too) with its field path. */
+export function containersOf(t: PodTemplate): { container: Container; path: string; init: boolean }[] {
+  const main = (t.spec.containers ?? []).map((container, i) => ({ container, path: `${t.path}.containers[${i}]`, init: false }));
+  const init = (t.spec.initContainers ?? []).map((container, i) => ({ container, path: `${t.path}.initContainers[${i}]`, init: true }));
+  return [...main, ...init];
+}
+
+export function selectorMatches(selector: Record<string, string> | undefined, labels: Record<string, string>): boolean {
+  if (!selector || Object.keys(selector).length === 0) return false;
+  return Object.entries(selector).every(([k, v]) => labels[k] === v);
+}
+
+/** matchLabels plus the simple matchExpressions (In, NotIn, Exists, DoesNotExist). */
+export function labelSelectorMatches(selector: unknown, labels: Record<string, string>): boolean {
+  const s = selector as { matchLabels?: Record<string, string>; matchExpressions?: { key: string; operator: string; values?: string[] }[] } | undefined;
+  if (!s) return false;
+  const exprs = s.matchExpressions ?? [];
+  if (!s.matchLabels && exprs.length === 0) return true;
+  if (s.matchLabels && !Object.entries(s.matchLabels).every(([k, v]) => labels[k] === v)) return false;
+  return exprs.every((e) => {
+    const has = e.key in labels;
+    switch (e.operator) {
+      case "In":
+        return has && (e.values ?? []).includes(labels[e.key]!);
+      case "NotIn":
+        return !has || !(e.values ?? []).includes(labels[e.key]!);
+      case "Exists":
+        return has;
+      case "DoesNotExist":
+        return !has;
+      default:
+        return false;
+    }
+  });
+}
+
+export function findObject(objects: RenderedObject[], kind: string, name: string): RenderedObject | undefined {
+  return objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name);
+}
+
+export function annotation(object: KubeObject, key: string): string | undefined {
+  return object.metadata?.annotations?.[key];
+}
+
+/** Splits an image reference into repository, tag and digest. */
+export function parseImage(ref: string): { repository: string; tag?: string; digest?: string } {
+  let rest = ref;
+  let digest: string | undefined;
+  const at = rest.indexOf("@");
+  if (at >= 0) {
+    digest = rest.slice(at + 1);
+    rest = rest.slice(0, at);
+  }
+  const slash = rest.lastIndexOf("/");
+  const colon = rest.lastIndexOf(":");
+  let tag: string | undefined;
+  if (colon > slash) {
+    tag = rest.slice(colon + 1);
+    rest = rest.slice(0, colon);
+  }
+  return { repository: rest, tag, digest };
+}
+
+/** The names of ConfigMaps, Secrets and claims a pod reads, with where it reads them. */
+export function podReferences(t: PodTemplate): { kind: "ConfigMap" | "Secret" | "PersistentVolumeClaim"; name: string; path: string; optional: boolean }[] {
+  const refs: { kind: "ConfigMap" | "Secret" | "PersistentVolumeClaim"; name: string; path: string; optional: boolean }[] = [];
+  for (const { container, path } of containersOf(t)) {
+    (container.envFrom ?? []).forEach((e, i) => {
+      if (e.configMapRef?.name) refs.push({ kind: "ConfigMap", name: e.configMapRef.name, path: `${path}.envFrom[${i}].configMapRef.name`, optional: Boolean(e.configMapRef.optional) });
+      if (e.secretRef?.name) refs.push({ kind: "Secret", name: e.secretRef.name, path: `${path}.envFrom[${i}].secretRef.name`, optional: Boolean(e.secretRef.optional) });
+    });
+    (container.env ?? []).forEach((e, i) => {
+      const cm = e.valueFrom?.configMapKeyRef;
+      const sec = e.valueFrom?.secretKeyRef;
+      if (cm?.name) refs.push({ kind: "ConfigMap", name: cm.name, path: `${path}.env[${i}].valueFrom.configMapKeyRef.name`, optional: Boolean(cm.optional) });
+      if (sec?.name) refs.push({ kind: "Secret", name: sec.name, path: `${path}.env[${i}].valueFrom.secretKeyRef.name`, optional: Boolean(sec.optional) });
+    });
+  }
+  (t.spec.volumes ?? []).forEach((v, i) => {
+    const at = `${t.path}.volumes[${i}]`;
+    if (v.configMap?.name) refs.push({ kind: "ConfigMap", name: v.configMap.name, path: `${at}.configMap.name`, optional: false });
+    if (v.secret?.secretName) refs.push({ kind: "Secret", name: v.secret.secretName, path: `${at}.secret.secretName`, optional: false });
+    if (v.persistentVolumeClaim?.claimName) refs.push({ kind: "PersistentVolumeClaim", name: v.persistentVolumeClaim.claimName, path: `${at}.persistentVolumeClaim.claimName`, optional: false });
+    (v.projected?.sources ?? []).forEach((s, j) => {
+      if (s.configMap?.name) refs.push({ kind: "ConfigMap", name: s.configMap.name, path: `${at}.projected.sources[${j}].configMap.name`, optional: false });
+      if (s.secret?.name) refs.push({ kind: "Secret", name: s.secret.name, path: `${at}.projected.sources[${j}].secret.name`, optional: false });
+    });
+  });
+  return refs;
+}
