@@ -2,13 +2,13 @@
 // binary that `pnpm install` extracts into .tools/ (see scripts/install-kustomize.mjs); a
 // standalone `kustomize` or another kubectl can be chosen with RINGLET_KUSTOMIZE. Whatever
 // `kubectl` happens to be on PATH is never used.
-import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, join, relative, resolve } from "node:path";
 import { PreconditionError, ToolError } from "../core/errors.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
+import { run } from "../core/process.ts";
 import { parseYaml, parseYamlStream } from "../core/yaml.ts";
 
 export interface KustomizeBinary {
@@ -16,28 +16,6 @@ export interface KustomizeBinary {
   /** kubectl embeds kustomize as `kubectl kustomize`; a standalone binary takes `kustomize build`. */
   flavour: "kubectl" | "kustomize";
   version: string;
-}
-
-export interface RunResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Spawns a program with an argument array (never a shell) and collects its output. */
-export function run(command: string, args: string[], options: { cwd?: string; env?: NodeJS.ProcessEnv; input?: string } = {}): Promise<RunResult> {
-  return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    child.stdout.on("data", (b: Buffer) => out.push(b));
-    child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
-    child.on("close", (code) =>
-      resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr: Buffer.concat(err).toString("utf8") }),
-    );
-    child.stdin.end(options.input ?? "");
-  });
 }
 
 export const MIN_KUSTOMIZE_MAJOR = 5;

@@ -1,0 +1,184 @@
+// bump-image and promote: one flow (plan → rendered diff → apply), two ways to say the target.
+import type { Command, CommandContext } from "../cli.ts";
+import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { repoPaths } from "../core/paths.ts";
+import { progress } from "../core/term.ts";
+import { formatDiffText } from "../diff/format.ts";
+import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors } from "../diff/manifests.ts";
+import { applyRelease, checkPreconditions } from "../release/apply.ts";
+import { pullRequestBody } from "../release/body.ts";
+import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
+import { loadSpec } from "../spec/load.ts";
+import type { Spec } from "../spec/schema.ts";
+
+const COMMON_HELP =
+  "      --dry-run          print what would change, with the rendered-manifest diff; write nothing\n" +
+  "      --json             print the result as JSON\n" +
+  "      --pr               require a pull request (fail without GITHUB_TOKEN)\n" +
+  "      --allow-downgrade  allow moving to a lower semver tag\n";
+
+const COMMON_OPTIONS = {
+  "dry-run": { type: "boolean" },
+  json: { type: "boolean" },
+  pr: { type: "boolean" },
+  "allow-downgrade": { type: "boolean" },
+  image: { type: "string" },
+} as const;
+
+async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): Promise<number> {
+  const dryRun = Boolean(ctx.values["dry-run"]);
+  // Preconditions of the tree first (unless nothing will be written), then the plan: both say
+  // what is wrong before anything changes.
+  if (!dryRun) await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) });
+  const plan = await planRelease(ctx.root, spec, request);
+  const envs = [plan.env];
+  let changesPromise: ReturnType<typeof diffOf> | undefined;
+  const changes = () => (changesPromise ??= diffOf(ctx.root, plan, envs));
+
+  if (!plan.changed && !dryRun) {
+    const already = plan.moves.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
+    if (!ctx.values.json) ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
+  }
+  if (dryRun) {
+    const diff = plan.changed ? (await changes()).changes : [];
+    if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: true, ...summary(plan), resources: diff.map(({ diff: _d, ...rest }) => rest) }, null, 2)}\n`);
+    else {
+      ctx.stdout(plan.changed ? `Would ${plan.title} on branch ${plan.branch}\n\n` : `${plan.env} already runs ${plan.moves.map((m) => refText(m.after)).join(", ")}: nothing to do.\n`);
+      if (plan.changed) ctx.stdout(`${formatDiffText(diff, envs, ctx.colour)}`);
+    }
+    return 0;
+  }
+  if (!plan.changed && !ctx.values.pr && !(ctx.env.GITHUB_TOKEN || ctx.env.GH_TOKEN)) {
+    if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: false }, null, 2)}\n`);
+    return 0;
+  }
+  if (!plan.changed) {
+    // Nothing to commit here; with a token, still make sure the branch's pull request exists
+    // when we are on that branch (re-running after a failed PR step).
+    const { branch } = await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: false });
+    if (branch !== plan.branch) {
+      if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: false }, null, 2)}\n`);
+      return 0;
+    }
+  }
+  const result = await applyRelease(ctx.root, plan, {
+    env: ctx.env,
+    requirePullRequest: Boolean(ctx.values.pr),
+    body: async () => {
+      const { changes: diff, errors } = await changes();
+      if (errors.length) throw new UsageError(`the rendered diff could not be computed: ${errors.join("; ")}`);
+      return pullRequestBody(plan, spec, diff);
+    },
+    labels: ["deploy", `env:${plan.env}`],
+    log: (line) => ctx.stderr(`${line}\n`),
+  });
+  if (ctx.values.json) {
+    ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: plan.changed, ...result }, null, 2)}\n`);
+  } else {
+    if (plan.changed) ctx.stdout(`${plan.title}\ncommitted ${result.commit.slice(0, 12)} on branch ${result.branch}\n`);
+    if (result.pullRequest) {
+      const pr = result.pullRequest;
+      ctx.stdout(`pull request #${pr.number} ${pr.action}: ${pr.url}\n`);
+      if (pr.superseded.length) ctx.stdout(`superseded and closed: ${pr.superseded.map((n) => `#${n}`).join(", ")}\n`);
+    }
+    if (result.nextStep) ctx.stdout(`${result.nextStep}\n`);
+  }
+  return 0;
+}
+
+async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
+  progress(`rendering ${plan.env} before and after the change`);
+  const [before, after] = await Promise.all([renderSnapshot(root, envs), renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs)]);
+  return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)] };
+}
+
+function summary(plan: ReleasePlan) {
+  return {
+    environment: plan.env,
+    from: plan.from,
+    file: plan.file,
+    branch: plan.branch,
+    changed: plan.changed,
+    images: plan.moves.map((m) => ({ image: m.image, before: m.before, after: m.after })),
+  };
+}
+
+function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFile: string): string[] {
+  const names = spec.images.map((i) => i.name);
+  const wanted = ctx.values.image;
+  if (typeof wanted === "string") {
+    if (!names.includes(wanted)) {
+      problems.push({ file: specFile, path: "images", message: `unknown image ${JSON.stringify(wanted)}; images: ${names.join(", ")}` });
+      return [];
+    }
+    return [wanted];
+  }
+  return names;
+}
+
+function envProblem(spec: Spec, env: string, specFile: string, flag: string): Problem | undefined {
+  if (spec.environments[env]) return undefined;
+  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag}); environments: ${Object.keys(spec.environments).join(", ")}` };
+}
+
+export const bumpImageCommand: Command = {
+  name: "bump-image",
+  summary: "Move an environment (default: the first stage) to a new image tag or digest, on a branch, with a pull request when GITHUB_TOKEN is set.",
+  usage: "pnpm bump-image <tag>[@sha256:<digest>] [--env <env>] [--image <name>] [--digest sha256:<hex>] [--dry-run] [--json] [--pr]",
+  help: "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move (default: the spec's first image)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" + COMMON_HELP,
+  options: { ...COMMON_OPTIONS, env: { type: "string" }, digest: { type: "string" } },
+  async run(ctx) {
+    const paths = repoPaths(ctx.root);
+    const spec = await loadSpec(paths.spec, ctx.root);
+    const specFile = "overlays/environments.yaml";
+    if (ctx.positionals.length > 1) throw new UsageError(`expected one tag, got ${ctx.positionals.length} arguments`);
+    const env = typeof ctx.values.env === "string" ? ctx.values.env : Object.keys(spec.environments)[0]!;
+    const target = parseTarget(ctx.positionals[0], typeof ctx.values.digest === "string" ? ctx.values.digest : undefined);
+    const problems: Problem[] = target.problems.map((message) => ({ file: "<arguments>", path: "tag", message }));
+    const envIssue = envProblem(spec, env, specFile, "--env");
+    if (envIssue) problems.push(envIssue);
+    const images = typeof ctx.values.image === "string" ? imagesFor(ctx, spec, problems, specFile) : [spec.images[0]!.name];
+    // A digest-only bump keeps no tag: the tag would no longer describe what runs.
+    const ref = target.ref.newTag === undefined ? { digest: target.ref.digest } : target.ref;
+    if (problems.length) throw new ValidationError(problems);
+    return execute(ctx, spec, { kind: "bump", env, targets: images.map((image) => ({ image, ref })), allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });
+  },
+};
+
+export const promoteCommand: Command = {
+  name: "promote",
+  summary: "Carry the tag (or digest) an environment runs to the next stage, on a branch, with a pull request when GITHUB_TOKEN is set.",
+  usage: "pnpm promote [<from>] <to> [--image <name>] [--force] [--dry-run] [--json] [--pr]",
+  help: "      --image <name>     image to promote (default: every image of the spec)\n      --force            allow skipping a stage (e.g. dev → prod)\n" + COMMON_HELP,
+  options: { ...COMMON_OPTIONS, force: { type: "boolean" } },
+  async run(ctx) {
+    const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
+    const specFile = "overlays/environments.yaml";
+    const order = Object.keys(spec.environments);
+    if (ctx.positionals.length === 0 || ctx.positionals.length > 2) throw new UsageError("expected `promote <to>` or `promote <from> <to>`");
+    const to = ctx.positionals[ctx.positionals.length - 1]!;
+    const problems: Problem[] = [];
+    const toIssue = envProblem(spec, to, specFile, "<to>");
+    if (toIssue) problems.push(toIssue);
+    const toIndex = order.indexOf(to);
+    let from = ctx.positionals.length === 2 ? ctx.positionals[0]! : order[toIndex - 1];
+    if (from === undefined) {
+      if (!toIssue) problems.push({ file: specFile, path: "environments", message: `${to} is the first stage: there is nothing to promote from` });
+      from = "";
+    } else {
+      const fromIssue = envProblem(spec, from, specFile, "<from>");
+      if (fromIssue) problems.push(fromIssue);
+      const fromIndex = order.indexOf(from);
+      if (!fromIssue && !toIssue) {
+        if (fromIndex >= toIndex) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
+        else if (fromIndex !== toIndex - 1 && !ctx.values.force) {
+          problems.push({ file: specFile, path: "environments", message: `${from} → ${to} skips ${order.slice(fromIndex + 1, toIndex).join(", ")}; promote one stage at a time or pass --force` });
+        }
+      }
+    }
+    const images = imagesFor(ctx, spec, problems, specFile);
+    if (problems.length) throw new ValidationError(problems);
+    const targets = await currentRefs(ctx.root, spec, from, images);
+    return execute(ctx, spec, { kind: "promote", env: to, from, targets, allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });
+  },
+};

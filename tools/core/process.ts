@@ -1,0 +1,34 @@
+// Spawning programs: always an argument array, never a shell string.
+import { spawn } from "node:child_process";
+
+export interface RunResult {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+export interface RunOptions {
+  cwd?: string;
+  env?: NodeJS.ProcessEnv;
+  input?: string | Buffer;
+}
+
+/** Runs a program to completion, with stdout as raw bytes. */
+export function runRaw(command: string, args: string[], options: RunOptions = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+  return new Promise((resolvePromise, reject) => {
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    const err: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.on("data", (b: Buffer) => err.push(b));
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }));
+    child.stdin.on("error", () => undefined);
+    child.stdin.end(options.input ?? "");
+  });
+}
+
+export async function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
+  const result = await runRaw(command, args, options);
+  return { code: result.code, stdout: result.stdout.toString("utf8"), stderr: result.stderr };
+}

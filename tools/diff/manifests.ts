@@ -1,0 +1,128 @@
+// Rendered-manifest diffs: what will change in the cluster, resource by resource. Used by
+// `pnpm diff`, by bump-image's --dry-run and by the pull-request body, so all three agree.
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { parseYamlStream } from "../core/yaml.ts";
+import { exportTree } from "../git/git.ts";
+import { mapLimit, render } from "../render/kustomize.ts";
+import { stats, unifiedDiff } from "./unified.ts";
+
+export type Layer = "app" | "data";
+
+export interface RenderedResource {
+  /** Kind/name (namespace-qualified objects in one overlay share a namespace). */
+  key: string;
+  text: string;
+}
+
+/** What an environment renders to, per layer; undefined when the overlay does not exist there. */
+export type Snapshot = Map<string, Partial<Record<Layer, RenderedResource[] | { error: string }>>>;
+
+export interface ResourceChange {
+  env: string;
+  layer: Layer;
+  key: string;
+  status: "added" | "removed" | "changed";
+  diff: string;
+  added: number;
+  removed: number;
+}
+
+/** The folders a render needs; copied or exported for renders of another state of the tree. */
+export const RENDER_INPUTS = ["base", "components", "overlays"];
+
+export function splitRendered(output: string, label: string): RenderedResource[] {
+  return output
+    .split(/^---\n/m)
+    .filter((chunk) => chunk.trim() !== "")
+    .map((text) => {
+      const [object] = parseYamlStream(text, label);
+      return { key: `${object?.kind ?? "?"}/${object?.metadata?.name ?? "?"}`, text };
+    });
+}
+
+const overlay = (env: string, layer: Layer) => (layer === "data" ? join("overlays", env, "data") : join("overlays", env));
+
+/** Renders both layers of each environment of the tree at `root`. */
+export async function renderSnapshot(root: string, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
+  const jobs = envs.flatMap((env) => layers.map((layer) => ({ env, layer })));
+  const snapshot: Snapshot = new Map(envs.map((e) => [e, {}]));
+  const { existsSync } = await import("node:fs");
+  await mapLimit(jobs, async ({ env, layer }) => {
+    const dir = join(root, overlay(env, layer));
+    if (!existsSync(join(dir, "kustomization.yaml"))) return;
+    try {
+      snapshot.get(env)![layer] = splitRendered(await render(dir), `kustomize build ${overlay(env, layer)}`);
+    } catch (error) {
+      snapshot.get(env)![layer] = { error: (error as Error).message.replace(`${root}/`, "") };
+    }
+  });
+  return snapshot;
+}
+
+/** Renders the tree as it is at a git revision (exported to a temp folder; the checkout is untouched). */
+export async function renderSnapshotAt(root: string, rev: string, envs: string[]): Promise<Snapshot> {
+  const dir = await mkdtemp(join(tmpdir(), "ringlet-rev-"));
+  try {
+    await exportTree(root, rev, RENDER_INPUTS, dir);
+    return await renderSnapshot(dir, envs);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+/** Renders the tree with some files replaced, in a temp copy: the real tree is never written. */
+export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[]): Promise<Snapshot> {
+  const dir = await mkdtemp(join(tmpdir(), "ringlet-plan-"));
+  try {
+    const { existsSync } = await import("node:fs");
+    const { writeFile, mkdir } = await import("node:fs/promises");
+    const { dirname } = await import("node:path");
+    for (const folder of RENDER_INPUTS) if (existsSync(join(root, folder))) await cp(join(root, folder), join(dir, folder), { recursive: true });
+    for (const [path, content] of replacements) {
+      await mkdir(dirname(join(dir, path)), { recursive: true });
+      await writeFile(join(dir, path), content);
+    }
+    return await renderSnapshot(dir, envs);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+function asList(value: RenderedResource[] | { error: string } | undefined): RenderedResource[] {
+  return Array.isArray(value) ? value : [];
+}
+
+export function diffSnapshots(before: Snapshot, after: Snapshot, envs: string[]): ResourceChange[] {
+  const changes: ResourceChange[] = [];
+  for (const env of envs) {
+    for (const layer of ["app", "data"] as const) {
+      const a = new Map(asList(before.get(env)?.[layer]).map((r) => [r.key, r.text]));
+      const b = new Map(asList(after.get(env)?.[layer]).map((r) => [r.key, r.text]));
+      const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
+      for (const key of keys) {
+        const old = a.get(key);
+        const now = b.get(key);
+        if (old === now) continue;
+        const diff = unifiedDiff(old ?? "", now ?? "", old === undefined ? "/dev/null" : `a/${env}/${key}`, now === undefined ? "/dev/null" : `b/${env}/${key}`);
+        const { added, removed } = stats(
+          diff
+            .split("\n")
+            .slice(2)
+            .filter((l) => l.startsWith("+") || l.startsWith("-"))
+            .map((l) => ({ op: l[0] as "+" | "-", line: l })),
+        );
+        changes.push({ env, layer, key, status: old === undefined ? "added" : now === undefined ? "removed" : "changed", diff, added, removed });
+      }
+    }
+  }
+  return changes;
+}
+
+/** Render failures on either side, so a diff never silently shows "no change" for a broken overlay. */
+export function snapshotErrors(snapshot: Snapshot): string[] {
+  const out: string[] = [];
+  for (const [env, layers] of snapshot) for (const [layer, value] of Object.entries(layers)) if (value && !Array.isArray(value)) out.push(`${env} (${layer}): ${value.error}`);
+  return out;
+}

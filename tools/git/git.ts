@@ -1,0 +1,158 @@
+// Git, always with an explicit working directory and an argument array (never a shell string).
+// Credentials for pushing travel in the environment (GIT_CONFIG_*), never in arguments or output.
+import { ToolError } from "../core/errors.ts";
+import { mkdir, writeFile } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { run, runRaw } from "../core/process.ts";
+
+export interface GitOptions {
+  /** Extra environment, e.g. from pushAuthEnv(). */
+  env?: NodeJS.ProcessEnv;
+  /** Secrets to strip from any message that leaves this module. */
+  secrets?: string[];
+}
+
+function redact(text: string, secrets: string[] = []): string {
+  let out = text;
+  for (const s of secrets) if (s) out = out.split(s).join("***");
+  // Credentials embedded in URLs (https://user:token@host) never leave either.
+  return out.replace(/(https?:\/\/)[^/@\s]+@/g, "$1***@");
+}
+
+export async function git(cwd: string, args: string[], options: GitOptions = {}): Promise<string> {
+  const result = await tryGit(cwd, args, options);
+  if (result.code !== 0) {
+    throw new ToolError(redact(`git ${args[0]} failed: ${(result.stderr || result.stdout).trim()}`, options.secrets));
+  }
+  return result.stdout;
+}
+
+export async function tryGit(cwd: string, args: string[], options: GitOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options.env };
+  const result = await run("git", args, { cwd, env });
+  return { code: result.code, stdout: result.stdout, stderr: redact(result.stderr, options.secrets) };
+}
+
+/** Environment that makes `git push`/`fetch` over https authenticate with a token (as actions/checkout does). */
+export function pushAuthEnv(token: string | undefined, remoteUrl: string): NodeJS.ProcessEnv {
+  if (!token || !/^https:\/\//.test(remoteUrl)) return {};
+  const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
+  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraheader", GIT_CONFIG_VALUE_0: `AUTHORIZATION: basic ${basic}` };
+}
+
+export async function topLevel(cwd: string): Promise<string> {
+  return (await git(cwd, ["rev-parse", "--show-toplevel"])).trim();
+}
+
+/** Paths with uncommitted changes (staged, unstaged or untracked), as `git status --porcelain` lists them. */
+export async function dirtyPaths(cwd: string): Promise<string[]> {
+  const out = await git(cwd, ["status", "--porcelain", "--untracked-files=all"]);
+  return out.split("\n").filter(Boolean).map((l) => l.slice(3));
+}
+
+/** The checked-out branch, or undefined on a detached HEAD. */
+export async function currentBranch(cwd: string): Promise<string | undefined> {
+  const result = await tryGit(cwd, ["symbolic-ref", "--quiet", "--short", "HEAD"]);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+export async function revParse(cwd: string, rev: string): Promise<string | undefined> {
+  const result = await tryGit(cwd, ["rev-parse", "--verify", "--quiet", `${rev}^{commit}`]);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+export async function remoteUrl(cwd: string, remote = "origin"): Promise<string | undefined> {
+  const result = await tryGit(cwd, ["remote", "get-url", remote]);
+  return result.code === 0 ? result.stdout.trim() : undefined;
+}
+
+/** Creates (or resets) `branch` at the current HEAD and checks it out. */
+export async function checkoutNewBranch(cwd: string, branch: string): Promise<void> {
+  await git(cwd, ["checkout", "--quiet", "-B", branch]);
+}
+
+export async function checkout(cwd: string, ref: string): Promise<void> {
+  await git(cwd, ["checkout", "--quiet", ref]);
+}
+
+export async function commitPaths(cwd: string, paths: string[], message: string): Promise<string> {
+  await git(cwd, ["add", "--", ...paths]);
+  await git(cwd, ["commit", "--quiet", "--no-verify", "-m", message, "--", ...paths]);
+  return (await git(cwd, ["rev-parse", "HEAD"])).trim();
+}
+
+export type PushOutcome = { ok: true } | { ok: false; rejected: boolean; message: string };
+
+export async function push(cwd: string, remote: string, branch: string, options: GitOptions = {}): Promise<PushOutcome> {
+  const result = await tryGit(cwd, ["push", "--porcelain", remote, `HEAD:refs/heads/${branch}`], options);
+  if (result.code === 0) return { ok: true };
+  const text = `${result.stdout}\n${result.stderr}`;
+  const rejected = /\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(text);
+  return { ok: false, rejected, message: redact(result.stderr.trim() || result.stdout.trim(), options.secrets) };
+}
+
+export async function fetch(cwd: string, remote: string, refspec: string, options: GitOptions = {}): Promise<boolean> {
+  const result = await tryGit(cwd, ["fetch", "--quiet", remote, refspec], options);
+  return result.code === 0;
+}
+
+/** Replays the current branch's own commits on top of `onto`; aborts and reports false on conflict. */
+export async function rebase(cwd: string, onto: string): Promise<boolean> {
+  const result = await tryGit(cwd, ["rebase", "--quiet", onto]);
+  if (result.code === 0) return true;
+  await tryGit(cwd, ["rebase", "--abort"]);
+  return false;
+}
+
+export interface LogEntry {
+  sha: string;
+  date: string;
+  author: string;
+  subject: string;
+}
+
+/** Commits that touched `path`, newest first (follows the first parent, as merges to main read). */
+export async function logFor(cwd: string, path: string, limit?: number): Promise<LogEntry[]> {
+  const args = ["log", "--first-parent", "--format=%H%x1f%cI%x1f%an%x1f%s", ...(limit ? [`-n${limit}`] : []), "--", path];
+  const out = await git(cwd, args);
+  return out
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [sha = "", date = "", author = "", subject = ""] = line.split("\x1f");
+      return { sha, date, author, subject };
+    });
+}
+
+/** The content of `path` at `rev`, or undefined when it does not exist there. */
+export async function showFile(cwd: string, rev: string, path: string): Promise<string | undefined> {
+  const result = await tryGit(cwd, ["show", `${rev}:${path}`]);
+  return result.code === 0 ? result.stdout : undefined;
+}
+
+/** Writes the files of `rev` under `paths` into `dest`, without touching the index or work tree. */
+export async function exportTree(cwd: string, rev: string, paths: string[], dest: string): Promise<void> {
+  const listed = await git(cwd, ["ls-tree", "-r", "-z", "--full-tree", rev, "--", ...paths]);
+  const entries = listed
+    .split("\0")
+    .filter(Boolean)
+    .map((line) => {
+      const [meta = "", file = ""] = line.split("\t");
+      const [, type, sha] = meta.split(" ");
+      return { type, sha: sha ?? "", file };
+    })
+    .filter((e) => e.type === "blob");
+  if (entries.length === 0) return;
+  // One `git cat-file --batch` for every blob: "<sha> blob <size>\n<bytes>\n" per object.
+  const result = await runRaw("git", ["cat-file", "--batch"], { cwd, input: entries.map((e) => `${e.sha}\n`).join("") });
+  if (result.code !== 0) throw new ToolError(`git cat-file failed: ${result.stderr.trim()}`);
+  let offset = 0;
+  for (const entry of entries) {
+    const headerEnd = result.stdout.indexOf(0x0a, offset);
+    const size = Number(result.stdout.toString("utf8", offset, headerEnd).split(" ")[2]);
+    const body = result.stdout.subarray(headerEnd + 1, headerEnd + 1 + size);
+    offset = headerEnd + 1 + size + 1;
+    await mkdir(dirname(join(dest, entry.file)), { recursive: true });
+    await writeFile(join(dest, entry.file), body);
+  }
+}

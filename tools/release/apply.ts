@@ -1,0 +1,130 @@
+// Applying a planned tag move: branch, atomic write, commit; then, with a token, push (rebasing
+// and retrying when the remote moved) and open or update the pull request.
+import { join } from "node:path";
+import { PreconditionError, ToolError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/fs.ts";
+import { checkoutNewBranch, commitPaths, currentBranch, dirtyPaths, fetch, git, push, pushAuthEnv, rebase, remoteUrl, topLevel } from "../git/git.ts";
+import { createGitHubClient, describeGitHubError, resolveRepository } from "../github/client.ts";
+import { upsertPullRequest } from "../github/pull-request.ts";
+import { planImageEdit } from "../edit/kustomization.ts";
+import { branchPrefix, type ReleasePlan } from "./plan.ts";
+
+export interface ApplyOptions {
+  env: NodeJS.ProcessEnv;
+  /** Fail unless a pull request can be opened (a token is present). */
+  requirePullRequest: boolean;
+  /** Builds the pull-request body once the plan is known (reuses the rendered diff). */
+  body: () => Promise<string>;
+  labels: string[];
+  log: (line: string) => void;
+  /** For tests: the unit of GitHub retry waits, in ms. */
+  retryDelayMs?: number;
+}
+
+export interface ApplyResult {
+  branch: string;
+  commit: string;
+  pushed: boolean;
+  pullRequest?: { number: number; url: string; action: "created" | "updated"; superseded: number[] };
+  nextStep?: string;
+}
+
+export const MAX_PUSH_ATTEMPTS = 3;
+
+export function tokenFrom(env: NodeJS.ProcessEnv): string | undefined {
+  return env.GITHUB_TOKEN || env.GH_TOKEN || undefined;
+}
+
+/** The working tree must be a clean branch: what we commit is then exactly the planned edit. */
+export async function checkPreconditions(root: string, options: Pick<ApplyOptions, "env" | "requirePullRequest">): Promise<{ branch: string }> {
+  let top: string;
+  try {
+    top = await topLevel(root);
+  } catch {
+    throw new PreconditionError(`${root} is not a git repository`);
+  }
+  const branch = await currentBranch(top);
+  if (!branch) throw new PreconditionError("HEAD is detached: check out a branch (e.g. `git switch main`) first");
+  const dirty = await dirtyPaths(top);
+  if (dirty.length) {
+    const shown = dirty.slice(0, 5).join(", ") + (dirty.length > 5 ? `, and ${dirty.length - 5} more` : "");
+    throw new PreconditionError(`the working tree has uncommitted changes (${shown}): commit or stash them first`);
+  }
+  if (options.requirePullRequest && !tokenFrom(options.env)) {
+    throw new PreconditionError("a pull request was requested (--pr) but no token is set: export GITHUB_TOKEN (contents: write, pull-requests: write)");
+  }
+  return { branch };
+}
+
+async function commitPlan(root: string, plan: ReleasePlan, text: string): Promise<string> {
+  await writeFileAtomic(join(root, plan.file), text);
+  return commitPaths(root, [plan.file], plan.commitMessage);
+}
+
+/**
+ * Pushes the deploy branch. When the remote branch moved (another run, a human), its commits are
+ * fetched and ours is rebased on top; if that conflicts, the edit is re-applied on the remote
+ * branch instead. Bounded: after MAX_PUSH_ATTEMPTS it gives up with a clear message.
+ */
+async function pushWithRetry(root: string, plan: ReleasePlan, token: string | undefined, log: (l: string) => void): Promise<string> {
+  const url = (await remoteUrl(root)) ?? "";
+  const auth = { env: pushAuthEnv(token, url), secrets: token ? [token] : [] };
+  for (let attempt = 1; attempt <= MAX_PUSH_ATTEMPTS; attempt++) {
+    const outcome = await push(root, "origin", plan.branch, auth);
+    if (outcome.ok) return (await git(root, ["rev-parse", "HEAD"])).trim();
+    if (!outcome.rejected) throw new ToolError(`git push failed: ${outcome.message}`);
+    log(`push of ${plan.branch} rejected (the remote branch moved); fetching and rebasing (attempt ${attempt}/${MAX_PUSH_ATTEMPTS})`);
+    if (!(await fetch(root, "origin", `+refs/heads/${plan.branch}:refs/remotes/origin/${plan.branch}`, auth))) {
+      throw new ToolError(`git fetch of ${plan.branch} failed after a rejected push`);
+    }
+    if (!(await rebase(root, `origin/${plan.branch}`))) {
+      // Same line changed on both sides: take the remote branch and apply the edit again there.
+      await git(root, ["reset", "--quiet", "--hard", `origin/${plan.branch}`]);
+      const { readFile } = await import("node:fs/promises");
+      const current = await readFile(join(root, plan.file), "utf8");
+      let text = current;
+      for (const move of plan.moves) text = planImageEdit(text, plan.file, move.image, move.after).text;
+      if (text !== current) await commitPlan(root, plan, text);
+    }
+  }
+  throw new ToolError(`git push of ${plan.branch} was rejected ${MAX_PUSH_ATTEMPTS} times: the remote branch keeps moving; try again later`);
+}
+
+export async function applyRelease(root: string, plan: ReleasePlan, options: ApplyOptions): Promise<ApplyResult> {
+  const token = tokenFrom(options.env);
+  let commit: string;
+  if (plan.changed) {
+    await checkoutNewBranch(root, plan.branch);
+    commit = await commitPlan(root, plan, plan.newText);
+  } else {
+    commit = (await git(root, ["rev-parse", "HEAD"])).trim();
+  }
+  if (!token) {
+    return {
+      branch: plan.branch,
+      commit,
+      pushed: false,
+      nextStep: `Committed on branch ${plan.branch}. To deploy: git push -u origin ${plan.branch}, then open a pull request against the default branch (or set GITHUB_TOKEN and run this command again to have it pushed and opened for you).`,
+    };
+  }
+  const { owner, repo } = resolveRepository({ env: options.env, originUrl: await remoteUrl(root) });
+  commit = await pushWithRetry(root, plan, token, options.log);
+  const octokit = createGitHubClient({ token, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: options.env.GITHUB_API_URL || undefined });
+  try {
+    const pr = await upsertPullRequest(octokit, {
+      owner,
+      repo,
+      head: plan.branch,
+      title: plan.title,
+      body: await options.body(),
+      labels: options.labels,
+      supersede: {
+        headPrefix: branchPrefix(plan.env),
+        comment: (newer) => `Superseded by #${newer.number} (${plan.title}), a newer move of ${plan.env}. Closing this one.`,
+      },
+    });
+    return { branch: plan.branch, commit, pushed: true, pullRequest: pr };
+  } catch (error) {
+    throw error instanceof ToolError ? error : describeGitHubError(error, { owner, repo });
+  }
+}
