@@ -58,11 +58,12 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     out(topHelp());
     return name ? EXIT.ok : EXIT.usage;
   }
-  const command = commands.find((c) => c.name === name);
-  if (!command) {
+  const entry = commands.find((c) => c.name === name);
+  if (!entry) {
     err(`error: unknown command "${name}"\n\n${topHelp()}`);
     return EXIT.usage;
   }
+  const command = await entry.load();
   try {
     let parsed;
     try {

@@ -88,7 +88,12 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
 
 async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
   progress(`rendering ${plan.env} before and after the change`);
-  const [before, after] = await Promise.all([renderSnapshot(root, envs), renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs)]);
+  // The tag lives in the application overlay; the data layer does not read that file.
+  const layers = ["app"] as const;
+  const [before, after] = await Promise.all([
+    renderSnapshot(root, envs, [...layers]),
+    renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs, [...layers]),
+  ]);
   return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)] };
 }
 

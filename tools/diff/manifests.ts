@@ -73,7 +73,7 @@ export async function renderSnapshotAt(root: string, rev: string, envs: string[]
 }
 
 /** Renders the tree with some files replaced, in a temp copy: the real tree is never written. */
-export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[]): Promise<Snapshot> {
+export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-plan-"));
   try {
     const { existsSync } = await import("node:fs");
@@ -84,7 +84,7 @@ export async function renderSnapshotWith(root: string, replacements: Map<string,
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), content);
     }
-    return await renderSnapshot(dir, envs);
+    return await renderSnapshot(dir, envs, layers);
   } finally {
     await rm(dir, { recursive: true, force: true });
   }

@@ -1,0 +1,306 @@
+// Every rule: a broken fixture proves it fires (with the field path), the clean repository proves
+// it stays quiet. Fixtures are the real rendered overlays with one thing broken by hand.
+import { beforeAll, describe, expect, it } from "vitest";
+import { gatherInputs } from "../tools/check/inputs.ts";
+import { TOOLS_ROOT, repoPaths } from "../tools/core/paths.ts";
+import type { KubeObject } from "../tools/core/yaml.ts";
+import { argocdRules } from "../tools/rules/argocd.ts";
+import { consistencyRules } from "../tools/rules/consistency.ts";
+import { rules, runRules } from "../tools/rules/index.ts";
+import { unmatchedPatchRule } from "../tools/rules/patches.ts";
+import { policyRules } from "../tools/rules/policy.ts";
+import type { Rule, RuleContext } from "../tools/rules/types.ts";
+
+let clean: RuleContext;
+
+beforeAll(async () => {
+  const inputs = await gatherInputs(TOOLS_ROOT, repoPaths(TOOLS_ROOT).spec);
+  expect(inputs.findings).toEqual([]);
+  clean = inputs.context!;
+});
+
+/** A deep copy of the clean context, so each fixture breaks exactly one thing. */
+function fixture(): RuleContext {
+  return structuredClone(clean);
+}
+
+function obj(ctx: RuleContext, env: string, kind: string, name: string): KubeObject {
+  const e = ctx.environments.find((x) => x.env === env)!;
+  const found = [...e.app, ...e.data].find((o) => o.object.kind === kind && o.object.metadata?.name === name);
+  if (!found) throw new Error(`fixture: no ${kind}/${name} in ${env}`);
+  return found.object;
+}
+
+function app(ctx: RuleContext, name: string): KubeObject {
+  const found = ctx.argocd.find((o) => o.object.kind === "Application" && o.object.metadata?.name === name);
+  if (!found) throw new Error(`fixture: no Application ${name}`);
+  return found.object;
+}
+
+// Typed helpers to reach into rendered objects without casts at every call site.
+type Any = Record<string, any>;
+const spec = (o: KubeObject) => o.spec as Any;
+const pod = (o: KubeObject) => (o.spec as Any).template.spec as Any;
+
+function fire(rule: Rule, ctx: RuleContext) {
+  return rule(ctx).map((f) => ({ rule: f.rule, path: f.path, env: f.env, object: f.object, message: f.message }));
+}
+
+describe("the clean repository", () => {
+  it("has no findings from any rule", () => {
+    expect(runRules(clean)).toEqual([]);
+  });
+  it.each(Object.keys(rules))("%s stays quiet", (name) => {
+    expect(rules[name]!(clean)).toEqual([]);
+  });
+});
+
+describe("policy rules fire on broken fixtures", () => {
+  it("resources: a container without a memory limit", () => {
+    const ctx = fixture();
+    delete pod(obj(ctx, "staging", "Deployment", "ringlet-worker")).containers[0].resources.limits.memory;
+    expect(fire(policyRules.resources!, ctx)).toEqual([
+      expect.objectContaining({ rule: "policy/resources", env: "staging", object: "Deployment/ringlet-worker", path: "spec.template.spec.containers[0].resources.limits.memory" }),
+    ]);
+  });
+  it("resources: an init container without requests", () => {
+    const ctx = fixture();
+    delete pod(obj(ctx, "dev", "Job", "ringlet-migrate")).initContainers[0].resources.requests;
+    const paths = fire(policyRules.resources!, ctx).map((f) => f.path);
+    expect(paths).toEqual(["spec.template.spec.initContainers[0].resources.requests.cpu", "spec.template.spec.initContainers[0].resources.requests.memory"]);
+  });
+  it("image-tag: latest and a missing tag", () => {
+    const ctx = fixture();
+    pod(obj(ctx, "prod", "Deployment", "ringlet-web")).containers[0].image = "ghcr.io/ringlet/ringlet:latest";
+    pod(obj(ctx, "prod", "Deployment", "ringlet-beat")).containers[0].image = "ghcr.io/ringlet/ringlet";
+    const found = fire(policyRules["image-tag"]!, ctx);
+    const byObject = Object.fromEntries(found.map((f) => [f.object, f]));
+    expect(Object.keys(byObject).sort()).toEqual(["Deployment/ringlet-beat", "Deployment/ringlet-web"]);
+    expect(byObject["Deployment/ringlet-web"]!.path).toBe("spec.template.spec.containers[0].image");
+    expect(byObject["Deployment/ringlet-web"]!.message).toContain('"latest"');
+    expect(byObject["Deployment/ringlet-beat"]!.message).toContain("no tag");
+  });
+  it("image-tag: a digest without tag is fine", () => {
+    const ctx = fixture();
+    pod(obj(ctx, "prod", "Deployment", "ringlet-web")).containers[0].image = `ghcr.io/ringlet/ringlet@sha256:${"a".repeat(64)}`;
+    expect(fire(policyRules["image-tag"]!, ctx)).toEqual([]);
+  });
+  it("security: root allowed and privilege escalation", () => {
+    const ctx = fixture();
+    const p = pod(obj(ctx, "dev", "Deployment", "ringlet-beat"));
+    delete p.securityContext.runAsNonRoot;
+    p.containers[0].securityContext.allowPrivilegeEscalation = true;
+    expect(fire(policyRules.security!, ctx).map((f) => f.path)).toEqual([
+      "spec.template.spec.containers[0].securityContext.runAsNonRoot",
+      "spec.template.spec.containers[0].securityContext.allowPrivilegeEscalation",
+    ]);
+  });
+  it("probes: a served container without a readiness probe", () => {
+    const ctx = fixture();
+    delete pod(obj(ctx, "dev", "Deployment", "ringlet-web")).containers[0].readinessProbe;
+    expect(fire(policyRules.probes!, ctx)).toEqual([expect.objectContaining({ object: "Deployment/ringlet-web", path: "spec.template.spec.containers[0].readinessProbe" })]);
+  });
+  it("autoscaler: a target that does not exist, and a target without CPU requests", () => {
+    const ctx = fixture();
+    spec(obj(ctx, "dev", "HorizontalPodAutoscaler", "ringlet-worker")).scaleTargetRef.name = "ringlet-wrker";
+    delete pod(obj(ctx, "staging", "Deployment", "ringlet-web")).containers[0].resources.requests.cpu;
+    const found = fire(policyRules.autoscaler!, ctx);
+    expect(found.map((f) => [f.env, f.object, f.path])).toEqual([
+      ["dev", "HorizontalPodAutoscaler/ringlet-worker", "spec.scaleTargetRef"],
+      ["staging", "Deployment/ringlet-web", "spec.template.spec.containers[0].resources.requests.cpu"],
+    ]);
+  });
+  it("autoscaler: replicas set on an autoscaled Deployment", () => {
+    const ctx = fixture();
+    spec(obj(ctx, "prod", "Deployment", "ringlet-web")).replicas = 3;
+    expect(fire(policyRules.autoscaler!, ctx)).toEqual([expect.objectContaining({ object: "Deployment/ringlet-web", path: "spec.replicas" })]);
+  });
+  it("disruption-budget: minAvailable equal to the minimum scale blocks drains", () => {
+    const ctx = fixture();
+    const pdb = spec(obj(ctx, "dev", "PodDisruptionBudget", "ringlet-web"));
+    delete pdb.maxUnavailable;
+    pdb.minAvailable = 1;
+    expect(fire(policyRules["disruption-budget"]!, ctx)).toEqual([expect.objectContaining({ env: "dev", path: "spec.minAvailable" })]);
+  });
+  it("disruption-budget: minAvailable below the minimum scale is fine", () => {
+    const ctx = fixture();
+    const pdb = spec(obj(ctx, "prod", "PodDisruptionBudget", "ringlet-web"));
+    delete pdb.maxUnavailable;
+    pdb.minAvailable = 2;
+    expect(fire(policyRules["disruption-budget"]!, ctx)).toEqual([]);
+  });
+  it("service: a selector matching no pods and an Ingress backend with a wrong port", () => {
+    const ctx = fixture();
+    spec(obj(ctx, "staging", "Service", "ringlet-redis")).selector["app.kubernetes.io/component"] = "rediss";
+    spec(obj(ctx, "prod", "Ingress", "ringlet-web")).rules[0].http.paths[0].backend.service.port = { name: "https" };
+    expect(fire(policyRules.service!, ctx).map((f) => [f.rule, f.env, f.path])).toEqual([
+      ["policy/service", "staging", "spec.selector"],
+      ["policy/ingress", "prod", "spec.rules[0].http.paths[0].backend.service.port"],
+    ]);
+  });
+  it("service: a targetPort no container exposes", () => {
+    const ctx = fixture();
+    spec(obj(ctx, "dev", "Service", "ringlet-web")).ports[0].targetPort = 8080;
+    expect(fire(policyRules.service!, ctx)).toEqual([expect.objectContaining({ path: "spec.ports[0].targetPort" })]);
+  });
+  it("singleton: beat with two replicas, a rolling update and an autoscaler", () => {
+    const ctx = fixture();
+    const beat = spec(obj(ctx, "prod", "Deployment", "ringlet-beat"));
+    beat.replicas = 2;
+    beat.strategy = { type: "RollingUpdate" };
+    spec(obj(ctx, "prod", "HorizontalPodAutoscaler", "ringlet-worker")).scaleTargetRef.name = "ringlet-beat";
+    expect(fire(policyRules.singleton!, ctx).map((f) => [f.object, f.path])).toEqual([
+      ["Deployment/ringlet-beat", "spec.replicas"],
+      ["Deployment/ringlet-beat", "spec.strategy.type"],
+      ["HorizontalPodAutoscaler/ringlet-worker", "spec.scaleTargetRef"],
+    ]);
+  });
+  it("plain-secret: a Secret with data", () => {
+    const ctx = fixture();
+    ctx.environments[0]!.data.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "leak" }, data: { password: "aHVudGVyMg==" } } });
+    expect(fire(policyRules["plain-secret"]!, ctx)).toEqual([expect.objectContaining({ object: "Secret/leak", path: "data" })]);
+  });
+  it("plain-secret: an empty Secret (e.g. a TLS placeholder) is fine", () => {
+    const ctx = fixture();
+    ctx.environments[0]!.data.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "empty" } } });
+    expect(fire(policyRules["plain-secret"]!, ctx)).toEqual([]);
+  });
+});
+
+describe("Argo CD rules fire on broken fixtures", () => {
+  it("hook: a lower-case presync is silently ignored by Argo CD", () => {
+    const ctx = fixture();
+    obj(ctx, "dev", "Job", "ringlet-migrate").metadata!.annotations!["argocd.argoproj.io/hook"] = "presync";
+    const found = fire(argocdRules.hook!, ctx);
+    expect(found).toEqual([expect.objectContaining({ rule: "argocd/hook", path: 'metadata.annotations["argocd.argoproj.io/hook"]' })]);
+    expect(found[0]!.message).toContain('did you mean "PreSync"');
+  });
+  it("hook: an unknown delete policy", () => {
+    const ctx = fixture();
+    obj(ctx, "prod", "Job", "ringlet-migrate").metadata!.annotations!["argocd.argoproj.io/hook-delete-policy"] = "BeforeHookCreation,HookSucceded";
+    expect(fire(argocdRules.hook!, ctx)).toEqual([expect.objectContaining({ path: 'metadata.annotations["argocd.argoproj.io/hook-delete-policy"]' })]);
+  });
+  it("hook-job: a fixed-name hook without BeforeHookCreation, no deadline, and a TTL", () => {
+    const ctx = fixture();
+    const job = obj(ctx, "staging", "Job", "ringlet-migrate");
+    job.metadata!.annotations!["argocd.argoproj.io/hook-delete-policy"] = "HookSucceeded";
+    delete spec(job).activeDeadlineSeconds;
+    spec(job).ttlSecondsAfterFinished = 60;
+    expect(fire(argocdRules["hook-job"]!, ctx).map((f) => f.path)).toEqual([
+      'metadata.annotations["argocd.argoproj.io/hook-delete-policy"]',
+      "spec.activeDeadlineSeconds",
+      "spec.ttlSecondsAfterFinished",
+    ]);
+  });
+  it("presync-dependency: the hook reading the hashed application ConfigMap", () => {
+    const ctx = fixture();
+    const job = obj(ctx, "dev", "Job", "ringlet-migrate");
+    const hashed = obj(ctx, "dev", "Deployment", "ringlet-web");
+    const configName = (pod(hashed).containers[0].envFrom[1].configMapRef.name as string);
+    expect(configName).toMatch(/^ringlet-config-[a-z0-9]{10}$/);
+    pod(job).containers[0].envFrom.push({ configMapRef: { name: configName } });
+    const found = fire(argocdRules["presync-dependency"]!, ctx);
+    expect(found).toEqual([expect.objectContaining({ object: "Job/ringlet-migrate", path: "spec.template.spec.containers[0].envFrom[1].configMapRef.name" })]);
+    expect(found[0]!.message).toContain("hash-suffixed");
+  });
+  it("presync-dependency: the hook reading a Secret that an ExternalSecret of the same Application creates", () => {
+    const ctx = fixture();
+    const env = ctx.environments.find((e) => e.env === "staging")!;
+    env.app.push({ env: "staging", layer: "app", source: "overlays/staging", object: { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "migrate-creds" }, spec: { target: { name: "migrate-secret" } } } });
+    pod(obj(ctx, "staging", "Job", "ringlet-migrate")).containers[0].env.push({ name: "X", valueFrom: { secretKeyRef: { name: "migrate-secret", key: "x" } } });
+    expect(fire(argocdRules["presync-dependency"]!, ctx)).toEqual([expect.objectContaining({ path: expect.stringMatching(/containers\[0\]\.env\[\d+\]\.valueFrom\.secretKeyRef\.name$/) })]);
+  });
+  it("sync-options: wrong case and unknown options", () => {
+    const ctx = fixture();
+    spec(app(ctx, "ringlet-dev")).syncPolicy.syncOptions = ["CreateNamespace=True", "PruneLast=true", "AutoPrune=true"];
+    expect(fire(argocdRules["sync-options"]!, ctx).map((f) => f.path)).toEqual(["spec.syncPolicy.syncOptions[0]", "spec.syncPolicy.syncOptions[2]"]);
+  });
+  it("sync-options: a misspelt resource annotation", () => {
+    const ctx = fixture();
+    obj(ctx, "prod", "PersistentVolumeClaim", "ringlet-media").metadata!.annotations!["argocd.argoproj.io/sync-options"] = "Prune=False,Delete=false";
+    expect(fire(argocdRules["sync-options"]!, ctx)).toEqual([expect.objectContaining({ object: "PersistentVolumeClaim/ringlet-media", env: "prod" })]);
+  });
+  it("manual-production: prod auto-synced", () => {
+    const ctx = fixture();
+    spec(app(ctx, "ringlet-prod")).syncPolicy.automated = { prune: true, selfHeal: true };
+    expect(fire(argocdRules["manual-production"]!, ctx)).toEqual([expect.objectContaining({ object: "Application/ringlet-prod", path: "spec.syncPolicy.automated" })]);
+  });
+  it("project: a kind the apps render is not whitelisted, and Namespace is missing for CreateNamespace", () => {
+    const ctx = fixture();
+    const project = ctx.argocd.find((o) => o.object.kind === "AppProject")!.object;
+    const p = spec(project);
+    p.namespaceResourceWhitelist = p.namespaceResourceWhitelist.filter((k: Any) => k.kind !== "Job");
+    p.clusterResourceWhitelist = [];
+    const found = fire(argocdRules.project!, ctx);
+    expect(found.filter((f) => f.path === "spec.namespaceResourceWhitelist").map((f) => f.message.split(" ")[0]).sort()).toEqual(["Application/ringlet-dev", "Application/ringlet-prod", "Application/ringlet-staging"]);
+    expect(found.filter((f) => f.path === "spec.clusterResourceWhitelist")).toHaveLength(6);
+  });
+  it("project: a destination in Argo CD's own namespace", () => {
+    const ctx = fixture();
+    spec(ctx.argocd.find((o) => o.object.kind === "AppProject")!.object).destinations.push({ server: "https://kubernetes.default.svc", namespace: "argocd" });
+    expect(fire(argocdRules.project!, ctx)).toEqual([expect.objectContaining({ path: "spec.destinations[3].namespace" })]);
+  });
+  it("hook-image: the migration Job on another tag than the workloads", () => {
+    const ctx = fixture();
+    pod(obj(ctx, "dev", "Job", "ringlet-migrate")).containers[0].image = "ghcr.io/ringlet/ringlet:v0.9.0";
+    expect(fire(argocdRules["hook-image"]!, ctx)).toEqual([expect.objectContaining({ object: "Job/ringlet-migrate", path: "spec.template.spec.containers[0].image" })]);
+  });
+});
+
+describe("consistency rules fire on broken fixtures", () => {
+  it("resources: an object rendered in one environment only", () => {
+    const ctx = fixture();
+    const staging = ctx.environments.find((e) => e.env === "staging")!;
+    staging.app = staging.app.filter((o) => o.object.kind !== "PodDisruptionBudget" || o.object.metadata?.name !== "ringlet-worker");
+    expect(fire(consistencyRules.resources!, ctx)).toEqual([expect.objectContaining({ env: "staging", object: "PodDisruptionBudget/ringlet-worker" })]);
+  });
+  it("resources: the managed database difference declared by the spec is allowed", () => {
+    const ctx = fixture();
+    expect(ctx.environments.find((e) => e.env === "prod")!.data.some((o) => o.object.kind === "StatefulSet" && o.object.metadata?.name === "ringlet-postgres")).toBe(false);
+    expect(fire(consistencyRules.resources!, ctx)).toEqual([]);
+  });
+  it("images: an invalid tag and a missing images entry", () => {
+    const ctx = fixture();
+    const dev = ctx.kustomizations.find((k) => k.env === "dev" && k.layer === "app")!;
+    (dev.value.images as Any[])[0]!.newTag = ".v1";
+    const prod = ctx.kustomizations.find((k) => k.env === "prod" && k.layer === "app")!;
+    prod.value.images = [];
+    expect(fire(consistencyRules.images!, ctx).map((f) => [f.env, f.path])).toEqual([
+      ["dev", "images[0].newTag"],
+      ["prod", "images"],
+    ]);
+  });
+  it("destinations: an Application deploying into another namespace than its overlay", () => {
+    const ctx = fixture();
+    spec(app(ctx, "ringlet-staging-data")).destination.namespace = "ringlet-prod";
+    expect(fire(consistencyRules.destinations!, ctx)).toEqual([expect.objectContaining({ object: "Application/ringlet-staging-data", path: "spec.destination.namespace" })]);
+  });
+  it("promotion-order: prod ahead of staging", () => {
+    const ctx = fixture();
+    (ctx.kustomizations.find((k) => k.env === "prod" && k.layer === "app")!.value.images as Any[])[0]!.newTag = "v1.2.0";
+    expect(fire(consistencyRules["promotion-order"]!, ctx)).toEqual([expect.objectContaining({ env: "prod", path: "images" })]);
+  });
+  it("promotion-order: an automatic stage after a manual one", () => {
+    const ctx = fixture();
+    ctx.spec.environments.staging!.sync = "manual";
+    ctx.spec.environments.prod!.sync = "auto";
+    expect(fire(consistencyRules["promotion-order"]!, ctx)).toEqual([expect.objectContaining({ path: "environments.prod.sync" })]);
+  });
+});
+
+describe("patches rule", () => {
+  it("fires on a patch whose target matches nothing (kustomize skips it silently)", () => {
+    const ctx = fixture();
+    const dev = ctx.kustomizations.find((k) => k.env === "dev" && k.layer === "app")!;
+    (dev.value.patches as Any[])[0]!.target.name = "ringlet-webb";
+    expect(fire(unmatchedPatchRule, ctx)).toEqual([expect.objectContaining({ rule: "patches/unmatched-target", env: "dev", path: "patches[0].target" })]);
+  });
+  it("matches names as kustomize does (anchored regular expressions)", () => {
+    const ctx = fixture();
+    const dev = ctx.kustomizations.find((k) => k.env === "dev" && k.layer === "app")!;
+    (dev.value.patches as Any[])[0]!.target.name = "ringlet-.*";
+    expect(fire(unmatchedPatchRule, ctx)).toEqual([]);
+    (dev.value.patches as Any[])[0]!.target.name = "web";
+    expect(fire(unmatchedPatchRule, ctx)).toHaveLength(1);
+  });
+});

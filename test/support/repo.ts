@@ -1,0 +1,84 @@
+// A real git repository for tests: a temp copy of this repository's tracked files, committed on
+// main, with a bare repository as its origin. No mocks: the tools run real git against it.
+import { execFile } from "node:child_process";
+import { mkdir, mkdtemp, readFile, rm, writeFile, copyFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { promisify } from "node:util";
+import { TOOLS_ROOT } from "../../tools/core/paths.ts";
+
+const exec = promisify(execFile);
+
+export interface TestRepo {
+  root: string;
+  origin: string;
+  git(...args: string[]): Promise<string>;
+  read(path: string): Promise<string>;
+  write(path: string, content: string): Promise<void>;
+  /** Runs the CLI exactly as `pnpm <command>` does, in this repository. */
+  cli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
+  /** Every tracked and untracked file with its content, for byte-identical comparisons. */
+  snapshot(): Promise<Map<string, string>>;
+  cleanup(): Promise<void>;
+}
+
+/** Environment for child processes: nothing of the developer's GitHub or git identity leaks in. */
+export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
+  const env: NodeJS.ProcessEnv = {};
+  for (const [k, v] of Object.entries(process.env)) {
+    if (/^(GITHUB_|GH_|GIT_)/.test(k) || k === "CI") continue;
+    env[k] = v;
+  }
+  return { ...env, NO_COLOR: "1", RINGLET_QUIET: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...extra };
+}
+
+const INPUTS = ["base", "components", "overlays", "argocd"];
+
+export async function createTestRepo(options: { files?: string[] } = {}): Promise<TestRepo> {
+  const dir = await mkdtemp(join(tmpdir(), "ringlet-test-"));
+  const root = join(dir, "work");
+  const origin = join(dir, "origin.git");
+  const run = async (cwd: string, args: string[]) => (await exec("git", args, { cwd, env: cleanEnv() })).stdout;
+  const listed = (await exec("git", ["ls-files", "--", ...(options.files ?? INPUTS)], { cwd: TOOLS_ROOT })).stdout.split("\n").filter(Boolean);
+  for (const file of listed) {
+    await mkdir(dirname(join(root, file)), { recursive: true });
+    await copyFile(join(TOOLS_ROOT, file), join(root, file));
+  }
+  await mkdir(origin, { recursive: true });
+  await run(origin, ["init", "--quiet", "--bare", "-b", "main"]);
+  await run(root, ["init", "--quiet", "-b", "main"]);
+  await run(root, ["config", "user.name", "Test Runner"]);
+  await run(root, ["config", "user.email", "test@example.com"]);
+  await run(root, ["config", "commit.gpgsign", "false"]);
+  await run(root, ["add", "-A"]);
+  await run(root, ["commit", "--quiet", "-m", "initial"]);
+  await run(root, ["remote", "add", "origin", origin]);
+  await run(root, ["push", "--quiet", "-u", "origin", "main"]);
+
+  const repo: TestRepo = {
+    root,
+    origin,
+    git: (...args) => run(root, args),
+    read: (path) => readFile(join(root, path), "utf8"),
+    write: async (path, content) => {
+      await mkdir(dirname(join(root, path)), { recursive: true });
+      await writeFile(join(root, path), content);
+    },
+    cli: (args, env = {}) =>
+      exec(process.execPath, ["--import", "tsx", join(TOOLS_ROOT, "tools", "cli.ts"), ...args, "--root", root], { cwd: root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
+        (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+        (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
+      ),
+    snapshot: async () => {
+      const files = (await run(root, ["ls-files", "--cached", "--others", "--exclude-standard"])).split("\n").filter(Boolean);
+      const map = new Map<string, string>();
+      for (const f of files.sort()) map.set(f, await readFile(join(root, f), "utf8").catch(() => "<missing>"));
+      map.set("<HEAD>", (await run(root, ["rev-parse", "HEAD"])).trim());
+      map.set("<branch>", (await run(root, ["branch", "--show-current"])).trim());
+      map.set("<branches>", await run(root, ["branch", "--list"]));
+      return map;
+    },
+    cleanup: () => rm(dir, { recursive: true, force: true }),
+  };
+  return repo;
+}
