@@ -75,9 +75,28 @@ export async function checkout(cwd: string, ref: string): Promise<void> {
   await git(cwd, ["checkout", "--quiet", ref]);
 }
 
+/**
+ * A fresh machine or a CI runner often has no git identity; commits then fail with "Please tell
+ * me who you are". Fall back to a bot identity (GitHub's own for Actions), never overriding one
+ * that is configured.
+ */
+async function identityEnv(cwd: string): Promise<NodeJS.ProcessEnv> {
+  const email = await tryGit(cwd, ["config", "user.email"]);
+  if (email.code === 0 && email.stdout.trim() && !process.env.GIT_AUTHOR_EMAIL) return {};
+  const actions = process.env.GITHUB_ACTIONS === "true";
+  const name = actions ? "github-actions[bot]" : "ringlet-gitops";
+  const mail = actions ? "41898282+github-actions[bot]@users.noreply.github.com" : "ringlet-gitops@users.noreply.github.com";
+  return {
+    GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME || name,
+    GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL || mail,
+    GIT_COMMITTER_NAME: process.env.GIT_COMMITTER_NAME || name,
+    GIT_COMMITTER_EMAIL: process.env.GIT_COMMITTER_EMAIL || mail,
+  };
+}
+
 export async function commitPaths(cwd: string, paths: string[], message: string): Promise<string> {
   await git(cwd, ["add", "--", ...paths]);
-  await git(cwd, ["commit", "--quiet", "--no-verify", "-m", message, "--", ...paths]);
+  await git(cwd, ["commit", "--quiet", "--no-verify", "-m", message, "--", ...paths], { env: await identityEnv(cwd) });
   return (await git(cwd, ["rev-parse", "HEAD"])).trim();
 }
 

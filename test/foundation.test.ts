@@ -1,0 +1,230 @@
+// The deployment itself, asserted on what the real kustomize renders for every environment
+// (independently of the check rules, so a bug in a rule cannot hide a broken manifest).
+import { execFile } from "node:child_process";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { parseAllDocuments } from "yaml";
+import { beforeAll, describe, expect, it } from "vitest";
+import { TOOLS_ROOT } from "../tools/core/paths.ts";
+
+const exec = promisify(execFile);
+const KUBECTL = join(TOOLS_ROOT, ".tools", "kubectl");
+const ENVS = ["dev", "staging", "prod"] as const;
+type Obj = Record<string, any>;
+
+async function build(dir: string): Promise<Obj[]> {
+  const { stdout } = await exec(KUBECTL, ["kustomize", join(TOOLS_ROOT, dir)], { maxBuffer: 32 * 1024 * 1024 });
+  return parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
+}
+
+const rendered = new Map<string, { app: Obj[]; data: Obj[] }>();
+let applications: Obj[] = [];
+let project: Obj;
+
+beforeAll(async () => {
+  for (const env of ENVS) rendered.set(env, { app: await build(`overlays/${env}`), data: await build(`overlays/${env}/data`) });
+  for (const env of ENVS) {
+    const text = await readFile(join(TOOLS_ROOT, "argocd", `${env}.yaml`), "utf8");
+    applications.push(...parseAllDocuments(text).map((d) => d.toJS() as Obj));
+  }
+  project = parseAllDocuments(await readFile(join(TOOLS_ROOT, "argocd", "project.yaml"), "utf8"))[0]!.toJS() as Obj;
+});
+
+const find = (objs: Obj[], kind: string, name: string) => {
+  const o = objs.find((x) => x.kind === kind && x.metadata.name === name);
+  if (!o) throw new Error(`${kind}/${name} not rendered`);
+  return o;
+};
+const all = (env: string) => [...rendered.get(env)!.app, ...rendered.get(env)!.data];
+const podSpecOf = (o: Obj): Obj | undefined => (o.kind === "CronJob" ? o.spec.jobTemplate.spec.template.spec : o.spec?.template?.spec);
+const containersOf = (o: Obj): Obj[] => {
+  const p = podSpecOf(o);
+  return p ? [...(p.containers ?? []), ...(p.initContainers ?? [])] : [];
+};
+
+it("uses kustomize v5 or newer", async () => {
+  const { stdout } = await exec(KUBECTL, ["version", "--client", "-o", "json"]);
+  expect(Number(/^v(\d+)\./.exec(JSON.parse(stdout).kustomizeVersion)![1])).toBeGreaterThanOrEqual(5);
+});
+
+describe.each(ENVS)("%s", (env) => {
+  it("runs exactly one Celery beat, with Recreate, and no autoscaler targets it", () => {
+    const beat = find(all(env), "Deployment", "ringlet-beat");
+    expect(beat.spec.replicas).toBe(1);
+    expect(beat.spec.strategy.type).toBe("Recreate");
+    const targets = all(env).filter((o) => o.kind === "HorizontalPodAutoscaler").map((h) => h.spec.scaleTargetRef.name);
+    expect(targets).not.toContain("ringlet-beat");
+  });
+
+  it("runs migrations as a PreSync hook Job with a fixed name, BeforeHookCreation and bounds", () => {
+    const job = find(rendered.get(env)!.app, "Job", "ringlet-migrate");
+    expect(job.metadata.annotations["argocd.argoproj.io/hook"]).toBe("PreSync");
+    expect(job.metadata.annotations["argocd.argoproj.io/hook-delete-policy"]).toBe("BeforeHookCreation");
+    expect(job.metadata.generateName).toBeUndefined();
+    expect(job.spec.backoffLimit).toBeGreaterThan(0);
+    expect(job.spec.activeDeadlineSeconds).toBeGreaterThan(0);
+    expect(job.spec.ttlSecondsAfterFinished).toBeUndefined();
+  });
+
+  it("moves the migration Job with the web Deployment: one image", () => {
+    const job = find(rendered.get(env)!.app, "Job", "ringlet-migrate");
+    const web = find(rendered.get(env)!.app, "Deployment", "ringlet-web");
+    const webImage = web.spec.template.spec.containers.find((c: Obj) => c.name === "web").image;
+    expect(webImage).toMatch(/^ghcr\.io\/ringlet\/ringlet:v\d+\.\d+\.\d+/);
+    expect(job.spec.template.spec.containers.find((c: Obj) => c.name === "migrate").image).toBe(webImage);
+    for (const name of ["ringlet-worker", "ringlet-beat"]) expect(find(all(env), "Deployment", name).spec.template.spec.containers[0].image).toBe(webImage);
+  });
+
+  it("gives the migration Job only what the data Application provides (a first sync finds it)", () => {
+    const job = find(rendered.get(env)!.app, "Job", "ringlet-migrate");
+    const appNames = new Set(rendered.get(env)!.app.filter((o) => ["ConfigMap", "Secret", "ExternalSecret"].includes(o.kind)).map((o) => o.metadata.name));
+    const dataProvides = new Set(rendered.get(env)!.data.flatMap((o) => (o.kind === "ExternalSecret" ? [o.spec.target.name] : o.kind === "ConfigMap" ? [o.metadata.name] : [])));
+    const reads = containersOf(job).flatMap((c) => [
+      ...(c.envFrom ?? []).map((e: Obj) => e.configMapRef?.name ?? e.secretRef?.name),
+      ...(c.env ?? []).map((e: Obj) => e.valueFrom?.configMapKeyRef?.name ?? e.valueFrom?.secretKeyRef?.name).filter(Boolean),
+    ]);
+    expect(reads.length).toBeGreaterThan(0);
+    for (const name of reads) {
+      expect(appNames.has(name)).toBe(false);
+      expect(dataProvides.has(name)).toBe(true);
+    }
+  });
+
+  it("deploys into the namespace of its Argo CD destinations", () => {
+    const ns = `ringlet-${env}`;
+    for (const o of all(env)) expect(o.metadata.namespace).toBe(ns);
+    const apps = applications.filter((a) => a.spec.source.path.startsWith(`overlays/${env}`));
+    expect(apps.map((a) => a.spec.source.path).sort()).toEqual([`overlays/${env}`, `overlays/${env}/data`]);
+    for (const a of apps) expect(a.spec.destination.namespace).toBe(ns);
+    expect(project.spec.destinations.map((d: Obj) => d.namespace)).toContain(ns);
+  });
+
+  it("sets requests and limits on every container, init containers included", () => {
+    for (const o of all(env)) {
+      for (const c of containersOf(o)) {
+        expect(c.resources?.requests?.cpu, `${o.kind}/${o.metadata.name} ${c.name}`).toBeDefined();
+        expect(c.resources?.requests?.memory, `${o.kind}/${o.metadata.name} ${c.name}`).toBeDefined();
+        expect(c.resources?.limits?.cpu, `${o.kind}/${o.metadata.name} ${c.name}`).toBeDefined();
+        expect(c.resources?.limits?.memory, `${o.kind}/${o.metadata.name} ${c.name}`).toBeDefined();
+      }
+    }
+  });
+
+  it("runs every container as non-root, without privilege escalation, on a read-only root filesystem", () => {
+    for (const o of all(env)) {
+      const pod = podSpecOf(o);
+      if (!pod) continue;
+      for (const c of containersOf(o)) {
+        const label = `${o.kind}/${o.metadata.name} ${c.name}`;
+        expect(c.securityContext?.runAsNonRoot ?? pod.securityContext?.runAsNonRoot, label).toBe(true);
+        expect(c.securityContext?.allowPrivilegeEscalation, label).toBe(false);
+        expect(c.securityContext?.readOnlyRootFilesystem, label).toBe(true);
+      }
+    }
+  });
+
+  it("probes gunicorn on /health/ and rolls web out with maxSurge 1, maxUnavailable 0", () => {
+    const web = find(all(env), "Deployment", "ringlet-web");
+    const c = web.spec.template.spec.containers.find((x: Obj) => x.name === "web");
+    expect(c.ports).toEqual([{ name: "http", containerPort: 8000 }]);
+    expect(c.livenessProbe.httpGet.path).toBe("/health/");
+    expect(c.readinessProbe.httpGet.path).toBe("/health/");
+    expect(web.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
+    expect(web.spec.replicas).toBeUndefined();
+    const svc = find(all(env), "Service", "ringlet-web");
+    expect(svc.spec.ports).toEqual([{ name: "http", port: 80, targetPort: "http" }]);
+  });
+
+  it("keeps no Secret with data in git", () => {
+    for (const o of all(env)) if (o.kind === "Secret") expect(o.data ?? o.stringData).toBeUndefined();
+    expect(all(env).filter((o) => o.kind === "ExternalSecret").map((o) => o.spec.target.name).sort()).toEqual(["ringlet-db-credentials", "ringlet-django"]);
+  });
+
+  it("has an existing target for every autoscaler, with CPU requests", () => {
+    const hpas = all(env).filter((o) => o.kind === "HorizontalPodAutoscaler");
+    expect(hpas.map((h) => h.metadata.name).sort()).toEqual(["ringlet-web", "ringlet-worker"]);
+    for (const h of hpas) {
+      const target = find(all(env), h.spec.scaleTargetRef.kind, h.spec.scaleTargetRef.name);
+      for (const c of target.spec.template.spec.containers) expect(c.resources.requests.cpu).toBeDefined();
+    }
+  });
+
+  it("never blocks a node drain at minimum scale", () => {
+    for (const pdb of all(env).filter((o) => o.kind === "PodDisruptionBudget")) {
+      expect(pdb.spec.maxUnavailable).toBeGreaterThanOrEqual(1);
+      expect(pdb.spec.minAvailable).toBeUndefined();
+    }
+  });
+
+  it("serves TLS on the environment's host", () => {
+    const ing = find(all(env), "Ingress", "ringlet-web");
+    const host = env === "prod" ? "ringlet.example.com" : `${env}.ringlet.example.com`;
+    expect(ing.spec.rules[0].host).toBe(host);
+    expect(ing.spec.tls[0].hosts).toEqual([host]);
+  });
+
+  it("lets PostgreSQL and Redis accept only Ringlet's own pods, and protects data from prune and delete", () => {
+    const data = rendered.get(env)!.data;
+    for (const np of data.filter((o) => o.kind === "NetworkPolicy")) {
+      expect(np.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/part-of": "ringlet" } } }], ports: [expect.objectContaining({ protocol: "TCP" })] }]);
+    }
+    const media = find(data, "PersistentVolumeClaim", "ringlet-media");
+    expect(media.spec.accessModes).toEqual(["ReadWriteMany"]);
+    expect(media.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
+    const redis = find(data, "StatefulSet", "ringlet-redis");
+    expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
+    expect(redis.spec.volumeClaimTemplates[0].metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
+    // Ringlet's own pods carry the label the policies allow.
+    for (const o of all(env)) if (podSpecOf(o)) expect(o.spec.template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+  });
+});
+
+it("runs PostgreSQL in-cluster in dev and staging, and uses the managed database in prod", () => {
+  for (const env of ["dev", "staging"]) {
+    const pg = find(rendered.get(env)!.data, "StatefulSet", "ringlet-postgres");
+    expect(pg.spec.replicas).toBe(1);
+    expect(find(rendered.get(env)!.data, "Service", "ringlet-postgres-headless").spec.clusterIP).toBe("None");
+    expect(pg.spec.volumeClaimTemplates[0].metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
+    expect(find(rendered.get(env)!.data, "ConfigMap", "ringlet-connection").data.DATABASE_HOST).toBe("ringlet-postgres");
+  }
+  const prod = rendered.get("prod")!.data;
+  expect(prod.some((o) => o.metadata.name === "ringlet-postgres")).toBe(false);
+  expect(find(prod, "ConfigMap", "ringlet-connection").data.DATABASE_HOST).not.toBe("ringlet-postgres");
+});
+
+it("scales prod web 3-10 and worker 2-6, and dev small", () => {
+  const bounds = (env: string, name: string) => {
+    const h = find(all(env), "HorizontalPodAutoscaler", name);
+    return [h.spec.minReplicas, h.spec.maxReplicas];
+  };
+  expect(bounds("prod", "ringlet-web")).toEqual([3, 10]);
+  expect(bounds("prod", "ringlet-worker")).toEqual([2, 6]);
+  expect(bounds("dev", "ringlet-web")[1]).toBeLessThanOrEqual(2);
+  const web = find(all("prod"), "HorizontalPodAutoscaler", "ringlet-web");
+  expect(web.spec.metrics.map((m: Obj) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([["cpu", 70], ["memory", 80]]);
+  expect(web.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
+  const worker = find(all("prod"), "HorizontalPodAutoscaler", "ringlet-worker");
+  expect(worker.spec.metrics.map((m: Obj) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([["cpu", 75]]);
+});
+
+describe("Argo CD applications", () => {
+  it("sync dev and staging automatically with prune and self-heal, prod by hand", () => {
+    for (const a of applications) {
+      const env = /^overlays\/([^/]+)/.exec(a.spec.source.path)![1];
+      if (env === "prod") expect(a.spec.syncPolicy.automated).toBeUndefined();
+      else expect(a.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
+      expect(a.spec.syncPolicy.syncOptions).toContain("CreateNamespace=true");
+      expect(a.spec.syncPolicy.retry.backoff).toEqual({ duration: "10s", factor: 2, maxDuration: "5m" });
+      expect(a.metadata.finalizers).toEqual(["resources-finalizer.argocd.argoproj.io"]);
+      expect(a.metadata.namespace).toBe("argocd");
+    }
+  });
+  it("are confined by a project pinned to this repository, Ringlet's namespaces and the kinds they render", () => {
+    expect(project.spec.sourceRepos).toEqual([applications[0]!.spec.source.repoURL]);
+    expect(project.spec.destinations.map((d: Obj) => d.namespace).sort()).toEqual(["ringlet-dev", "ringlet-prod", "ringlet-staging"]);
+    expect(project.spec.clusterResourceWhitelist).toEqual([{ group: "", kind: "Namespace" }]);
+    const allowed = new Set(project.spec.namespaceResourceWhitelist.map((k: Obj) => `${k.group}/${k.kind}`));
+    for (const env of ENVS) for (const o of all(env)) expect(allowed.has(`${o.apiVersion.includes("/") ? o.apiVersion.split("/")[0] : ""}/${o.kind}`), `${o.kind}`).toBe(true);
+  });
+});
