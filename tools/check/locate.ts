@@ -25,9 +25,9 @@ export function locateLine(text: string, kind: string | undefined, name: string 
   for (const doc of docs) {
     const root = doc.contents;
     if (!isMap(root)) continue;
-    const docKind = root.get("kind");
-    const meta = root.get("metadata");
-    const docName = isMap(meta) ? meta.get("name") : undefined;
+    const docKind: unknown = root.get("kind");
+    const meta: unknown = root.get("metadata");
+    const docName: unknown = isMap(meta) ? meta.get("name") : undefined;
     if (kind !== undefined && docKind !== undefined && docKind !== kind) continue;
     if (name !== undefined && docName !== undefined && docName !== name) continue;
     let node: Node | null | undefined = root as Node;
