@@ -4,10 +4,14 @@ import { execFile } from "node:child_process";
 import { mkdir, mkdtemp, readFile, rm, writeFile, copyFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { TOOLS_ROOT } from "../../tools/core/paths.ts";
 
 const exec = promisify(execFile);
+
+/** tsx's loader by absolute URL: the temp repositories have no node_modules to resolve "tsx" from. */
+export const TSX_LOADER = pathToFileURL(join(TOOLS_ROOT, "node_modules", "tsx", "dist", "loader.mjs")).href;
 
 export interface TestRepo {
   root: string;
@@ -65,7 +69,7 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
       await writeFile(join(root, path), content);
     },
     cli: (args, env = {}) =>
-      exec(process.execPath, ["--import", "tsx", join(TOOLS_ROOT, "tools", "cli.ts"), ...args, "--root", root], { cwd: root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
+      exec(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "tools", "cli.ts"), ...args, "--root", root], { cwd: root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
         (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
         (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
       ),

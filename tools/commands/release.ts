@@ -153,14 +153,29 @@ export const bumpImageCommand: Command = {
 export const promoteCommand: Command = {
   name: "promote",
   summary: "Carry the tag (or digest) an environment runs to the next stage, on a branch, with a pull request when GITHUB_TOKEN is set.",
-  usage: "pnpm promote [<from>] <to> [--image <name>] [--force] [--dry-run] [--json] [--pr]",
-  help: "      --image <name>     image to promote (default: every image of the spec)\n      --force            allow skipping a stage (e.g. dev → prod)\n" + COMMON_HELP,
-  options: { ...COMMON_OPTIONS, force: { type: "boolean" } },
+  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>] [--force] [--dry-run] [--json] [--pr]",
+  help:
+    "      --from <env>       promote <env> to the stage that follows it (nothing to do after the last)\n" +
+    "      --image <name>     image to promote (default: every image of the spec)\n      --force            allow skipping a stage (e.g. dev → prod)\n" +
+    COMMON_HELP,
+  options: { ...COMMON_OPTIONS, force: { type: "boolean" }, from: { type: "string" } },
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const specFile = "overlays/environments.yaml";
     const order = Object.keys(spec.environments);
-    if (ctx.positionals.length === 0 || ctx.positionals.length > 2) throw new UsageError("expected `promote <to>` or `promote <from> <to>`");
+    const fromFlag = ctx.values.from as string | undefined;
+    if (fromFlag !== undefined) {
+      // --from <env>: promote to whatever stage follows it (used by automation after a merge).
+      if (ctx.positionals.length) throw new UsageError("give either --from <env> or positional environments, not both");
+      const at = order.indexOf(fromFlag);
+      if (at < 0) throw new ValidationError([envProblem(spec, fromFlag, specFile, "--from")!]);
+      if (at === order.length - 1) {
+        ctx.stdout(`${fromFlag} is the last stage: nothing to promote to.\n`);
+        return 0;
+      }
+      ctx.positionals.push(fromFlag, order[at + 1]!);
+    }
+    if (ctx.positionals.length === 0 || ctx.positionals.length > 2) throw new UsageError("expected `promote <to>`, `promote <from> <to>` or `promote --from <env>`");
     const to = ctx.positionals[ctx.positionals.length - 1]!;
     const problems: Problem[] = [];
     const toIssue = envProblem(spec, to, specFile, "<to>");

