@@ -3,18 +3,16 @@
 // into lists), so the walk stops at the deepest node that exists.
 import { isMap, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
 
-function segments(path: string): (string | number)[] {
+/** Splits `a.b[0]["x.y/z"].c` into ["a", "b", 0, "x.y/z", "c"]. */
+export function segments(path: string): (string | number)[] {
   const out: (string | number)[] = [];
-  for (const part of path.split(".")) {
-    const match = /^([^[]*)((?:\[\d+\])*)$/.exec(part);
-    if (!match) {
-      out.push(part);
-      continue;
-    }
-    if (match[1]) out.push(match[1]);
-    for (const index of match[2]!.matchAll(/\[(\d+)\]/g)) out.push(Number(index[1]));
+  const re = /\["((?:[^"\\]|\\.)*)"\]|\[(\d+)\]|([^.[\]]+)/g;
+  for (const m of path.matchAll(re)) {
+    if (m[1] !== undefined) out.push(m[1].replace(/\\(.)/g, "$1"));
+    else if (m[2] !== undefined) out.push(Number(m[2]));
+    else if (m[3] !== undefined) out.push(m[3]);
   }
-  return out.filter((s) => s !== "");
+  return out;
 }
 
 /** 1-based line of `path` in the document of `file` that declares kind/name; undefined if not found. */

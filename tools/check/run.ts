@@ -39,12 +39,13 @@ async function attachOrigins(root: string, findings: Finding[]): Promise<void> {
 async function attachLines(root: string, findings: Finding[]): Promise<void> {
   const texts = new Map<string, string | undefined>();
   for (const f of findings) {
-    if (f.line !== undefined || !/\.ya?ml$/.test(f.file)) continue;
+    // A finding about a whole file (drift, a failed render) has no field to point at.
+    if (f.line !== undefined || !f.path || !/\.ya?ml$/.test(f.file)) continue;
     if (!texts.has(f.file)) texts.set(f.file, await readFile(join(root, f.file), "utf8").catch(() => undefined));
     const text = texts.get(f.file);
     if (!text) continue;
     const [kind, name] = f.object ? f.object.split("/", 2) : [undefined, undefined];
-    f.line = locateLine(text, kind, name, f.path.replace(/\["([^"]+)"\]/g, ".$1"));
+    f.line = locateLine(text, kind, name, f.path);
   }
 }
 
@@ -53,7 +54,12 @@ export async function runCheck(root: string, specFile: string): Promise<CheckRes
   const findings = [...inputs.findings, ...(inputs.context ? runRules(inputs.context) : [])];
   await attachOrigins(root, findings);
   await attachLines(root, findings);
-  findings.sort((a, b) => a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path) || a.rule.localeCompare(b.rule));
+  const order = inputs.context ? Object.keys(inputs.context.spec.environments) : [];
+  const stage = (env: string | undefined) => (env === undefined ? -1 : order.indexOf(env));
+  findings.sort(
+    (a, b) =>
+      a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path) || a.rule.localeCompare(b.rule) || stage(a.env) - stage(b.env),
+  );
   const objects = inputs.context ? inputs.context.environments.reduce((n, e) => n + e.app.length + e.data.length, 0) + inputs.context.argocd.length : 0;
   return { findings, objects, overlays: inputs.renders.length };
 }

@@ -55,7 +55,7 @@ export async function renderSnapshot(root: string, envs: string[], layers: Layer
     try {
       snapshot.get(env)![layer] = splitRendered(await render(dir), `kustomize build ${overlay(env, layer)}`);
     } catch (error) {
-      snapshot.get(env)![layer] = { error: (error as Error).message.replace(`${root}/`, "") };
+      snapshot.get(env)![layer] = { error: (error as Error).message.replaceAll(`${root}/`, "") };
     }
   });
   return snapshot;

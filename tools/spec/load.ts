@@ -42,16 +42,8 @@ export function specProblems(spec: Spec, file: string): Problem[] {
       }
       if (settings.replicas) {
         const { min, max } = settings.replicas;
-        if (min > max) add(`${cat}.replicas`, `min ${min} is above max ${max}`);
         if (component.kind === "singleton" && (min !== 1 || max !== 1)) add(`${cat}.replicas`, `a singleton runs exactly one replica (min 1, max 1), not ${min}-${max}`);
         if (component.kind === "hook-job") add(`${cat}.replicas`, "a hook job has no replicas");
-      }
-      if (settings.resources) {
-        for (const res of ["cpu", "memory"] as const) {
-          const req = quantity(settings.resources.requests[res]);
-          const lim = quantity(settings.resources.limits[res]);
-          if (req > lim) add(`${cat}.resources.requests.${res}`, `request ${settings.resources.requests[res]} is above the limit ${settings.resources.limits[res]}`);
-        }
       }
     }
   }
@@ -60,14 +52,7 @@ export function specProblems(spec: Spec, file: string): Problem[] {
   return problems;
 }
 
-const UNITS: Record<string, number> = { "": 1, m: 1e-3, k: 1e3, M: 1e6, G: 1e9, T: 1e12, Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3, Ti: 1024 ** 4 };
-
-/** A Kubernetes quantity (250m, 1.5, 512Mi) as a number, for comparisons. */
-export function quantity(value: string | number): number {
-  const match = /^(\d+(?:\.\d+)?)(m|k|M|G|T|Ki|Mi|Gi|Ti)?$/.exec(String(value));
-  if (!match) return Number.NaN;
-  return Number(match[1]) * (UNITS[match[2] ?? ""] ?? Number.NaN);
-}
+export { quantity } from "./quantity.ts";
 
 /** Parses and validates a spec's text; throws a ValidationError listing every problem. */
 export function parseSpec(text: string, file: string): Spec {

@@ -2,6 +2,7 @@
 // Argo CD project and applications. It is generic on purpose: a fork describes its own
 // components of a few kinds (served web, worker, singleton, hook job), not only Ringlet's.
 import { z } from "zod";
+import { quantity } from "./quantity.ts";
 
 const dnsLabel = z
   .string()
@@ -17,10 +18,18 @@ const imageName = z
   .string()
   .regex(/^[a-z0-9]+([._-][a-z0-9]+)*(:[0-9]+)?(\/[a-z0-9]+([._-][a-z0-9]+)*)*$/, "must be an image reference without tag or digest");
 
-const resourcesSchema = z.strictObject({
-  requests: z.strictObject({ cpu, memory }),
-  limits: z.strictObject({ cpu, memory }),
-});
+const resourcesSchema = z
+  .strictObject({
+    requests: z.strictObject({ cpu, memory }),
+    limits: z.strictObject({ cpu, memory }),
+  })
+  .superRefine((r, ctx) => {
+    for (const res of ["cpu", "memory"] as const) {
+      if (quantity(r.requests[res]) > quantity(r.limits[res])) {
+        ctx.addIssue({ code: "custom", path: ["requests", res], message: `request ${r.requests[res]} is above the limit ${r.limits[res]}` });
+      }
+    }
+  });
 
 const componentSchema = z.strictObject({
   /** served web: Deployment + Service + Ingress + autoscaler; worker: Deployment + autoscaler;
@@ -32,8 +41,12 @@ const componentSchema = z.strictObject({
   container: dnsLabel,
 });
 
+const replicasSchema = z
+  .strictObject({ min: z.number().int().min(1), max: z.number().int().min(1) })
+  .refine((r) => r.min <= r.max, { error: (issue) => `min ${(issue.input as { min: number }).min} is above max ${(issue.input as { max: number }).max}` });
+
 const environmentComponentSchema = z.strictObject({
-  replicas: z.strictObject({ min: z.number().int().min(1), max: z.number().int().min(1) }).optional(),
+  replicas: replicasSchema.optional(),
   resources: resourcesSchema.optional(),
 });
 
