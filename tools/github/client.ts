@@ -35,7 +35,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const secrets = [token];
   const log = (line: string) => (options.log ?? progress)(oneLine(redact(line, secrets)));
   const retries = options.retries ?? 3;
-  const unit = options.minRetryDelayMs ?? 1000;
+  // RINGLET_GITHUB_RETRY_UNIT_MS lets end-to-end tests of the CLI shrink the waits too.
+  const unit = options.minRetryDelayMs ?? (Number(process.env.RINGLET_GITHUB_RETRY_UNIT_MS) || 1000);
   const baseUrl = (options.baseUrl ?? (process.env.GITHUB_API_URL || "https://api.github.com")).replace(/\/+$/, "");
 
   const onLimit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
