@@ -193,7 +193,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).not.toMatch(/^PWNED$/m);
-    expect(r.stderr).toContain("the tag contains white space");
+    expect(r.stderr).toContain(`found "\\"", ";", white space " "`);
     expect(gh.requests).toEqual([]);
   });
 

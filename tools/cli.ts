@@ -78,6 +78,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     const root = typeof parsed.values.root === "string" ? parsed.values.root : process.cwd();
     return await command.run({ values: parsed.values as CommandContext["values"], positionals: parsed.positionals, root, env, stdout: out, stderr: err, colour });
   } catch (error) {
+    // With --json a script reads stdout: the error goes there too, as JSON (and on stderr for people).
+    if (rest.includes("--json")) out(`${JSON.stringify(errorJson(error), null, 2)}\n`);
     const label = paint("error", "red", errColour);
     if (error instanceof UsageError) err(`${label}: ${error.message}\nRun \`pnpm ${command.name} --help\` for usage.\n`);
     else if (error instanceof ValidationError) err(`${label}: invalid input\n${error.message.split("\n").map((l) => `  ${l}`).join("\n")}\n`);
@@ -85,6 +87,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     else err(`${label}: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
     return exitCodeFor(error);
   }
+}
+
+function errorJson(error: unknown): Record<string, unknown> {
+  const e = error as Error;
+  return {
+    ok: false,
+    error: {
+      type: e?.name ?? "Error",
+      message: e?.message ?? String(error),
+      ...(error instanceof ValidationError ? { problems: error.problems } : {}),
+    },
+  };
 }
 
 // Run when executed directly (tsx tools/cli.ts ...), not when imported by tests.

@@ -69,7 +69,7 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
       await writeFile(join(root, path), content);
     },
     cli: (args, env = {}) =>
-      exec(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "tools", "cli.ts"), ...args, "--root", root], { cwd: root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
+      exec(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "tools", "cli.ts"), ...args.slice(0, 1), "--root", root, ...args.slice(1)], { cwd: root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
         (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
         (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
       ),

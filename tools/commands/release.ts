@@ -1,11 +1,12 @@
 // bump-image and promote: one flow (plan → rendered diff → apply), two ways to say the target.
 import type { Command, CommandContext } from "../cli.ts";
-import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { progress } from "../core/term.ts";
 import { formatDiffText } from "../diff/format.ts";
-import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors } from "../diff/manifests.ts";
-import { applyRelease, checkPreconditions } from "../release/apply.ts";
+import { diffSnapshots, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
+import { showFile } from "../git/git.ts";
+import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch } from "../release/apply.ts";
 import { pullRequestBody } from "../release/body.ts";
 import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
@@ -27,55 +28,55 @@ const COMMON_OPTIONS = {
 
 async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): Promise<number> {
   const dryRun = Boolean(ctx.values["dry-run"]);
+  const json = Boolean(ctx.values.json);
+  const wantsPullRequest = Boolean(ctx.values.pr || ctx.env.GITHUB_TOKEN || ctx.env.GH_TOKEN);
   // Preconditions of the tree first (unless nothing will be written), then the plan: both say
   // what is wrong before anything changes.
-  if (!dryRun) await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) });
-  const plan = await planRelease(ctx.root, spec, request);
+  const current = dryRun ? undefined : (await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) })).branch;
+  let plan = await planRelease(ctx.root, spec, request);
+  let commit = plan.changed;
+
+  if (!plan.changed && current === plan.branch && wantsPullRequest) {
+    // A re-run on the deploy branch (say, after a failed pull-request step): the change is
+    // committed already; describe it against the default branch and finish push and pull request.
+    const base = await defaultBranch(ctx.root);
+    const baseText = await showFile(ctx.root, base, plan.file);
+    if (baseText !== undefined) plan = await planRelease(ctx.root, spec, { ...request, baseText });
+    commit = false;
+  } else if (!plan.changed) {
+    const already = plan.moves.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
+    if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false }, null, 2)}\n`);
+    else ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
+    return 0;
+  } else if (current !== undefined) {
+    await checkBranchStart(ctx.root, plan, current);
+  }
+
   const envs = [plan.env];
   let changesPromise: ReturnType<typeof diffOf> | undefined;
   const changes = () => (changesPromise ??= diffOf(ctx.root, plan, envs));
-
-  if (!plan.changed && !dryRun) {
-    const already = plan.moves.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
-    if (!ctx.values.json) ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
-  }
   if (dryRun) {
-    const diff = plan.changed ? (await changes()).changes : [];
-    if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: true, ...summary(plan), resources: diff.map(({ diff: _d, ...rest }) => rest) }, null, 2)}\n`);
-    else {
-      ctx.stdout(plan.changed ? `Would ${plan.title} on branch ${plan.branch}\n\n` : `${plan.env} already runs ${plan.moves.map((m) => refText(m.after)).join(", ")}: nothing to do.\n`);
-      if (plan.changed) ctx.stdout(`${formatDiffText(diff, envs, ctx.colour)}`);
-    }
+    const diff = (await changes()).changes;
+    if (json) ctx.stdout(`${JSON.stringify({ dryRun: true, ...summary(plan), resources: diff.map(({ diff: _d, ...rest }) => rest) }, null, 2)}\n`);
+    else ctx.stdout(`Would ${plan.title} on branch ${plan.branch}\n\n${formatDiffText(diff, envs, ctx.colour)}`);
     return 0;
-  }
-  if (!plan.changed && !ctx.values.pr && !(ctx.env.GITHUB_TOKEN || ctx.env.GH_TOKEN)) {
-    if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: false }, null, 2)}\n`);
-    return 0;
-  }
-  if (!plan.changed) {
-    // Nothing to commit here; with a token, still make sure the branch's pull request exists
-    // when we are on that branch (re-running after a failed PR step).
-    const { branch } = await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: false });
-    if (branch !== plan.branch) {
-      if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: false }, null, 2)}\n`);
-      return 0;
-    }
   }
   const result = await applyRelease(ctx.root, plan, {
     env: ctx.env,
+    commit,
     requirePullRequest: Boolean(ctx.values.pr),
     body: async () => {
       const { changes: diff, errors } = await changes();
-      if (errors.length) throw new UsageError(`the rendered diff could not be computed: ${errors.join("; ")}`);
+      if (errors.length) throw new ToolError(`the rendered diff could not be computed: ${errors.join("; ")}`);
       return pullRequestBody(plan, spec, diff);
     },
     labels: ["deploy", `env:${plan.env}`],
     log: (line) => ctx.stderr(`${line}\n`),
   });
-  if (ctx.values.json) {
-    ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: plan.changed, ...result }, null, 2)}\n`);
+  if (json) {
+    ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: commit, ...result }, null, 2)}\n`);
   } else {
-    if (plan.changed) ctx.stdout(`${plan.title}\ncommitted ${result.commit.slice(0, 12)} on branch ${result.branch}\n`);
+    if (commit) ctx.stdout(`${plan.title}\ncommitted ${result.commit.slice(0, 12)} on branch ${result.branch}\n`);
     if (result.pullRequest) {
       const pr = result.pullRequest;
       ctx.stdout(`pull request #${pr.number} ${pr.action}: ${pr.url}\n`);
@@ -86,13 +87,14 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
   return 0;
 }
 
+/** Both sides rendered from explicit texts, so the diff is right whenever it is asked for (before or after the commit). */
 async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
   progress(`rendering ${plan.env} before and after the change`);
   // The tag lives in the application overlay; the data layer does not read that file.
-  const layers = ["app"] as const;
+  const layers: Layer[] = ["app"];
   const [before, after] = await Promise.all([
-    renderSnapshot(root, envs, [...layers]),
-    renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs, [...layers]),
+    renderSnapshotWith(root, new Map([[plan.file, plan.oldText]]), envs, layers),
+    renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs, layers),
   ]);
   return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)] };
 }
@@ -129,7 +131,7 @@ function envProblem(spec: Spec, env: string, specFile: string, flag: string): Pr
 export const bumpImageCommand: Command = {
   name: "bump-image",
   summary: "Move an environment (default: the first stage) to a new image tag or digest, on a branch, with a pull request when GITHUB_TOKEN is set.",
-  usage: "pnpm bump-image <tag>[@sha256:<digest>] [--env <env>] [--image <name>] [--digest sha256:<hex>] [--dry-run] [--json] [--pr]",
+  usage: "pnpm bump-image <tag>[@sha256:<digest>] [--env <env>] [--image <name>] [--digest sha256:<hex>] [--dry-run] [--json] [--pr] [--allow-downgrade]",
   help: "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move (default: the spec's first image)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" + COMMON_HELP,
   options: { ...COMMON_OPTIONS, env: { type: "string" }, digest: { type: "string" } },
   async run(ctx) {
@@ -137,6 +139,7 @@ export const bumpImageCommand: Command = {
     const spec = await loadSpec(paths.spec, ctx.root);
     const specFile = "overlays/environments.yaml";
     if (ctx.positionals.length > 1) throw new UsageError(`expected one tag, got ${ctx.positionals.length} arguments`);
+    if (ctx.positionals.length === 0 && ctx.values.digest === undefined) throw new UsageError("expected a tag, e.g. `pnpm bump-image v1.0.1` (or --digest sha256:<hex>)");
     const env = typeof ctx.values.env === "string" ? ctx.values.env : Object.keys(spec.environments)[0]!;
     const target = parseTarget(ctx.positionals[0], typeof ctx.values.digest === "string" ? ctx.values.digest : undefined);
     const problems: Problem[] = target.problems.map((message) => ({ file: "<arguments>", path: "tag", message }));
@@ -153,7 +156,7 @@ export const bumpImageCommand: Command = {
 export const promoteCommand: Command = {
   name: "promote",
   summary: "Carry the tag (or digest) an environment runs to the next stage, on a branch, with a pull request when GITHUB_TOKEN is set.",
-  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>] [--force] [--dry-run] [--json] [--pr]",
+  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>] [--force] [--dry-run] [--json] [--pr] [--allow-downgrade]",
   help:
     "      --from <env>       promote <env> to the stage that follows it (nothing to do after the last)\n" +
     "      --image <name>     image to promote (default: every image of the spec)\n      --force            allow skipping a stage (e.g. dev → prod)\n" +
@@ -190,7 +193,8 @@ export const promoteCommand: Command = {
       if (fromIssue) problems.push(fromIssue);
       const fromIndex = order.indexOf(from);
       if (!fromIssue && !toIssue) {
-        if (fromIndex >= toIndex) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
+        if (from === to) problems.push({ file: specFile, path: "environments", message: `cannot promote ${from} to itself` });
+        else if (fromIndex > toIndex) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
         else if (fromIndex !== toIndex - 1 && !ctx.values.force) {
           problems.push({ file: specFile, path: "environments", message: `${from} → ${to} skips ${order.slice(fromIndex + 1, toIndex).join(", ")}; promote one stage at a time or pass --force` });
         }

@@ -7,16 +7,21 @@ export const DIGEST = /^sha256:[a-f0-9]{64}$/;
 export function tagProblem(tag: string): string | undefined {
   if (tag === "") return "the tag is empty";
   if (tag.length > 128) return `the tag is ${tag.length} characters long; at most 128 are allowed`;
-  if (/\s/.test(tag)) return "the tag contains white space";
   if (/^[.-]/.test(tag)) return `the tag may not start with "${tag[0]}"`;
-  if (!OCI_TAG.test(tag)) return "the tag may contain only letters, digits, '_', '.' and '-' (OCI tag grammar)";
+  if (!OCI_TAG.test(tag)) {
+    const bad = [...new Set([...tag].filter((c) => !/[A-Za-z0-9_.-]/.test(c)))].map((c) => (/\s/.test(c) ? `white space ${JSON.stringify(c)}` : JSON.stringify(c))).join(", ");
+    return `the tag may contain only letters, digits, '_', '.' and '-' (OCI tag grammar); found ${bad}`;
+  }
   if (tag === "latest") return 'the mutable tag "latest" cannot be deployed reproducibly: use a version';
   return undefined;
 }
 
 export function digestProblem(digest: string): string | undefined {
   if (!digest.startsWith("sha256:")) return "a digest must start with sha256:";
-  if (!DIGEST.test(digest)) return `a sha256 digest has 64 lower-case hex characters; got ${digest.length - 7}`;
+  const hex = digest.slice(7);
+  if (hex.length !== 64) return `a sha256 digest has 64 hex characters after "sha256:"; got ${hex.length}`;
+  if (/[A-F]/.test(hex)) return "a sha256 digest is written in lower-case hex";
+  if (!DIGEST.test(digest)) return "a sha256 digest has only hex characters (0-9, a-f)";
   return undefined;
 }
 

@@ -175,3 +175,52 @@ export async function exportTree(cwd: string, rev: string, paths: string[], dest
     await writeFile(join(dest, entry.file), body);
   }
 }
+
+export interface CommitEntry extends LogEntry {
+  /** Parent commits; more than one for a merge. */
+  parents: string[];
+}
+
+/**
+ * Commits of `rev`'s first-parent history that changed `path` (against their first parent),
+ * newest first: on the default branch a merged pull request shows as its merge commit.
+ */
+export async function firstParentLog(cwd: string, rev: string, path: string): Promise<CommitEntry[]> {
+  const out = await git(cwd, ["log", "--first-parent", "--format=%H%x1f%P%x1f%cI%x1f%an%x1f%s", rev, "--", path]);
+  return out
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => {
+      const [sha = "", parents = "", date = "", author = "", subject = ""] = line.split("\x1f");
+      return { sha, parents: parents.split(" ").filter(Boolean), date, author, subject };
+    });
+}
+
+/** The contents of several `rev:path` objects in one `git cat-file --batch`; undefined where there is no such file. */
+export async function showFiles(cwd: string, objects: string[]): Promise<(string | undefined)[]> {
+  if (objects.length === 0) return [];
+  const result = await runRaw("git", ["cat-file", "--batch"], { cwd, input: objects.map((o) => `${o}\n`).join("") });
+  if (result.code !== 0) throw new ToolError(`git cat-file failed: ${result.stderr.trim()}`);
+  const out: (string | undefined)[] = [];
+  let offset = 0;
+  for (let i = 0; i < objects.length; i++) {
+    const headerEnd = result.stdout.indexOf(0x0a, offset);
+    const header = result.stdout.toString("utf8", offset, headerEnd).split(" ");
+    offset = headerEnd + 1;
+    // "<object> missing" / "<object> ambiguous" have no body; "<sha> <type> <size>" has size bytes and a newline.
+    if (header.length !== 3 || !/^\d+$/.test(header[2] ?? "")) {
+      out.push(undefined);
+      continue;
+    }
+    const size = Number(header[2]);
+    out.push(header[1] === "blob" ? result.stdout.toString("utf8", offset, offset + size) : undefined);
+    offset += size + 1;
+  }
+  return out;
+}
+
+/** True when `ancestor` is `descendant` or one of its ancestors. */
+export async function isAncestor(cwd: string, ancestor: string, descendant: string): Promise<boolean> {
+  const result = await tryGit(cwd, ["merge-base", "--is-ancestor", ancestor, descendant]);
+  return result.code === 0;
+}

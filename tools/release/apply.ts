@@ -3,7 +3,7 @@
 import { join } from "node:path";
 import { PreconditionError, ToolError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
-import { checkoutNewBranch, commitPaths, currentBranch, dirtyPaths, fetch, git, push, pushAuthEnv, rebase, remoteUrl, topLevel } from "../git/git.ts";
+import { checkoutNewBranch, commitPaths, currentBranch, dirtyPaths, fetch, git, push, pushAuthEnv, rebase, remoteUrl, topLevel, tryGit } from "../git/git.ts";
 import { createGitHubClient, describeGitHubError, resolveRepository } from "../github/client.ts";
 import { upsertPullRequest } from "../github/pull-request.ts";
 import { planImageEdit } from "../edit/kustomization.ts";
@@ -11,6 +11,8 @@ import { branchPrefix, type ReleasePlan } from "./plan.ts";
 
 export interface ApplyOptions {
   env: NodeJS.ProcessEnv;
+  /** false when the deploy branch already holds the change (a re-run): only push and the pull request remain. */
+  commit: boolean;
   /** Fail unless a pull request can be opened (a token is present). */
   requirePullRequest: boolean;
   /** Builds the pull-request body once the plan is known (reuses the rendered diff). */
@@ -56,6 +58,34 @@ export async function checkPreconditions(root: string, options: Pick<ApplyOption
   return { branch };
 }
 
+/** The branch deploy branches start from: origin's default branch when known, else main. */
+export async function defaultBranch(root: string): Promise<string> {
+  const head = await tryGit(root, ["symbolic-ref", "--quiet", "--short", "refs/remotes/origin/HEAD"]);
+  if (head.code === 0 && head.stdout.trim()) return head.stdout.trim().replace(/^origin\//, "");
+  return "main";
+}
+
+/**
+ * A deploy branch starts from the default branch, and re-creating it must not drop anyone's
+ * work: refuse when HEAD is another branch, or when the existing branch holds commits that touch
+ * more than the overlay this tool edits.
+ */
+export async function checkBranchStart(root: string, plan: ReleasePlan, current: string): Promise<void> {
+  const base = await defaultBranch(root);
+  if (current !== base) {
+    throw new PreconditionError(`you are on ${current}; deploy branches start from ${base}: run \`git switch ${base}\` first`);
+  }
+  const exists = await tryGit(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${plan.branch}`]);
+  if (exists.code !== 0) return;
+  const extra = (await git(root, ["rev-list", `HEAD..${plan.branch}`])).split("\n").filter(Boolean);
+  for (const sha of extra) {
+    const touched = (await git(root, ["diff-tree", "--no-commit-id", "--name-only", "-r", sha])).split("\n").filter(Boolean);
+    if (touched.some((f) => f !== plan.file)) {
+      throw new PreconditionError(`branch ${plan.branch} already exists with commits that are not on ${base} (${sha.slice(0, 12)} touches ${touched.join(", ")}): delete it or finish it first`);
+    }
+  }
+}
+
 async function commitPlan(root: string, plan: ReleasePlan, text: string): Promise<string> {
   await writeFileAtomic(join(root, plan.file), text);
   return commitPaths(root, [plan.file], plan.commitMessage);
@@ -93,7 +123,7 @@ async function pushWithRetry(root: string, plan: ReleasePlan, token: string | un
 export async function applyRelease(root: string, plan: ReleasePlan, options: ApplyOptions): Promise<ApplyResult> {
   const token = tokenFrom(options.env);
   let commit: string;
-  if (plan.changed) {
+  if (options.commit) {
     await checkoutNewBranch(root, plan.branch);
     commit = await commitPlan(root, plan, plan.newText);
   } else {
@@ -108,12 +138,20 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
     };
   }
   const { owner, repo } = resolveRepository({ env: options.env, originUrl: await remoteUrl(root) });
-  commit = await pushWithRetry(root, plan, token, options.log);
   const octokit = createGitHubClient({ token, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: options.env.GITHUB_API_URL || undefined });
+  // Ask GitHub first: a bad token or a missing repository is reported before anything is pushed.
+  let base: string;
+  try {
+    base = (await octokit.rest.repos.get({ owner, repo })).data.default_branch;
+  } catch (error) {
+    throw describeGitHubError(error, { owner, repo });
+  }
+  commit = await pushWithRetry(root, plan, token, options.log);
   try {
     const pr = await upsertPullRequest(octokit, {
       owner,
       repo,
+      base,
       head: plan.branch,
       title: plan.title,
       body: await options.body(),

@@ -79,16 +79,20 @@ export interface PlanRequest {
   allowDowngrade: boolean;
   /** Problems found while parsing arguments, reported with the rest. */
   problems?: Problem[];
+  /** Plan against this text instead of the file on disk (a re-run on the deploy branch plans against the base branch). */
+  baseText?: string;
 }
 
 export async function planRelease(root: string, spec: Spec, request: PlanRequest): Promise<ReleasePlan> {
   const file = `overlays/${request.env}/kustomization.yaml`;
   const problems: Problem[] = [...(request.problems ?? [])];
-  let oldText = "";
-  try {
-    oldText = await readFile(join(root, file), "utf8");
-  } catch {
-    problems.push({ file, path: "", message: "the overlay's kustomization.yaml does not exist" });
+  let oldText = request.baseText ?? "";
+  if (request.baseText === undefined) {
+    try {
+      oldText = await readFile(join(root, file), "utf8");
+    } catch {
+      problems.push({ file, path: "", message: "the overlay's kustomization.yaml does not exist" });
+    }
   }
   if (problems.length) throw new ValidationError(problems);
 

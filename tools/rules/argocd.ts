@@ -93,7 +93,8 @@ export const hookJobRule: Rule = (ctx) =>
       return out;
     });
 
-const HASHED = /-[a-z0-9]{10}$/;
+/** kustomize's name-hash suffix: ten characters of its own alphabet (no vowels, so words do not match). */
+export const HASHED = /-[2456789bcdfghkmt]{10}$/;
 
 /**
  * A PreSync hook runs before anything of its own sync is applied: on a first sync (or after a

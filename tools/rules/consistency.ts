@@ -1,6 +1,7 @@
 // Cross-environment consistency: the environments may differ only where the spec says so.
 import { compareSemver, digestProblem, tagProblem } from "../edit/tag.ts";
 import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { HASHED } from "./argocd.ts";
 import { parseImage, podTemplates } from "./workloads.ts";
 
 function f(rule: string, file: string, path: string, message: string, env?: string, object?: string): Finding {
@@ -10,7 +11,7 @@ function f(rule: string, file: string, path: string, message: string, env?: stri
 /** Generated ConfigMaps and Secrets carry a content hash; compare them by their generator name. */
 function identity(ro: RenderedObject): string {
   const name = ro.object.metadata?.name ?? "";
-  const stable = ro.object.kind === "ConfigMap" || ro.object.kind === "Secret" ? name.replace(/-[a-z0-9]{10}$/, "") : name;
+  const stable = ro.object.kind === "ConfigMap" || ro.object.kind === "Secret" ? name.replace(HASHED, "") : name;
   return `${ro.object.kind}/${stable}`;
 }
 

@@ -1,0 +1,212 @@
+// Bad input to bump-image and promote, one CLI subprocess per case against a fresh temp copy of
+// this repository: each must fail with a clear message on stderr, the right exit code (2 for
+// usage errors, 1 for invalid values and unmet preconditions), and leave the repository exactly
+// as it was — files (tracked, untracked, uncommitted edits), index, HEAD, branches, every ref and
+// the origin's refs. Expected substrings are written by hand from what the user did wrong.
+import { execFile } from "node:child_process";
+import { createRequire } from "node:module";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import { promisify } from "node:util";
+import { afterAll, describe, expect, it } from "vitest";
+import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+
+const exec = promisify(execFile);
+
+const DEV = "overlays/dev/kustomization.yaml";
+const STAGING = "overlays/staging/kustomization.yaml";
+const IMAGES_BLOCK = "images:\n  - name: ghcr.io/ringlet/ringlet\n    newTag: v1.0.0\n";
+const HEX = "0123456789abcdef".repeat(4);
+
+// As TestRepo.cli, but with --root right after the command name: TestRepo.cli appends it after
+// the arguments, where a `--` (the "leading dash after --" case) would turn it into a positional.
+const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
+const CLI = join(TOOLS_ROOT, "tools", "cli.ts");
+
+async function cli(repo: TestRepo, args: string[], env: NodeJS.ProcessEnv = {}) {
+  const [command = "", ...rest] = args;
+  return exec(process.execPath, ["--import", TSX, CLI, command, "--root", repo.root, ...rest], { cwd: repo.root, env: cleanEnv(env) }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
+  );
+}
+
+async function state(repo: TestRepo): Promise<Record<string, string>> {
+  const snap = Object.fromEntries(await repo.snapshot());
+  snap["<status>"] = await repo.git("status", "--porcelain=v1", "--untracked-files=all");
+  snap["<refs>"] = await repo.git("for-each-ref", "--format=%(refname) %(objectname)");
+  snap["<origin>"] = await repo.git("ls-remote", "origin");
+  return snap;
+}
+
+async function commitFile(repo: TestRepo, path: string, text: string, message: string) {
+  await repo.write(path, text);
+  await repo.git("add", "--", path);
+  await repo.git("commit", "--quiet", "-m", message);
+}
+
+async function replaceInFile(repo: TestRepo, path: string, from: string, to: string): Promise<string> {
+  const text = await repo.read(path);
+  if (text.split(from).length !== 2) throw new Error(`fixture: ${JSON.stringify(from)} must occur once in ${path}`);
+  return text.replace(from, to);
+}
+
+interface Case {
+  name: string;
+  args: string[];
+  /** Prepares the repository (committed or not) before the snapshot is taken. */
+  setup?: (repo: TestRepo) => Promise<void>;
+  env?: NodeJS.ProcessEnv;
+  code: 1 | 2;
+  /** Substrings stderr must contain. */
+  says: string[];
+}
+
+const cases: Case[] = [
+  // ---- the tag
+  { name: "empty tag", args: ["bump-image", ""], code: 1, says: ["tag is empty"] },
+  { name: "no tag at all", args: ["bump-image"], code: 2, says: ["expected a tag"] },
+  { name: "shell injection with a space", args: ["bump-image", "v1.0.1;rm -rf /"], code: 1, says: ['"v1.0.1;rm -rf /"', "white space"] },
+  { name: "shell metacharacter, no space", args: ["bump-image", "v1.0.1;id"], code: 1, says: ['"v1.0.1;id"', "OCI tag grammar"] },
+  { name: "command substitution", args: ["bump-image", "$(id)"], code: 1, says: ['"$(id)"', "OCI tag grammar"] },
+  { name: "path traversal", args: ["bump-image", "../x"], code: 1, says: ['"../x"', 'may not start with "."'] },
+  { name: "slash in tag", args: ["bump-image", "feature/x"], code: 1, says: ['"feature/x"', "OCI tag grammar"] },
+  { name: "colon in tag", args: ["bump-image", "v1:2"], code: 1, says: ['"v1:2"', "OCI tag grammar"] },
+  { name: "129-character tag", args: ["bump-image", `v${"1".repeat(128)}`], code: 1, says: ["129 characters", "at most 128"] },
+  { name: "leading dot", args: ["bump-image", ".v1.0.1"], code: 1, says: ['may not start with "."'] },
+  { name: "leading dash as a flag", args: ["bump-image", "-x"], code: 2, says: ["Unknown option '-x'", "--help"] },
+  { name: "leading dash after --", args: ["bump-image", "--", "-v1.0.1"], code: 1, says: ['"-v1.0.1"', 'may not start with "-"'] },
+  { name: "unicode tag", args: ["bump-image", "v1.0.1-ünïcode"], code: 1, says: ['"v1.0.1-ünïcode"', "OCI tag grammar"] },
+  { name: "space inside the tag", args: ["bump-image", "v1.0 .1"], code: 1, says: ["white space"] },
+  { name: "trailing newline", args: ["bump-image", "v1.0.1\n"], code: 1, says: ["white space"] },
+  { name: "tab in tag", args: ["bump-image", "v1.0.1\tx"], code: 1, says: ["white space"] },
+  { name: "tag latest", args: ["bump-image", "latest"], code: 1, says: ['"latest"', "use a version"] },
+  // ---- environment and image
+  { name: "unknown environment", args: ["bump-image", "v1.0.1", "--env", "qa"], code: 1, says: ['unknown environment "qa"', "dev, staging, prod"] },
+  { name: "unknown environment, = form with a dash", args: ["bump-image", "v1.0.1", "--env=-x"], code: 1, says: ['unknown environment "-x"'] },
+  { name: "--env without a value", args: ["bump-image", "v1.0.1", "--env"], code: 2, says: ["--env", "argument missing"] },
+  { name: "unknown image", args: ["bump-image", "v1.0.1", "--image", "nginx"], code: 1, says: ['unknown image "nginx"', "ghcr.io/ringlet/ringlet"] },
+  // ---- the overlay file
+  {
+    name: "malformed kustomization.yaml",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, DEV, await replaceInFile(repo, DEV, "    newTag: v1.0.0\n", "    newTag: [v1.0.0\n"), "break the dev overlay"),
+    code: 1,
+    says: [DEV, "line "],
+  },
+  {
+    name: "overlay without an images: entry",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, DEV, await replaceInFile(repo, DEV, IMAGES_BLOCK, ""), "drop images from dev"),
+    code: 1,
+    says: [DEV, "no images: list"],
+  },
+  {
+    name: "overlay whose images: list lacks the image",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, DEV, await replaceInFile(repo, DEV, IMAGES_BLOCK, "images:\n  - name: nginx\n    newTag: '1.27'\n"), "other image only"),
+    code: 1,
+    says: [DEV, "no entry named ghcr.io/ringlet/ringlet", "nginx"],
+  },
+  // ---- digests
+  { name: "digest too short (@ form)", args: ["bump-image", "v2.0.0@sha256:abc123"], code: 1, says: ["sha256:abc123", "64 hex characters", "got 6"] },
+  { name: "digest too long (--digest)", args: ["bump-image", "--digest", `sha256:${HEX}0`], code: 1, says: ["64 hex characters", "got 65"] },
+  { name: "digest with upper-case hex", args: ["bump-image", `v2.0.0@sha256:${HEX.toUpperCase()}`], code: 1, says: ["lower-case"] },
+  { name: "digest without sha256: (--digest)", args: ["bump-image", "--digest", HEX], code: 1, says: ["must start with sha256:"] },
+  { name: "digest without sha256: (@ form)", args: ["bump-image", `v2.0.0@${HEX}`], code: 1, says: ["must start with sha256:"] },
+  { name: "other algorithm", args: ["bump-image", "--digest", `sha512:${HEX}${HEX}`], code: 1, says: ["must start with sha256:"] },
+  {
+    name: "both @digest and --digest",
+    args: ["bump-image", `v2.0.0@sha256:${HEX}`, "--digest", `sha256:${"f".repeat(64)}`],
+    code: 1,
+    says: ["either after @ or with --digest, not both"],
+  },
+  // ---- the working tree
+  {
+    name: "dirty tree (uncommitted edit)",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => repo.write("overlays/dev/replicas.yaml", `${await repo.read("overlays/dev/replicas.yaml")}# local edit\n`),
+    code: 1,
+    says: ["uncommitted changes", "overlays/dev/replicas.yaml"],
+  },
+  {
+    name: "dirty tree (uncommitted edit of the file to change)",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => repo.write(DEV, `${await repo.read(DEV)}# local edit\n`),
+    code: 1,
+    says: ["uncommitted changes", DEV],
+  },
+  {
+    name: "dirty tree (staged edit)",
+    args: ["promote", "staging"],
+    setup: async (repo) => {
+      await repo.write("overlays/staging/replicas.yaml", `${await repo.read("overlays/staging/replicas.yaml")}# staged edit\n`);
+      await repo.git("add", "overlays/staging/replicas.yaml");
+    },
+    code: 1,
+    says: ["uncommitted changes", "overlays/staging/replicas.yaml"],
+  },
+  { name: "untracked file", args: ["bump-image", "v1.0.1"], setup: async (repo) => repo.write("notes.txt", "scratch\n"), code: 1, says: ["uncommitted changes", "notes.txt"] },
+  { name: "detached HEAD", args: ["bump-image", "v1.0.1"], setup: async (repo) => void (await repo.git("checkout", "--quiet", "--detach", "HEAD")), code: 1, says: ["HEAD is detached"] },
+  { name: "--pr without a token", args: ["bump-image", "v1.0.1", "--pr"], code: 1, says: ["--pr", "GITHUB_TOKEN"] },
+  { name: "--pr without a token (promote)", args: ["promote", "staging", "--pr"], code: 1, says: ["--pr", "GITHUB_TOKEN"] },
+  // ---- flags and positionals
+  { name: "unknown flag", args: ["bump-image", "v1.0.1", "--bogus"], code: 2, says: ["Unknown option '--bogus'"] },
+  { name: "flag of the other command", args: ["bump-image", "v1.0.1", "--force"], code: 2, says: ["Unknown option '--force'"] },
+  { name: "too many positionals", args: ["bump-image", "v1.0.1", "v1.0.2"], code: 2, says: ["expected one tag, got 2"] },
+  { name: "promote without a target", args: ["promote"], code: 2, says: ["promote <to>"] },
+  { name: "promote with three positionals", args: ["promote", "dev", "staging", "prod"], code: 2, says: ["promote <from> <to>"] },
+  { name: "promote --from and positionals together", args: ["promote", "--from", "dev", "staging"], code: 2, says: ["either --from <env> or positional"] },
+  { name: "promote --from an unknown environment", args: ["promote", "--from", "qa"], code: 1, says: ['unknown environment "qa"', "--from"] },
+  { name: "promote with a bump-image flag", args: ["promote", "staging", "--digest", `sha256:${HEX}`], code: 2, says: ["Unknown option '--digest'"] },
+  // ---- promotion order
+  { name: "promote backwards", args: ["promote", "prod", "staging"], code: 1, says: ["prod", "staging", "goes forward"] },
+  { name: "promote backwards with --force", args: ["promote", "staging", "dev", "--force"], code: 1, says: ["goes forward"] },
+  { name: "promote skipping a stage", args: ["promote", "dev", "prod"], code: 1, says: ["skips staging", "--force"] },
+  { name: "promote the first stage", args: ["promote", "dev"], code: 1, says: ["dev is the first stage"] },
+  { name: "promote the first stage to itself", args: ["promote", "dev", "dev"], code: 1, says: ["cannot promote dev to itself"] },
+  { name: "promote to an unknown environment", args: ["promote", "qa"], code: 1, says: ['unknown environment "qa"'] },
+  { name: "promote from an unknown environment", args: ["promote", "qa", "prod"], code: 1, says: ['unknown environment "qa"'] },
+  { name: "promote an unknown image", args: ["promote", "staging", "--image", "nginx"], code: 1, says: ['unknown image "nginx"'] },
+  // ---- downgrades
+  { name: "downgrade without --allow-downgrade", args: ["bump-image", "v0.9.0"], code: 1, says: ["from v1.0.0 to v0.9.0", "--allow-downgrade"] },
+  { name: "pre-release below the release", args: ["bump-image", "v1.0.0-rc.1"], code: 1, says: ["from v1.0.0 to v1.0.0-rc.1", "--allow-downgrade"] },
+  {
+    name: "promote that would downgrade the target",
+    args: ["promote", "staging"],
+    setup: async (repo) => commitFile(repo, STAGING, await replaceInFile(repo, STAGING, "    newTag: v1.0.0\n", "    newTag: v2.0.0\n"), "staging ahead"),
+    code: 1,
+    says: ["from v2.0.0 to v1.0.0", "--allow-downgrade"],
+  },
+];
+
+const repos: TestRepo[] = [];
+afterAll(async () => {
+  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
+});
+
+describe.concurrent("bad input is refused clearly and changes nothing", () => {
+  it("has enough cases", () => {
+    expect(cases.length).toBeGreaterThanOrEqual(25);
+    expect(new Set(cases.map((c) => c.name)).size).toBe(cases.length);
+  });
+
+  it.for(cases)("$name", async (c, { expect }) => {
+    const repo = await createTestRepo();
+    repos.push(repo);
+    await c.setup?.(repo);
+    const before = await state(repo);
+
+    const result = await cli(repo, c.args, c.env);
+
+    const report = `${c.args.join(" ")}\n--- stderr\n${result.stderr}--- stdout\n${result.stdout}`;
+    expect(result.code, report).toBe(c.code);
+    for (const text of c.says) expect(result.stderr, report).toContain(text);
+    expect(result.stderr, report).toMatch(/^error: /);
+    expect(result.stderr, report).not.toContain("unexpected failure");
+    expect(result.stderr, report).not.toMatch(/\n\s+at /);
+    expect(result.stdout, report).toBe("");
+    expect(await state(repo)).toEqual(before);
+  });
+});

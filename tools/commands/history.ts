@@ -1,0 +1,38 @@
+import type { Command } from "../cli.ts";
+import { UsageError } from "../core/errors.ts";
+import { repoPaths } from "../core/paths.ts";
+import { environmentHistory, historyJson, historyText } from "../ops/history.ts";
+import { loadSpec } from "../spec/load.ts";
+
+export const historyCommand: Command = {
+  name: "history",
+  summary: "The tags an environment has run, newest first, from the first-parent git history of its overlay: commit, date, author, pull request; the current one, the one a UI rollback returns to, the commit a git revert undoes.",
+  usage: "pnpm history <env> [--limit <n>] [--image <name>] [--ref <rev>] [--json]",
+  help:
+    "      --limit <n>     show the newest n entries (default: all)\n" +
+    "      --image <name>  only this image (default: every image of the spec)\n" +
+    "      --ref <rev>     read the history of this revision (default: the branch Argo CD syncs, e.g. main)\n" +
+    "      --json          print the entries as JSON\n",
+  options: { limit: { type: "string" }, image: { type: "string" }, ref: { type: "string" }, json: { type: "boolean" } },
+  async run(ctx) {
+    const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
+    const envs = Object.keys(spec.environments);
+    const [env, ...extra] = ctx.positionals;
+    if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
+    if (!spec.environments[env]) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
+    let limit: number | undefined;
+    if (typeof ctx.values.limit === "string") {
+      if (!/^[1-9]\d*$/.test(ctx.values.limit)) throw new UsageError(`--limit takes a positive whole number, got "${ctx.values.limit}"`);
+      limit = Number(ctx.values.limit);
+    }
+    let images: string[] | undefined;
+    if (typeof ctx.values.image === "string") {
+      const names = spec.images.map((i) => i.name);
+      if (!names.includes(ctx.values.image)) throw new UsageError(`unknown image "${ctx.values.image}"; images: ${names.join(", ")}`);
+      images = [ctx.values.image];
+    }
+    const report = await environmentHistory(ctx.root, spec, env, { ref: typeof ctx.values.ref === "string" ? ctx.values.ref : undefined, limit, images });
+    ctx.stdout(ctx.values.json ? historyJson(report) : historyText(report, ctx.colour));
+    return 0;
+  },
+};

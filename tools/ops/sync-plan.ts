@@ -1,0 +1,506 @@
+// What a full Argo CD sync of an environment does, in the order Argo CD does it, for both of the
+// environment's Applications (the data layer first: it is its own Application and its own sync).
+// Within one sync Argo CD orders by phase (PreSync, Sync, PostSync; SyncFail only on failure),
+// then sync wave, then kind, then name (gitops-engine pkg/sync/sync_tasks.go), and it waits for a
+// wave to be healthy (a hook Job to complete) before the next. The plan flags whatever would run
+// before what it reads exists.
+import { existsSync } from "node:fs";
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ValidationError } from "../core/errors.ts";
+import { paint } from "../core/term.ts";
+import { parseYamlStream, type KubeObject } from "../core/yaml.ts";
+import { render } from "../render/kustomize.ts";
+import { hookPhases } from "../rules/argocd.ts";
+import type { Layer, RenderedObject } from "../rules/types.ts";
+import { annotation, containersOf, podReferences, podTemplate } from "../rules/workloads.ts";
+import type { Spec } from "../spec/schema.ts";
+import { formatColumns, type Cell } from "../core/table.ts";
+import { HASHED } from "../rules/argocd.ts";
+
+export const PHASES = ["PreSync", "Sync", "PostSync", "SyncFail"] as const;
+export type Phase = (typeof PHASES)[number];
+
+const PHASE_ORDER: Record<Phase, number> = { PreSync: -1, Sync: 0, PostSync: 1, SyncFail: 2 };
+
+/**
+ * Argo CD's kind order (gitops-engine, after Helm's kind sorter); kinds not listed (custom
+ * resources such as ExternalSecret) come after all of these.
+ */
+export const KIND_ORDER = [
+  "Namespace",
+  "NetworkPolicy",
+  "ResourceQuota",
+  "LimitRange",
+  "PodSecurityPolicy",
+  "PodDisruptionBudget",
+  "ServiceAccount",
+  "Secret",
+  "SecretList",
+  "ConfigMap",
+  "StorageClass",
+  "PersistentVolume",
+  "PersistentVolumeClaim",
+  "CustomResourceDefinition",
+  "ClusterRole",
+  "ClusterRoleList",
+  "ClusterRoleBinding",
+  "ClusterRoleBindingList",
+  "Role",
+  "RoleList",
+  "RoleBinding",
+  "RoleBindingList",
+  "Service",
+  "DaemonSet",
+  "Pod",
+  "ReplicationController",
+  "ReplicaSet",
+  "Deployment",
+  "HorizontalPodAutoscaler",
+  "StatefulSet",
+  "Job",
+  "CronJob",
+  "IngressClass",
+  "Ingress",
+  "APIService",
+] as const;
+
+/** Negative for the listed kinds, in their order; 0 (last) for every other kind, as in Argo CD. */
+export function kindRank(kind: string): number {
+  const i = (KIND_ORDER as readonly string[]).indexOf(kind);
+  return i < 0 ? 0 : i - KIND_ORDER.length;
+}
+
+const HOOK = "argocd.argoproj.io/hook";
+const WAVE = "argocd.argoproj.io/sync-wave";
+const DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy";
+const DEFAULT_DELETE_POLICY = "BeforeHookCreation";
+
+/** The sync-wave annotation as Argo CD reads it: an integer, 0 when absent or not a number. */
+export function syncWave(object: KubeObject): number {
+  const text = annotation(object, WAVE)?.trim();
+  return text !== undefined && /^[-+]?\d+$/.test(text) ? Number.parseInt(text, 10) : 0;
+}
+
+export interface SyncStep {
+  order: number;
+  phase: Phase;
+  wave: number;
+  kind: string;
+  name: string;
+  hook: boolean;
+  /** For hooks: the delete policies, BeforeHookCreation when none is set. null for other objects. */
+  deletePolicies: string[] | null;
+}
+
+export interface SkippedObject {
+  kind: string;
+  name: string;
+  reason: string;
+}
+
+export interface ApplicationPlan {
+  name: string;
+  path: string;
+  layer: Exclude<Layer, "argocd">;
+  /** The Application's own sync wave among the Applications. */
+  syncWave: number;
+  automated: boolean;
+  steps: SyncStep[];
+  /** SyncFail hooks: run only when the sync fails. */
+  onFailure: SyncStep[];
+  /** Objects a sync does not apply: Skip, PreDelete and PostDelete hooks. */
+  skipped: SkippedObject[];
+  /** What this sync's PreSync hooks read from an Application synced before it. */
+  hookInputs: HookInput[];
+}
+
+export interface HookInput {
+  /** The hook, as Kind/name. */
+  hook: string;
+  /** What it reads, as Kind/name (an ExternalSecret's target shows as its Secret). */
+  reads: string;
+  /** The Application that creates it. */
+  from: string;
+}
+
+export interface PlanFinding {
+  rule: "presync-dependency" | "dependency-order" | "hook-service" | "migration-order";
+  application: string;
+  object: string;
+  path: string;
+  message: string;
+}
+
+export interface SyncPlan {
+  environment: string;
+  applications: ApplicationPlan[];
+  findings: PlanFinding[];
+}
+
+interface Task {
+  ro: RenderedObject;
+  phase: Phase;
+  wave: number;
+  kind: string;
+  name: string;
+  hook: boolean;
+}
+
+function compareTasks(a: Task, b: Task): number {
+  return PHASE_ORDER[a.phase] - PHASE_ORDER[b.phase] || a.wave - b.wave || kindRank(a.kind) - kindRank(b.kind) || (a.name < b.name ? -1 : a.name > b.name ? 1 : 0);
+}
+
+/** Phase and wave: Argo CD applies one such group at a time and waits for it to be healthy. */
+function groupOrder(a: Task, b: Task): number {
+  return PHASE_ORDER[a.phase] - PHASE_ORDER[b.phase] || a.wave - b.wave;
+}
+
+function groupOf(apiVersion: string | undefined): string {
+  return apiVersion?.includes("/") ? apiVersion.split("/")[0]! : "";
+}
+
+/**
+ * As gitops-engine's adjustDeps: a dependency (a Namespace, a CRD) moves to just before the
+ * first task that needs it, taking that task's phase and wave.
+ */
+function adjustDependencies(tasks: Task[], isDependency: (o: KubeObject) => string | undefined, needs: (o: KubeObject) => string | undefined): void {
+  const first = new Map<string, number>();
+  for (let i = 0; i < tasks.length; i++) {
+    const task = tasks[i]!;
+    const dep = isDependency(task.ro.object);
+    if (dep !== undefined) {
+      const at = first.get(dep);
+      if (at === undefined) continue;
+      task.phase = tasks[at]!.phase;
+      task.wave = tasks[at]!.wave;
+      tasks.splice(i, 1);
+      tasks.splice(at, 0, task);
+      for (const [key, index] of first) if (index >= at) first.set(key, index + 1);
+    } else {
+      const key = needs(task.ro.object);
+      if (key !== undefined && !first.has(key)) first.set(key, i);
+    }
+  }
+}
+
+/** The tasks of one sync, in Argo CD's order, and what the sync leaves out. */
+export function orderSync(objects: RenderedObject[]): { tasks: Task[]; skipped: SkippedObject[] } {
+  const tasks: Task[] = [];
+  const skipped: SkippedObject[] = [];
+  for (const ro of objects) {
+    const kind = ro.object.kind ?? "";
+    const name = ro.object.metadata?.name ?? "";
+    const phases = hookPhases(ro);
+    const wave = syncWave(ro.object);
+    if (phases.length === 0) {
+      tasks.push({ ro, phase: "Sync", wave, kind, name, hook: false });
+      continue;
+    }
+    for (const phase of phases) {
+      if ((PHASES as readonly string[]).includes(phase)) tasks.push({ ro, phase: phase as Phase, wave, kind, name, hook: true });
+    }
+    const other = phases.filter((p) => !(PHASES as readonly string[]).includes(p));
+    if (other.length && other.length === phases.length) skipped.push({ kind, name, reason: other.includes("Skip") ? "Skip hook: never applied" : `${other.join(", ")} hook: runs on deletion, not on sync` });
+  }
+  tasks.sort(compareTasks);
+  adjustDependencies(
+    tasks,
+    (o) => (o.kind === "Namespace" && groupOf(o.apiVersion) === "" ? o.metadata?.name : undefined),
+    (o) => o.metadata?.namespace || undefined,
+  );
+  adjustDependencies(
+    tasks,
+    (o) => {
+      if (o.kind !== "CustomResourceDefinition") return undefined;
+      const spec = o.spec as { group?: string; names?: { kind?: string } } | undefined;
+      return spec?.group && spec.names?.kind ? `${spec.group}/${spec.names.kind}` : undefined;
+    },
+    (o) => `${groupOf(o.apiVersion)}/${o.kind}`,
+  );
+  return { tasks, skipped };
+}
+
+function deletePolicies(object: KubeObject): string[] {
+  const set = (annotation(object, DELETE_POLICY) ?? "")
+    .split(",")
+    .map((p) => p.trim())
+    .filter(Boolean);
+  return set.length ? set : [DEFAULT_DELETE_POLICY];
+}
+
+function stepsOf(tasks: Task[]): SyncStep[] {
+  return tasks.map((t, i) => ({
+    order: i + 1,
+    phase: t.phase,
+    wave: t.wave,
+    kind: t.kind,
+    name: t.name,
+    hook: t.hook,
+    deletePolicies: t.hook ? deletePolicies(t.ro.object) : null,
+  }));
+}
+
+// kustomize's hash suffix: 10 characters of hex with 0, 1, 3, a and e replaced by g, h, k, m, t
+// (sigs.k8s.io/kustomize/api/hasher encode), so it never contains a vowel but "t".
+
+function isGenerated(name: string): boolean {
+  return HASHED.test(name);
+}
+
+const WORKLOADS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod", "CronJob", "Job"]);
+
+function objectId(t: { kind: string; name: string }): string {
+  return `${t.kind}/${t.name}`;
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** What a sync creates ("Kind/name", an ExternalSecret's target Secret too) and the first task that creates it. */
+function createdBy(tasks: Task[]): Map<string, Task> {
+  const creates = new Map<string, Task>();
+  for (const t of tasks) {
+    if (t.phase === "SyncFail") continue;
+    const put = (key: string) => {
+      if (!creates.has(key)) creates.set(key, t);
+    };
+    put(objectId(t));
+    if (t.kind === "ExternalSecret") {
+      const target = (t.ro.object.spec as { target?: { name?: string } } | undefined)?.target?.name ?? t.name;
+      put(`Secret/${target}`);
+    }
+  }
+  return creates;
+}
+
+/** What the PreSync hooks of a sync read that an Application synced before it creates. */
+function hookInputs(tasks: Task[], earlier: { name: string; creates: Map<string, Task> }[]): HookInput[] {
+  const out: HookInput[] = [];
+  for (const t of tasks.filter((x) => x.hook && x.phase === "PreSync")) {
+    const template = podTemplate(t.ro);
+    if (!template) continue;
+    for (const ref of podReferences(template)) {
+      const key = `${ref.kind}/${ref.name}`;
+      const from = earlier.find((e) => e.creates.has(key));
+      if (from && !out.some((o) => o.hook === objectId(t) && o.reads === key)) out.push({ hook: objectId(t), reads: key, from: from.name });
+    }
+  }
+  return out;
+}
+
+/** Everything of one Application's sync that would run before what it reads exists. */
+export function syncFindings(application: string, tasks: Task[], spec: Spec): PlanFinding[] {
+  const findings: PlanFinding[] = [];
+  const applied = tasks.filter((t) => t.phase !== "SyncFail");
+  const creates = createdBy(applied);
+  const add = (rule: PlanFinding["rule"], t: Task, path: string, message: string) => findings.push({ rule, application, object: objectId(t), path, message });
+
+  for (const t of applied) {
+    const template = podTemplate(t.ro);
+    if (!template) continue;
+    const preSync = t.hook && t.phase === "PreSync";
+    const who = t.hook ? `the ${t.phase} hook` : `${objectId(t)} (wave ${t.wave})`;
+    for (const ref of podReferences(template)) {
+      const source = creates.get(`${ref.kind}/${ref.name}`);
+      const later = source !== undefined && groupOrder(source, t) > 0 ? source : undefined;
+      const hashed = ref.kind === "ConfigMap" && isGenerated(ref.name);
+      if (preSync && (later || hashed)) {
+        const parts = [`the PreSync hook reads ${ref.kind} ${ref.name}`];
+        if (hashed) parts.push("a generated name with a content hash: a sync that changes its content runs the hook before the ConfigMap of the new name exists");
+        if (later) parts.push(`${objectId(later)} is created by this same Application in the ${later.phase} phase (wave ${later.wave}), after the hook: on a first sync the hook finds nothing`);
+        parts.push("read it from an Application synced before this one (the data layer), under a stable name");
+        add("presync-dependency", t, ref.path, parts.filter(Boolean).join("; "));
+      } else if (later) {
+        add(
+          "dependency-order",
+          t,
+          ref.path,
+          `${who} reads ${ref.kind} ${ref.name}, which ${objectId(later)} creates later in the same sync (${later.phase}, wave ${later.wave}): Argo CD waits for ${t.phase} wave ${t.wave} to be healthy first, and its pods cannot start`,
+        );
+      }
+    }
+    if (!t.hook) continue;
+    // A hook that addresses a Service of its own sync by name, while that Service comes later.
+    const services = applied.filter((s) => s.kind === "Service" && groupOrder(s, t) > 0);
+    for (const { container, path } of containersOf(template)) {
+      (container.env ?? []).forEach((e, i) => {
+        const value = (e as { value?: unknown }).value;
+        if (typeof value !== "string") return;
+        for (const s of services) {
+          if (!new RegExp(`(^|[^A-Za-z0-9-])${escapeRegExp(s.name)}($|[^A-Za-z0-9-])`).test(value)) continue;
+          add("hook-service", t, `${path}.env[${i}].value`, `the ${t.phase} hook addresses Service ${s.name} (${e.name}=${value}), which this same sync creates later (${s.phase}, wave ${s.wave}): the name does not resolve yet on a first sync`);
+        }
+      });
+    }
+  }
+
+  // The migration hook of the spec must complete before any workload of its Application starts.
+  for (const component of Object.values(spec.components).filter((c) => c.kind === "hook-job")) {
+    const jobTasks = applied.filter((t) => t.kind === "Job" && t.name === component.workload);
+    const job = jobTasks[0];
+    if (!job) continue;
+    if (!job.hook) {
+      add("migration-order", job, `metadata.annotations["${HOOK}"]`, `${objectId(job)} is the spec's hook job but is not an Argo CD hook: it would not run again on the next sync`);
+      continue;
+    }
+    const firstWorkload = applied.find((t) => WORKLOADS.has(t.kind) && t !== job && !(t.kind === "Job" && t.hook));
+    if (firstWorkload && groupOrder(job, firstWorkload) >= 0) {
+      add(
+        "migration-order",
+        job,
+        `metadata.annotations["${HOOK}"]`,
+        `${objectId(job)} (${job.phase}, wave ${job.wave}) does not complete before ${objectId(firstWorkload)} (${firstWorkload.phase}, wave ${firstWorkload.wave}) rolls out: new code would start on the old schema`,
+      );
+    }
+  }
+  return findings;
+}
+
+interface ApplicationInfo {
+  name: string;
+  path: string;
+  layer: "app" | "data";
+  syncWave: number;
+  automated: boolean;
+}
+
+/** The environment's Applications as argocd/ declares them, falling back to the generated names. */
+async function applicationsOf(root: string, spec: Spec, env: string): Promise<ApplicationInfo[]> {
+  const paths = { app: `overlays/${env}`, data: `overlays/${env}/data` };
+  const found: ApplicationInfo[] = [];
+  const dir = join(root, "argocd");
+  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort() : [];
+  for (const name of names) {
+    for (const object of parseYamlStream(await readFile(join(dir, name), "utf8"), `argocd/${name}`)) {
+      if (object.kind !== "Application") continue;
+      const s = object.spec as { source?: { path?: string }; syncPolicy?: { automated?: unknown } } | undefined;
+      const path = (s?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
+      const layer = path === paths.app ? "app" : path === paths.data ? "data" : undefined;
+      if (!layer || found.some((f) => f.layer === layer)) continue;
+      found.push({ name: object.metadata?.name ?? "", path, layer, syncWave: syncWave(object), automated: s?.syncPolicy?.automated != null });
+    }
+  }
+  const automated = spec.environments[env]?.sync === "auto";
+  for (const layer of ["data", "app"] as const) {
+    if (found.some((f) => f.layer === layer) || !existsSync(join(root, paths[layer], "kustomization.yaml"))) continue;
+    found.push({ name: layer === "data" ? `${spec.name}-${env}-data` : `${spec.name}-${env}`, path: paths[layer], layer, syncWave: layer === "data" ? -1 : 0, automated });
+  }
+  // Applications of an app of apps sync in their own wave order, then by name.
+  return found.sort((a, b) => a.syncWave - b.syncWave || (a.layer === b.layer ? 0 : a.layer === "data" ? -1 : 1) || (a.name < b.name ? -1 : 1));
+}
+
+export async function planSync(root: string, spec: Spec, env: string): Promise<SyncPlan> {
+  const apps = await applicationsOf(root, spec, env);
+  if (apps.length === 0) throw new ValidationError([{ file: `overlays/${env}`, path: "", message: "the environment has no overlay to sync" }]);
+  const rendered = await Promise.all(apps.map(async (app) => ({ app, text: await render(join(root, app.path)) })));
+  const applications: ApplicationPlan[] = [];
+  const findings: PlanFinding[] = [];
+  const earlier: { name: string; creates: Map<string, Task> }[] = [];
+  for (const { app, text } of rendered) {
+    const objects: RenderedObject[] = parseYamlStream(text, `kustomize build ${app.path}`).map((object) => ({ env, layer: app.layer, object, source: app.path }));
+    const { tasks, skipped } = orderSync(objects);
+    findings.push(...syncFindings(app.name, tasks, spec));
+    const inputs = hookInputs(tasks, earlier);
+    earlier.push({ name: app.name, creates: createdBy(tasks) });
+    applications.push({
+      name: app.name,
+      path: app.path,
+      layer: app.layer,
+      syncWave: app.syncWave,
+      automated: app.automated,
+      steps: stepsOf(tasks.filter((t) => t.phase !== "SyncFail")),
+      onFailure: stepsOf(tasks.filter((t) => t.phase === "SyncFail")),
+      skipped,
+      hookInputs: inputs,
+    });
+  }
+  return { environment: env, applications, findings };
+}
+
+// ------------------------------------------------------------------ output
+
+/** The documented JSON: keys in a fixed order, whatever the objects were built with. */
+export function syncPlanJson(plan: SyncPlan): string {
+  const step = (s: SyncStep) => ({ order: s.order, phase: s.phase, wave: s.wave, kind: s.kind, name: s.name, hook: s.hook, deletePolicies: s.deletePolicies });
+  const value = {
+    environment: plan.environment,
+    applications: plan.applications.map((a) => ({
+      name: a.name,
+      path: a.path,
+      layer: a.layer,
+      syncWave: a.syncWave,
+      automated: a.automated,
+      steps: a.steps.map(step),
+      onFailure: a.onFailure.map(step),
+      skipped: a.skipped.map((s) => ({ kind: s.kind, name: s.name, reason: s.reason })),
+      hookInputs: a.hookInputs.map((h) => ({ hook: h.hook, reads: h.reads, from: h.from })),
+    })),
+    findings: plan.findings.map((f) => ({ rule: f.rule, application: f.application, object: f.object, path: f.path, message: f.message })),
+  };
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+const PHASE_COLOUR = { PreSync: "yellow", Sync: "green", PostSync: "cyan", SyncFail: "red" } as const;
+
+function stepTable(steps: SyncStep[], colour: boolean): string {
+  const rows: Cell[][] = steps.map((s) => [
+    String(s.order).padStart(String(steps.length).length),
+    { text: s.phase, colour: PHASE_COLOUR[s.phase] },
+    String(s.wave),
+    s.kind,
+    { text: s.name, colour: "bold" },
+    s.hook ? { text: `hook, delete policy ${s.deletePolicies!.join(", ")}`, colour: "dim" } : "",
+  ]);
+  return formatColumns(["#", "PHASE", "WAVE", "KIND", "NAME", ""], rows, colour, "    ");
+}
+
+export function syncPlanText(plan: SyncPlan, colour: boolean): string {
+  const out: string[] = [];
+  const n = plan.applications.length;
+  out.push(`${paint(`Sync plan for ${plan.environment}`, "bold", colour)}: ${n} Argo CD Application${n === 1 ? "" : "s"}, each its own sync, in the order they sync.`);
+  out.push(paint("Within a sync: phase (PreSync → Sync → PostSync), then sync wave, then kind (Argo CD's kind order), then name;", "dim", colour));
+  out.push(paint("each wave is applied and must be healthy (a hook Job complete) before the next.", "dim", colour));
+  const dataApp = plan.applications.find((a) => a.layer === "data");
+  const mainApp = plan.applications.find((a) => a.layer === "app");
+  plan.applications.forEach((app, i) => {
+    out.push("");
+    const mode = app.automated ? "automated sync" : "manual sync";
+    out.push(`${paint(`${i + 1}/${n}  ${app.name}`, "bold", colour)}  ${app.path}  ${paint(`(Application sync wave ${app.syncWave}, ${mode})`, "dim", colour)}`);
+    if (app.layer === "data" && mainApp) {
+      const how = app.automated ? "Argo CD syncs it on its own" : `sync it before ${mainApp.name} when it changed`;
+      out.push(`    The data layer: a separate Application and a separate sync, ordered first (${how}).`);
+    } else if (app.layer === "app" && dataApp) {
+      out.push(`    Synced after ${dataApp.name}.`);
+    }
+    const byHook = new Map<string, HookInput[]>();
+    for (const h of app.hookInputs) byHook.set(h.hook, [...(byHook.get(h.hook) ?? []), h]);
+    for (const [hook, inputs] of byHook) {
+      const from = [...new Set(inputs.map((i) => i.from))].join(", ");
+      out.push(`    Its PreSync hook ${hook} reads ${inputs.map((i) => i.reads).join(", ")} from ${from}, synced before it.`);
+    }
+    out.push("");
+    out.push(app.steps.length ? stepTable(app.steps, colour).trimEnd() : "    (nothing to apply)");
+    if (app.onFailure.length) {
+      out.push("");
+      out.push(`    ${paint("On failure", "red", colour)} (SyncFail hooks, only when the sync fails):`);
+      out.push(stepTable(app.onFailure, colour).trimEnd());
+    } else {
+      out.push(paint("    On failure (SyncFail): no hooks.", "dim", colour));
+    }
+    for (const s of app.skipped) out.push(paint(`    Not applied: ${s.kind}/${s.name} (${s.reason}).`, "dim", colour));
+  });
+  out.push("");
+  if (plan.findings.length === 0) {
+    out.push(`${paint("ok", "green", colour)}: nothing runs before what it reads exists.`);
+  } else {
+    const count = plan.findings.length;
+    out.push(`${paint(`${count} problem${count === 1 ? "" : "s"}`, "red", colour)}: something would run before what it needs exists.`);
+    for (const f of plan.findings) {
+      out.push(`  ${paint(f.application, "bold", colour)} ${f.object} ${paint(f.path, "dim", colour)} ${paint(`[${f.rule}]`, "dim", colour)}`);
+      out.push(`    ${f.message}`);
+    }
+  }
+  return `${out.join("\n")}\n`;
+}
