@@ -4,13 +4,10 @@
 // as it was — files (tracked, untracked, uncommitted edits), index, HEAD, branches, every ref and
 // the origin's refs. Expected substrings are written by hand from what the user did wrong.
 import { execFile } from "node:child_process";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { TOOLS_ROOT } from "../tools/core/paths.ts";
-import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+import { createTestRepo, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -19,26 +16,8 @@ const STAGING = "overlays/staging/kustomization.yaml";
 const IMAGES_BLOCK = "images:\n  - name: ghcr.io/ringlet/ringlet\n    newTag: v1.0.0\n";
 const HEX = "0123456789abcdef".repeat(4);
 
-// As TestRepo.cli, but with --root right after the command name: TestRepo.cli appends it after
-// the arguments, where a `--` (the "leading dash after --" case) would turn it into a positional.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const CLI = join(TOOLS_ROOT, "tools", "cli.ts");
 
-async function cli(repo: TestRepo, args: string[], env: NodeJS.ProcessEnv = {}) {
-  const [command = "", ...rest] = args;
-  return exec(process.execPath, ["--import", TSX, CLI, command, "--root", repo.root, ...rest], { cwd: repo.root, env: cleanEnv(env) }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
-  );
-}
 
-async function state(repo: TestRepo): Promise<Record<string, string>> {
-  const snap = Object.fromEntries(await repo.snapshot());
-  snap["<status>"] = await repo.git("status", "--porcelain=v1", "--untracked-files=all");
-  snap["<refs>"] = await repo.git("for-each-ref", "--format=%(refname) %(objectname)");
-  snap["<origin>"] = await repo.git("ls-remote", "origin");
-  return snap;
-}
 
 async function commitFile(repo: TestRepo, path: string, text: string, message: string) {
   await repo.write(path, text);
@@ -196,9 +175,9 @@ describe.concurrent("bad input is refused clearly and changes nothing", () => {
     const repo = await createTestRepo();
     repos.push(repo);
     await c.setup?.(repo);
-    const before = await state(repo);
+    const before = await repo.state();
 
-    const result = await cli(repo, c.args, c.env);
+    const result = await repo.cli(c.args, c.env);
 
     const report = `${c.args.join(" ")}\n--- stderr\n${result.stderr}--- stdout\n${result.stdout}`;
     expect(result.code, report).toBe(c.code);
@@ -207,6 +186,6 @@ describe.concurrent("bad input is refused clearly and changes nothing", () => {
     expect(result.stderr, report).not.toContain("unexpected failure");
     expect(result.stderr, report).not.toMatch(/\n\s+at /);
     expect(result.stdout, report).toBe("");
-    expect(await state(repo)).toEqual(before);
+    expect(await repo.state()).toEqual(before);
   });
 });

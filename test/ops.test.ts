@@ -6,9 +6,7 @@
 // written out by hand from the contract; commit ids and dates come from git, never from the
 // tools' output.
 import { execFile } from "node:child_process";
-import { createRequire } from "node:module";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -18,7 +16,7 @@ import { semverDistance } from "../tools/ops/status.ts";
 import { kindRank, orderSync, syncWave } from "../tools/ops/sync-plan.ts";
 import type { RenderedObject } from "../tools/rules/types.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+import { createTestRepo, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -30,21 +28,10 @@ const TOKEN = "ghs_OPSSECRETTOKEN456";
 type Result = { code: number; stdout: string; stderr: string };
 type Obj = Record<string, any>;
 
-// The CLI as `pnpm <command>` runs it, as a subprocess; tsx is resolved from this checkout (the
-// temp repository has no node_modules) and --root goes right after the command name.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const CLI = join(TOOLS_ROOT, "tools", "cli.ts");
 
-async function cli(repo: TestRepo, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const [command = "", ...rest] = args;
-  return exec(process.execPath, ["--import", TSX, CLI, command, "--root", repo.root, ...rest], { cwd: repo.root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
-  );
-}
 
 async function ok(repo: TestRepo, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const result = await cli(repo, args, env);
+  const result = await repo.cli(args, env);
   if (result.code !== 0) throw new Error(`${args.join(" ")} exited ${result.code}:\n${result.stdout}\n${result.stderr}`);
   return result;
 }
@@ -165,7 +152,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("status shows the new tags, and prod one minor version behind staging", async () => {
-    const result = await cli(repo, ["status"]);
+    const result = await repo.cli(["status"]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const out = result.stdout;
@@ -185,7 +172,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("status --json has the documented shape, field by field", async () => {
-    const result = await cli(repo, ["status", "--json"]);
+    const result = await repo.cli(["status", "--json"]);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
     expect(Object.keys(json)).toEqual(["ref", "commit", "environments", "github"]);
@@ -247,7 +234,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("plan prod: the data Application first, then the migration hook before every Deployment, PreSync before Sync", async () => {
-    const result = await cli(repo, ["plan", "prod"]);
+    const result = await repo.cli(["plan", "prod"]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n");
@@ -301,7 +288,7 @@ describe("after a bump of dev and a promotion to staging", () => {
 
   it("plan puts the migration Job first in every environment", async () => {
     for (const env of ["dev", "staging", "prod"]) {
-      const result = await cli(repo, ["plan", env, "--json"]);
+      const result = await repo.cli(["plan", env, "--json"]);
       expect(result.code).toBe(0);
       const plan = JSON.parse(result.stdout);
       expect(plan.applications.map((a: Obj) => a.name)).toEqual([`ringlet-${env}-data`, `ringlet-${env}`]);
@@ -313,7 +300,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("plan --json has the documented shape", async () => {
-    const result = await cli(repo, ["plan", "dev", "--json"]);
+    const result = await repo.cli(["plan", "dev", "--json"]);
     const plan = JSON.parse(result.stdout);
     expect(Object.keys(plan)).toEqual(["environment", "applications", "findings"]);
     expect(plan.environment).toBe("dev");
@@ -354,7 +341,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("history dev lists both tags, newest first, with their pull requests", async () => {
-    const result = await cli(repo, ["history", "dev"]);
+    const result = await repo.cli(["history", "dev"]);
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
     const out = result.stdout;
@@ -371,7 +358,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("history --json lists the entries field by field", async () => {
-    const result = await cli(repo, ["history", "dev", "--json"]);
+    const result = await repo.cli(["history", "dev", "--json"]);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
     expect(Object.keys(json)).toEqual(["environment", "file", "ref", "commit", "entries"]);
@@ -415,16 +402,16 @@ describe("after a bump of dev and a promotion to staging", () => {
   });
 
   it("unknown environments, images and limits are usage errors (exit 2)", async () => {
-    const plan = await cli(repo, ["plan", "qa"]);
+    const plan = await repo.cli(["plan", "qa"]);
     expect(plan.code).toBe(2);
     expect(plan.stderr).toContain('unknown environment "qa"; environments: dev, staging, prod');
     expect(plan.stdout).toBe("");
-    const history = await cli(repo, ["history", "qa"]);
+    const history = await repo.cli(["history", "qa"]);
     expect(history.code).toBe(2);
     expect(history.stderr).toContain("environments: dev, staging, prod");
-    expect((await cli(repo, ["plan"])).code).toBe(2);
-    expect((await cli(repo, ["history", "dev", "--limit", "0"])).code).toBe(2);
-    const image = await cli(repo, ["history", "dev", "--image", "ghcr.io/ringlet/other"]);
+    expect((await repo.cli(["plan"])).code).toBe(2);
+    expect((await repo.cli(["history", "dev", "--limit", "0"])).code).toBe(2);
+    const image = await repo.cli(["history", "dev", "--image", "ghcr.io/ringlet/other"]);
     expect(image.code).toBe(2);
     expect(image.stderr).toContain(`images: ${IMAGE}`);
   });
@@ -510,7 +497,7 @@ describe("plan flags what would run before what it needs exists", () => {
     const hashed = (await render(repo, "overlays/prod")).find((o) => o.kind === "ConfigMap")!.metadata.name as string;
     expect(hashed).toMatch(/^ringlet-config-[a-z0-9]{10}$/);
 
-    const result = await cli(repo, ["plan", "prod", "--json"]);
+    const result = await repo.cli(["plan", "prod", "--json"]);
     expect(result.code).toBe(1);
     const plan = JSON.parse(result.stdout);
     expect(plan.findings).toHaveLength(1);
@@ -527,7 +514,7 @@ describe("plan flags what would run before what it needs exists", () => {
     expect(finding!.message).toContain("content hash");
     expect(finding!.message).toContain(`ConfigMap/${hashed} is created by this same Application in the Sync phase`);
 
-    const text = await cli(repo, ["plan", "prod"]);
+    const text = await repo.cli(["plan", "prod"]);
     expect(text.code).toBe(1);
     expect(text.stdout).toMatch(/1 problem: something would run before what it needs exists/);
     expect(text.stdout).toContain(`ringlet-prod Job/ringlet-migrate spec.template.spec.containers[0].envFrom[1].configMapRef.name [presync-dependency]`);
@@ -537,11 +524,11 @@ describe("plan flags what would run before what it needs exists", () => {
 
   it("a hook addressing a Service of its own sync, and a migration Job that is no hook", async () => {
     await commitJob(job.replace("            - name: DJANGO_SETTINGS_MODULE\n", "            - name: SITE_URL\n              value: http://ringlet-web:8000/\n            - name: DJANGO_SETTINGS_MODULE\n"), "migrate: call the web Service");
-    const service = JSON.parse((await cli(repo, ["plan", "dev", "--json"])).stdout);
+    const service = JSON.parse((await repo.cli(["plan", "dev", "--json"])).stdout);
     expect(service.findings.map((f: Obj) => [f.rule, f.object, f.path])).toEqual([["hook-service", "Job/ringlet-migrate", "spec.template.spec.containers[0].env[0].value"]]);
 
     await commitJob(job.replace("    argocd.argoproj.io/hook: PreSync\n", ""), "migrate: no longer a hook");
-    const result = await cli(repo, ["plan", "staging", "--json"]);
+    const result = await repo.cli(["plan", "staging", "--json"]);
     expect(result.code).toBe(1);
     const plan = JSON.parse(result.stdout);
     expect(plan.findings.map((f: Obj) => [f.rule, f.application, f.object])).toEqual([["migration-order", "ringlet-staging", "Job/ringlet-migrate"]]);
@@ -566,7 +553,7 @@ describe("status with GITHUB_TOKEN", () => {
     await gh.close();
   });
 
-  const env = () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}` });
+  const env = () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, RINGLET_GITHUB_RETRY_UNIT_MS: "1" });
 
   it("lists the open deploy pull requests of each environment, and never prints the token", async () => {
     const open = gh.addPull({ head: "deploy/dev/v2.0.0", title: "deploy(dev): ringlet v1.1.0 → v2.0.0" });
@@ -575,7 +562,7 @@ describe("status with GITHUB_TOKEN", () => {
     gh.addPull({ head: "deploy/dev/v6.6.6", title: "from a fork", headOwner: "someone" });
     gh.addPull({ head: "feature/faster-startup", title: "not a deploy" });
 
-    const result = await cli(repo, ["status"], env());
+    const result = await repo.cli(["status"], env());
     expect(result.code).toBe(0);
     expect(row(result.stdout, "dev")).toMatch(new RegExp(`#${open.number} v2\\.0\\.0$`));
     expect(row(result.stdout, "staging")).toMatch(/ none$/);
@@ -583,7 +570,7 @@ describe("status with GITHUB_TOKEN", () => {
     expect(result.stdout).toContain(`Open deploy pull requests on ${OWNER}/${REPO}:`);
     expect(result.stdout).toContain(`https://github.com/${OWNER}/${REPO}/pull/${open.number}`);
 
-    const json = JSON.parse((await cli(repo, ["status", "--json"], env())).stdout);
+    const json = JSON.parse((await repo.cli(["status", "--json"], env())).stdout);
     expect(json.github).toEqual({ repository: `${OWNER}/${REPO}`, error: null });
     expect(json.environments.map((e: Obj) => e.pullRequests)).toEqual([
       [{ number: open.number, title: "deploy(dev): ringlet v1.1.0 → v2.0.0", url: `https://github.com/${OWNER}/${REPO}/pull/${open.number}`, branch: "deploy/dev/v2.0.0" }],
@@ -600,7 +587,7 @@ describe("status with GITHUB_TOKEN", () => {
 
   it("a rejected token: the table still prints, the failure is said, exit 1, and the token stays secret", async () => {
     const wrong = "ghs_WRONGTOKEN789";
-    const result = await cli(repo, ["status"], { ...env(), GITHUB_TOKEN: wrong });
+    const result = await repo.cli(["status"], { ...env(), GITHUB_TOKEN: wrong });
     expect(result.code).toBe(1);
     expect(row(result.stdout, "dev")).toMatch(/^dev +v1\.1\.0 /);
     expect(result.stdout).toMatch(/warning: open pull requests could not be listed: GitHub rejected the token \(401/);

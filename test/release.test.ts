@@ -6,10 +6,8 @@
 // what the contract says, never copied from the tools' output.
 import { execFile } from "node:child_process";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
-import { createRequire } from "node:module";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
@@ -34,28 +32,8 @@ const TOKEN = "ghs_SECRETTOKEN123";
 
 type Result = { code: number; stdout: string; stderr: string };
 
-// Like TestRepo.cli (a subprocess with a clean environment, tsx resolved from this checkout), but
-// with --root right after the command name: TestRepo.cli appends `--root <dir>` after the
-// arguments, so after a `--` it would become a positional.
-const TSX = pathToFileURL(createRequire(import.meta.url).resolve("tsx")).href;
-const CLI = join(TOOLS_ROOT, "tools", "cli.ts");
 
-async function cli(repo: TestRepo, args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
-  const [command = "", ...rest] = args;
-  return exec(process.execPath, ["--import", TSX, CLI, command, "--root", repo.root, ...rest], { cwd: repo.root, env: cleanEnv(env), maxBuffer: 64 * 1024 * 1024 }).then(
-    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
-    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : -1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
-  );
-}
 
-/** repo.snapshot() plus what it leaves out: the index, every ref (tags, remotes) and the origin's refs. */
-async function state(repo: TestRepo): Promise<Record<string, string>> {
-  const snap = Object.fromEntries(await repo.snapshot());
-  snap["<status>"] = await repo.git("status", "--porcelain=v1", "--untracked-files=all");
-  snap["<refs>"] = await repo.git("for-each-ref", "--format=%(refname) %(objectname)");
-  snap["<origin>"] = await repo.git("ls-remote", "origin");
-  return snap;
-}
 
 type Obj = Record<string, any>;
 
@@ -119,11 +97,11 @@ afterAll(async () => {
 describe("bump-image without a token", () => {
   it("moves dev by exactly one line, on a new deploy branch with one commit, and re-running is a no-op", async () => {
     const repo = await newRepo();
-    const before = await state(repo);
+    const before = await repo.state();
     const originalDev = await repo.read(DEV);
     const mainSha = (await repo.git("rev-parse", "HEAD")).trim();
 
-    const result = await cli(repo, ["bump-image", "v9.9.9"]);
+    const result = await repo.cli(["bump-image", "v9.9.9"]);
 
     expect(result.stderr).toBe("");
     expect(result.code).toBe(0);
@@ -156,24 +134,24 @@ describe("bump-image without a token", () => {
     expect((await render(repo, "overlays/dev")).text).not.toContain(`${IMAGE}:v1.0.0`);
 
     // staging and prod are untouched, byte for byte.
-    const after = await state(repo);
+    const after = await repo.state();
     expect(under(after, "overlays/staging/")).toEqual(under(before, "overlays/staging/"));
     expect(under(after, "overlays/prod/")).toEqual(under(before, "overlays/prod/"));
     expect(Object.keys(under(before, "overlays/staging/")).length).toBeGreaterThan(0);
     expect(Object.keys(under(before, "overlays/prod/")).length).toBeGreaterThan(0);
 
     // The same command again: nothing to do, nothing written, exit 0.
-    const again = await cli(repo, ["bump-image", "v9.9.9"]);
+    const again = await repo.cli(["bump-image", "v9.9.9"]);
     expect(again.code).toBe(0);
     expect(again.stdout).toMatch(/nothing to do/);
-    expect(await state(repo)).toEqual(after);
+    expect(await repo.state()).toEqual(after);
   });
 
   it("--dry-run prints the rendered diff and writes nothing", async () => {
     const repo = await newRepo();
-    const before = await state(repo);
+    const before = await repo.state();
 
-    const result = await cli(repo, ["bump-image", "v9.9.9", "--dry-run"]);
+    const result = await repo.cli(["bump-image", "v9.9.9", "--dry-run"]);
 
     expect(result.code).toBe(0);
     expect(result.stdout).toContain("deploy/dev/v9.9.9");
@@ -187,13 +165,13 @@ describe("bump-image without a token", () => {
     const changed = result.stdout.split("\n").filter((l) => /^[+-]\s/.test(l));
     expect(changed).toHaveLength(10); // 5 image lines out, 5 in (web has two containers)
     for (const line of changed) expect(line).toMatch(/^[+-]\s+image: ghcr\.io\/ringlet\/ringlet:v(1\.0\.0|9\.9\.9)$/);
-    expect(await state(repo)).toEqual(before);
+    expect(await repo.state()).toEqual(before);
   });
 
   it("--json reports the move field by field", async () => {
     const repo = await newRepo();
 
-    const result = await cli(repo, ["bump-image", "v9.9.9", "--json"]);
+    const result = await repo.cli(["bump-image", "v9.9.9", "--json"]);
 
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as Record<string, unknown>;
@@ -213,9 +191,9 @@ describe("bump-image without a token", () => {
 
   it("--dry-run --json lists the resources that would change and writes nothing", async () => {
     const repo = await newRepo();
-    const before = await state(repo);
+    const before = await repo.state();
 
-    const result = await cli(repo, ["bump-image", "v9.9.9", "--dry-run", "--json"]);
+    const result = await repo.cli(["bump-image", "v9.9.9", "--dry-run", "--json"]);
 
     expect(result.code).toBe(0);
     const out = JSON.parse(result.stdout) as { dryRun: boolean; changed: boolean; branch: string; resources: Array<Record<string, unknown>> };
@@ -232,7 +210,7 @@ describe("bump-image without a token", () => {
     // web has two containers with the image (the app and its collectstatic init container).
     const web = out.resources.find((r) => r.key === "Deployment/ringlet-web");
     expect({ added: web?.added, removed: web?.removed }).toEqual({ added: 2, removed: 2 });
-    expect(await state(repo)).toEqual(before);
+    expect(await repo.state()).toEqual(before);
   });
 });
 
@@ -241,7 +219,7 @@ describe("digests", () => {
     const repo = await newRepo();
     const original = await repo.read(DEV);
 
-    const result = await cli(repo, ["bump-image", `v2.0.0@sha256:${HEX}`]);
+    const result = await repo.cli(["bump-image", `v2.0.0@sha256:${HEX}`]);
 
     expect(result.code).toBe(0);
     expect(await repo.read(DEV)).toBe(replaceOnce(original, TAG_LINE_V1, `    newTag: v2.0.0\n    digest: sha256:${HEX}\n`));
@@ -256,7 +234,7 @@ describe("digests", () => {
     const repo = await newRepo();
     const original = await repo.read(DEV);
 
-    const result = await cli(repo, ["bump-image", "--digest", `sha256:${HEX}`]);
+    const result = await repo.cli(["bump-image", "--digest", `sha256:${HEX}`]);
 
     expect(result.code).toBe(0);
     expect(await repo.read(DEV)).toBe(replaceOnce(original, TAG_LINE_V1, `    digest: sha256:${HEX}\n`));
@@ -269,22 +247,22 @@ describe("digests", () => {
 describe("semver downgrades", () => {
   it("are refused without --allow-downgrade and leave the tree as it was", async () => {
     const repo = await newRepo();
-    const before = await state(repo);
+    const before = await repo.state();
 
-    const result = await cli(repo, ["bump-image", "v0.9.0"]);
+    const result = await repo.cli(["bump-image", "v0.9.0"]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("v1.0.0");
     expect(result.stderr).toContain("v0.9.0");
     expect(result.stderr).toContain("--allow-downgrade");
-    expect(await state(repo)).toEqual(before);
+    expect(await repo.state()).toEqual(before);
   });
 
   it("go through with --allow-downgrade", async () => {
     const repo = await newRepo();
     const original = await repo.read(DEV);
 
-    const result = await cli(repo, ["bump-image", "v0.9.0", "--allow-downgrade"]);
+    const result = await repo.cli(["bump-image", "v0.9.0", "--allow-downgrade"]);
 
     expect(result.code).toBe(0);
     expect(await repo.read(DEV)).toBe(replaceOnce(original, TAG_LINE_V1, "    newTag: v0.9.0\n"));
@@ -299,12 +277,12 @@ describe("promote", () => {
     const originalStaging = await repo.read(STAGING);
     const originalProd = await repo.read(PROD);
 
-    expect((await cli(repo, ["bump-image", "v9.9.9"])).code).toBe(0);
+    expect((await repo.cli(["bump-image", "v9.9.9"])).code).toBe(0);
     // "Merge" the deploy PR: fast-forward main to the deploy branch.
     await repo.git("checkout", "--quiet", "main");
     await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/v9.9.9");
 
-    const staging = await cli(repo, ["promote", "staging"]);
+    const staging = await repo.cli(["promote", "staging"]);
     expect(staging.stderr).toBe("");
     expect(staging.code).toBe(0);
     expect(await repo.read(STAGING)).toBe(replaceOnce(originalStaging, TAG_LINE_V1, "    newTag: v9.9.9\n"));
@@ -319,24 +297,24 @@ describe("promote", () => {
 
     // dev → prod skips staging: refused without --force, and nothing changes.
     await repo.git("checkout", "--quiet", "main");
-    const before = await state(repo);
-    const skip = await cli(repo, ["promote", "dev", "prod"]);
+    const before = await repo.state();
+    const skip = await repo.cli(["promote", "dev", "prod"]);
     expect(skip.code).toBe(1);
     expect(skip.stderr).toContain("skips staging");
     expect(skip.stderr).toContain("--force");
-    expect(await state(repo)).toEqual(before);
+    expect(await repo.state()).toEqual(before);
 
     // prod → staging goes backwards: refused, even with --force.
     for (const args of [["promote", "prod", "staging"], ["promote", "prod", "staging", "--force"]]) {
-      const backwards = await cli(repo, args);
+      const backwards = await repo.cli(args);
       expect(backwards.code).toBe(1);
       expect(backwards.stderr).toMatch(/prod.*staging|staging.*prod/);
       expect(backwards.stderr).toContain("forward");
-      expect(await state(repo)).toEqual(before);
+      expect(await repo.state()).toEqual(before);
     }
 
     // With --force, dev's tag goes straight to prod.
-    const forced = await cli(repo, ["promote", "dev", "prod", "--force"]);
+    const forced = await repo.cli(["promote", "dev", "prod", "--force"]);
     expect(forced.code).toBe(0);
     expect(await repo.read(PROD)).toBe(replaceOnce(originalProd, TAG_LINE_V1, "    newTag: v9.9.9\n"));
     expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/prod/v9.9.9");
@@ -347,31 +325,31 @@ describe("promote", () => {
 describe("deploy branches", () => {
   it("a dev move started while another environment's deploy branch is checked out carries only the dev change (or is refused)", async () => {
     const repo = await newRepo();
-    expect((await cli(repo, ["bump-image", "v3.0.0", "--env", "staging"])).code).toBe(0);
+    expect((await repo.cli(["bump-image", "v3.0.0", "--env", "staging"])).code).toBe(0);
     expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/v3.0.0");
-    const before = await state(repo);
+    const before = await repo.state();
 
-    const result = await cli(repo, ["bump-image", "v9.9.9"]);
+    const result = await repo.cli(["bump-image", "v9.9.9"]);
 
     if (result.code === 0) {
       // Merging the dev pull request must not deploy staging's unmerged change.
       expect((await repo.git("diff", "--name-only", "main", "deploy/dev/v9.9.9")).trim()).toBe(DEV);
     } else {
       expect(result.stderr).toMatch(/^error: /);
-      expect(await state(repo)).toEqual(before);
+      expect(await repo.state()).toEqual(before);
     }
   });
 
   it("re-running from main never discards commits already on the local deploy branch", async () => {
     const repo = await newRepo();
-    expect((await cli(repo, ["bump-image", "v9.9.9"])).code).toBe(0);
+    expect((await repo.cli(["bump-image", "v9.9.9"])).code).toBe(0);
     await repo.write("HUMAN.md", "a fix-up someone committed on the deploy branch\n");
     await repo.git("add", "HUMAN.md");
     await repo.git("commit", "--quiet", "-m", "human fix-up");
     const fixup = (await repo.git("rev-parse", "HEAD")).trim();
     await repo.git("checkout", "--quiet", "main");
 
-    await cli(repo, ["bump-image", "v9.9.9"]);
+    await repo.cli(["bump-image", "v9.9.9"]);
 
     // Whether it refuses or reuses the branch, the fix-up stays on deploy/dev/v9.9.9.
     const contained = await exec("git", ["merge-base", "--is-ancestor", fixup, "deploy/dev/v9.9.9"], { cwd: repo.root, env: cleanEnv() }).then(
@@ -385,15 +363,15 @@ describe("deploy branches", () => {
 describe("--pr without a token", () => {
   it("fails with a clear message and writes nothing", async () => {
     const repo = await newRepo();
-    const before = await state(repo);
+    const before = await repo.state();
 
-    const result = await cli(repo, ["bump-image", "v9.9.9", "--pr"]);
+    const result = await repo.cli(["bump-image", "v9.9.9", "--pr"]);
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("--pr");
     expect(result.stderr).toContain("GITHUB_TOKEN");
     expect(result.stdout).toBe("");
-    expect(await state(repo)).toEqual(before);
+    expect(await repo.state()).toEqual(before);
   });
 });
 
@@ -412,7 +390,8 @@ afterAll(async () => {
 /** Every output of every run with a token, checked for the token at the end. */
 const tokenRuns: Result[] = [];
 async function cliWithToken(repo: TestRepo, gh: FakeGitHub, args: string[], token = TOKEN): Promise<Result> {
-  const result = await cli(repo, args, { GITHUB_TOKEN: token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}` });
+  // Retry and write-spacing waits shrunk to milliseconds (see tools/github/client.ts).
+  const result = await repo.cli(args, { GITHUB_TOKEN: token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, RINGLET_GITHUB_RETRY_UNIT_MS: "1" });
   tokenRuns.push(result);
   expect(result.stdout).not.toContain(token);
   expect(result.stderr).not.toContain(token);

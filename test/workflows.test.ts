@@ -136,6 +136,7 @@ async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Re
     RINGLET_TOOLS_ROOT: TOOLS_ROOT,
     GITHUB_ACTIONS: "true",
     GITHUB_API_URL: gh.url,
+    RINGLET_GITHUB_RETRY_UNIT_MS: "1",
     GITHUB_REPOSITORY: "ringlet/ringlet-gitops",
     GITHUB_STEP_SUMMARY: summary,
   });

@@ -23,6 +23,8 @@ export interface TestRepo {
   cli(args: string[], env?: NodeJS.ProcessEnv): Promise<{ code: number; stdout: string; stderr: string }>;
   /** Every tracked and untracked file with its content, for byte-identical comparisons. */
   snapshot(): Promise<Map<string, string>>;
+  /** snapshot() plus what a command could also touch: the index, every ref, and the origin's refs. */
+  state(): Promise<Record<string, string>>;
   cleanup(): Promise<void>;
 }
 
@@ -81,6 +83,13 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
       map.set("<branch>", (await run(root, ["branch", "--show-current"])).trim());
       map.set("<branches>", await run(root, ["branch", "--list"]));
       return map;
+    },
+    state: async () => {
+      const snap = Object.fromEntries(await repo.snapshot());
+      snap["<status>"] = await run(root, ["status", "--porcelain=v1", "--untracked-files=all"]);
+      snap["<refs>"] = await run(root, ["for-each-ref", "--format=%(refname) %(objectname)"]);
+      snap["<origin>"] = await run(root, ["ls-remote", "origin"]);
+      return snap;
     },
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
