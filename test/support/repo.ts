@@ -7,6 +7,8 @@ import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { TOOLS_ROOT } from "../../tools/core/paths.ts";
+import { planImageEdit } from "../../tools/edit/kustomization.ts";
+import { parseSpec } from "../../tools/spec/load.ts";
 
 const exec = promisify(execFile);
 
@@ -40,6 +42,26 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
 
 const INPUTS = ["base", "components", "overlays", "argocd"];
 
+/** The tag every overlay runs in a test repository, whatever this repository runs today. */
+export const FIXTURE_TAG = "v1.0.0";
+
+/**
+ * Tests assert on a known starting point: every overlay at FIXTURE_TAG, so that this
+ * repository's own deploys (a bump on main) never change what the tests expect.
+ */
+async function pinImageTags(root: string): Promise<void> {
+  const specText = await readFile(join(root, "overlays", "environments.yaml"), "utf8").catch(() => undefined);
+  if (specText === undefined) return;
+  const spec = parseSpec(specText, "overlays/environments.yaml");
+  for (const env of Object.keys(spec.environments)) {
+    const file = join(root, "overlays", env, "kustomization.yaml");
+    let text = await readFile(file, "utf8").catch(() => undefined);
+    if (text === undefined) continue;
+    for (const image of spec.images) text = planImageEdit(text, file, image.name, { newTag: FIXTURE_TAG }).text;
+    await writeFile(file, text);
+  }
+}
+
 export async function createTestRepo(options: { files?: string[] } = {}): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-test-"));
   const root = join(dir, "work");
@@ -50,6 +72,7 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
     await mkdir(dirname(join(root, file)), { recursive: true });
     await copyFile(join(TOOLS_ROOT, file), join(root, file));
   }
+  await pinImageTags(root);
   await mkdir(origin, { recursive: true });
   await run(origin, ["init", "--quiet", "--bare", "-b", "main"]);
   await run(root, ["init", "--quiet", "-b", "main"]);

@@ -242,7 +242,9 @@ export const projectRule: Rule = (ctx) => {
       }
     }
   }
-  for (const project of projects) {
+  // Projects of the environments' Applications (the root's own project manages argocd/ itself).
+  const envProjects = new Set(applications(ctx).filter((a) => appEnv(ctx, a)).map((a) => (a.object.spec as { project?: string } | undefined)?.project));
+  for (const project of projects.filter((p) => envProjects.has(p.object.metadata?.name))) {
     const p = (project.object.spec ?? {}) as { destinations?: { namespace?: string }[] };
     (p.destinations ?? []).forEach((d, i) => {
       if (d.namespace === ctx.spec.argocdNamespace || d.namespace === "*") {

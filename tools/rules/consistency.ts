@@ -103,6 +103,8 @@ export const destinationsRule: Rule = (ctx) => {
   }
   for (const app of apps) {
     const path = (app.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "";
+    // The root Application (argocd/root.yaml) deploys argocd/ itself.
+    if (path.replace(/\/$/, "") === "argocd") continue;
     const env = /^overlays\/([^/]+)/.exec(path)?.[1];
     if (!env || !ctx.spec.environments[env]) out.push(f("destinations", app.source, "spec.source.path", `${path} is not an environment of the spec`, undefined, objectId(app.object)));
   }

@@ -61,6 +61,8 @@ const environmentSchema = z.strictObject({
   /** auto: Argo CD syncs, prunes and self-heals; manual: an operator syncs (and may roll back). */
   sync: z.enum(["auto", "manual"]),
   database: databaseSchema,
+  /** Prefix of this environment's keys in the secret backend (default "<name>/<env>"). */
+  secretsPath: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a slash-separated key prefix").optional(),
   /** Values merged into the application's ConfigMap (ringlet-config). */
   config: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"), z.string()).default({}),
   components: z.record(z.string(), environmentComponentSchema).default({}),
