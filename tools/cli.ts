@@ -1,5 +1,6 @@
 // The one entry point behind every pnpm script: parses flags, calls one command function, and
 // turns errors into messages and exit codes (0 ok, 1 findings or failure, 2 usage).
+import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EXIT, GitHubError, PreconditionError, ToolError, UsageError, ValidationError, exitCodeFor } from "./core/errors.ts";
 import { paint, useColour } from "./core/term.ts";
@@ -102,7 +103,7 @@ function errorJson(error: unknown): Record<string, unknown> {
 }
 
 // Run when executed directly (tsx tools/cli.ts ...), not when imported by tests.
-if (process.argv[1] && import.meta.url === new URL(`file://${process.argv[1]}`).href) {
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

@@ -5,6 +5,7 @@ import { appendFile } from "node:fs/promises";
 import type { Command } from "../cli.ts";
 import { PreconditionError, UsageError } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
+import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { formatDiffMarkdown, formatDiffText } from "../diff/format.ts";
@@ -62,7 +63,7 @@ export const diffCommand: Command = {
     }
     if (ctx.env.GITHUB_STEP_SUMMARY) await appendFile(ctx.env.GITHUB_STEP_SUMMARY, markdown());
     if (comment !== undefined) {
-      const token = ctx.env.GITHUB_TOKEN || ctx.env.GH_TOKEN;
+      const token = githubToken(ctx.env);
       if (!token) throw new PreconditionError("--comment needs GITHUB_TOKEN (pull-requests: write)");
       const { createGitHubClient, resolveRepository } = await import("../github/client.ts");
       const { upsertComment } = await import("../github/pull-request.ts");

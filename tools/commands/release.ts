@@ -2,6 +2,7 @@
 import type { Command, CommandContext } from "../cli.ts";
 import { ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
+import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 import { formatDiffText } from "../diff/format.ts";
 import { diffSnapshots, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
@@ -29,7 +30,7 @@ const COMMON_OPTIONS = {
 async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): Promise<number> {
   const dryRun = Boolean(ctx.values["dry-run"]);
   const json = Boolean(ctx.values.json);
-  const wantsPullRequest = Boolean(ctx.values.pr || ctx.env.GITHUB_TOKEN || ctx.env.GH_TOKEN);
+  const wantsPullRequest = Boolean(ctx.values.pr || githubToken(ctx.env));
   // Preconditions of the tree first (unless nothing will be written), then the plan: both say
   // what is wrong before anything changes.
   const current = dryRun ? undefined : (await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) })).branch;
@@ -53,10 +54,14 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
   }
 
   const envs = [plan.env];
-  let changesPromise: ReturnType<typeof diffOf> | undefined;
-  const changes = () => (changesPromise ??= diffOf(ctx.root, plan, envs));
+  const changes = () => diffOf(ctx.root, plan, envs);
+  // The new state must build before anything is written (a tag like `yes` once broke it).
+  const rendered = await changes();
+  if (rendered.errors.length) {
+    throw new ToolError(`${plan.file} would not render after this change, so nothing was written:\n${rendered.errors.join("\n")}`);
+  }
   if (dryRun) {
-    const diff = (await changes()).changes;
+    const diff = rendered.changes;
     if (json) ctx.stdout(`${JSON.stringify({ dryRun: true, ...summary(plan), resources: diff.map(({ diff: _d, ...rest }) => rest) }, null, 2)}\n`);
     else ctx.stdout(`Would ${plan.title} on branch ${plan.branch}\n\n${formatDiffText(diff, envs, ctx.colour)}`);
     return 0;
@@ -65,11 +70,7 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
     env: ctx.env,
     commit,
     requirePullRequest: Boolean(ctx.values.pr),
-    body: async () => {
-      const { changes: diff, errors } = await changes();
-      if (errors.length) throw new ToolError(`the rendered diff could not be computed: ${errors.join("; ")}`);
-      return pullRequestBody(plan, spec, diff);
-    },
+    body: async () => pullRequestBody(plan, spec, rendered.changes),
     labels: ["deploy", `env:${plan.env}`],
     log: (line) => ctx.stderr(`${line}\n`),
   });

@@ -1,5 +1,6 @@
 // Spawning programs: always an argument array, never a shell string.
 import { spawn } from "node:child_process";
+import { ToolError } from "./errors.ts";
 
 export interface RunResult {
   code: number;
@@ -21,7 +22,11 @@ export function runRaw(command: string, args: string[], options: RunOptions = {}
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.on("data", (b: Buffer) => err.push(b));
-    child.on("error", reject);
+    // A program that cannot be started (missing, not executable, built for another platform)
+    // is a tool problem with a clear message, not a crash.
+    child.on("error", (error: NodeJS.ErrnoException) =>
+      reject(new ToolError(`could not run ${command}: ${error.code === "ENOENT" ? "not found" : error.code === "EACCES" ? "permission denied" : error.code === "ENOEXEC" ? "not an executable for this machine" : error.message}`)),
+    );
     child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }));
     child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");

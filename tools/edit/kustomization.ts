@@ -24,8 +24,14 @@ interface Splice {
   text: string;
 }
 
+/**
+ * Words and numbers that some YAML reader takes for something other than a string. kustomize's
+ * reader follows YAML 1.1 here: `newTag: yes` is a boolean to it, and the build fails.
+ */
+const NOT_PLAIN_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][-+]?\d+)?|0x[\da-fA-F_]+|0o?[0-7_]+|0b[01_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|\d+(?::[0-5]?\d)+(?:\.\d*)?)$/;
+
 /** Renders a string as a YAML scalar in the style the old value used, quoting when plain would change its type. */
-function scalarText(value: string, style: Scalar["type"] | undefined): string {
+export function scalarText(value: string, style: Scalar["type"] | undefined): string {
   if (style === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
   if (style === Scalar.QUOTE_DOUBLE) return JSON.stringify(value);
   let plain: unknown;
@@ -34,7 +40,7 @@ function scalarText(value: string, style: Scalar["type"] | undefined): string {
   } catch {
     plain = undefined;
   }
-  return plain === value ? value : JSON.stringify(value);
+  return plain === value && !NOT_PLAIN_STRING.test(value) ? value : JSON.stringify(value);
 }
 
 function findImage(doc: Document, file: string, image: string): YAMLMap {

@@ -1,8 +1,9 @@
 // Git, always with an explicit working directory and an argument array (never a shell string).
 // Credentials for pushing travel in the environment (GIT_CONFIG_*), never in arguments or output.
-import { ToolError } from "../core/errors.ts";
 import { mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { ToolError } from "../core/errors.ts";
+import { redact } from "../core/secrets.ts";
 import { run, runRaw } from "../core/process.ts";
 
 export interface GitOptions {
@@ -10,13 +11,6 @@ export interface GitOptions {
   env?: NodeJS.ProcessEnv;
   /** Secrets to strip from any message that leaves this module. */
   secrets?: string[];
-}
-
-function redact(text: string, secrets: string[] = []): string {
-  let out = text;
-  for (const s of secrets) if (s) out = out.split(s).join("***");
-  // Credentials embedded in URLs (https://user:token@host) never leave either.
-  return out.replace(/(https?:\/\/)[^/@\s]+@/g, "$1***@");
 }
 
 export async function git(cwd: string, args: string[], options: GitOptions = {}): Promise<string> {
@@ -123,26 +117,6 @@ export async function rebase(cwd: string, onto: string): Promise<boolean> {
   return false;
 }
 
-export interface LogEntry {
-  sha: string;
-  date: string;
-  author: string;
-  subject: string;
-}
-
-/** Commits that touched `path`, newest first (follows the first parent, as merges to main read). */
-export async function logFor(cwd: string, path: string, limit?: number): Promise<LogEntry[]> {
-  const args = ["log", "--first-parent", "--format=%H%x1f%cI%x1f%an%x1f%s", ...(limit ? [`-n${limit}`] : []), "--", path];
-  const out = await git(cwd, args);
-  return out
-    .split("\n")
-    .filter(Boolean)
-    .map((line) => {
-      const [sha = "", date = "", author = "", subject = ""] = line.split("\x1f");
-      return { sha, date, author, subject };
-    });
-}
-
 /** The content of `path` at `rev`, or undefined when it does not exist there. */
 export async function showFile(cwd: string, rev: string, path: string): Promise<string | undefined> {
   const result = await tryGit(cwd, ["show", `${rev}:${path}`]);
@@ -152,31 +126,24 @@ export async function showFile(cwd: string, rev: string, path: string): Promise<
 /** Writes the files of `rev` under `paths` into `dest`, without touching the index or work tree. */
 export async function exportTree(cwd: string, rev: string, paths: string[], dest: string): Promise<void> {
   const listed = await git(cwd, ["ls-tree", "-r", "-z", "--full-tree", rev, "--", ...paths]);
-  const entries = listed
+  const files = listed
     .split("\0")
     .filter(Boolean)
-    .map((line) => {
-      const [meta = "", file = ""] = line.split("\t");
-      const [, type, sha] = meta.split(" ");
-      return { type, sha: sha ?? "", file };
-    })
-    .filter((e) => e.type === "blob");
-  if (entries.length === 0) return;
-  // One `git cat-file --batch` for every blob: "<sha> blob <size>\n<bytes>\n" per object.
-  const result = await runRaw("git", ["cat-file", "--batch"], { cwd, input: entries.map((e) => `${e.sha}\n`).join("") });
-  if (result.code !== 0) throw new ToolError(`git cat-file failed: ${result.stderr.trim()}`);
-  let offset = 0;
-  for (const entry of entries) {
-    const headerEnd = result.stdout.indexOf(0x0a, offset);
-    const size = Number(result.stdout.toString("utf8", offset, headerEnd).split(" ")[2]);
-    const body = result.stdout.subarray(headerEnd + 1, headerEnd + 1 + size);
-    offset = headerEnd + 1 + size + 1;
-    await mkdir(dirname(join(dest, entry.file)), { recursive: true });
-    await writeFile(join(dest, entry.file), body);
+    .map((line) => line.split("\t"))
+    .filter(([meta]) => meta?.split(" ")[1] === "blob")
+    .map(([, file]) => file ?? "");
+  const blobs = await readObjects(cwd, files.map((f) => `${rev}:${f}`));
+  for (const [i, file] of files.entries()) {
+    await mkdir(dirname(join(dest, file)), { recursive: true });
+    await writeFile(join(dest, file), blobs[i] ?? Buffer.alloc(0));
   }
 }
 
-export interface CommitEntry extends LogEntry {
+export interface CommitEntry {
+  sha: string;
+  date: string;
+  author: string;
+  subject: string;
   /** Parent commits; more than one for a merge. */
   parents: string[];
 }
@@ -196,12 +163,12 @@ export async function firstParentLog(cwd: string, rev: string, path: string): Pr
     });
 }
 
-/** The contents of several `rev:path` objects in one `git cat-file --batch`; undefined where there is no such file. */
-export async function showFiles(cwd: string, objects: string[]): Promise<(string | undefined)[]> {
+/** Raw blobs of several `rev:path` objects in one `git cat-file --batch`; undefined where there is no such blob. */
+async function readObjects(cwd: string, objects: string[]): Promise<(Buffer | undefined)[]> {
   if (objects.length === 0) return [];
   const result = await runRaw("git", ["cat-file", "--batch"], { cwd, input: objects.map((o) => `${o}\n`).join("") });
   if (result.code !== 0) throw new ToolError(`git cat-file failed: ${result.stderr.trim()}`);
-  const out: (string | undefined)[] = [];
+  const out: (Buffer | undefined)[] = [];
   let offset = 0;
   for (let i = 0; i < objects.length; i++) {
     const headerEnd = result.stdout.indexOf(0x0a, offset);
@@ -213,10 +180,15 @@ export async function showFiles(cwd: string, objects: string[]): Promise<(string
       continue;
     }
     const size = Number(header[2]);
-    out.push(header[1] === "blob" ? result.stdout.toString("utf8", offset, offset + size) : undefined);
+    out.push(header[1] === "blob" ? result.stdout.subarray(offset, offset + size) : undefined);
     offset += size + 1;
   }
   return out;
+}
+
+/** The texts of several `rev:path` objects, read in one batch; undefined where there is no such file. */
+export async function showFiles(cwd: string, objects: string[]): Promise<(string | undefined)[]> {
+  return (await readObjects(cwd, objects)).map((b) => b?.toString("utf8"));
 }
 
 /** True when `ancestor` is `descendant` or one of its ancestors. */

@@ -5,6 +5,7 @@ import { retry } from "@octokit/plugin-retry";
 import { throttling, type ThrottlingOptions } from "@octokit/plugin-throttling";
 import { Octokit } from "@octokit/rest";
 import { GitHubError, PreconditionError } from "../core/errors.ts";
+import { redact } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 
 const GitHubOctokit = Octokit.plugin(retry, throttling);
@@ -84,11 +85,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   return octokit;
 }
 
-/** Replaces every occurrence of each secret with ***. Longest first, so overlaps cannot leak. */
-export function redact(text: string, secrets: string[]): string {
-  const sorted = secrets.filter((s) => s.length > 0).sort((a, b) => b.length - a.length);
-  return sorted.reduce((out, secret) => out.split(secret).join("***"), text);
-}
+export { redact } from "../core/secrets.ts";
 
 interface HttpErrorLike {
   status?: unknown;

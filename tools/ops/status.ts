@@ -1,10 +1,11 @@
 // What runs where: every environment (in promotion order) × every image, read from the branch
 // Argo CD syncs; how far each environment is behind the one before it; the commit that last
 // moved each tag; and, with a GitHub token, the deploy pull requests still open per environment.
+import { githubToken } from "../core/secrets.ts";
 import { GitHubError, PreconditionError, ValidationError } from "../core/errors.ts";
 import { paint } from "../core/term.ts";
 import { readImage } from "../edit/kustomization.ts";
-import { parseSemver } from "../edit/tag.ts";
+import { compareSemver, parseSemver } from "../edit/tag.ts";
 import { isAncestor, remoteUrl, showFiles } from "../git/git.ts";
 import { createGitHubClient, redact, resolveRepository } from "../github/client.ts";
 import { listOpenPullRequests } from "../github/pull-request.ts";
@@ -70,11 +71,10 @@ export function semverDistance(ours: string, theirs: string): { direction: -1 | 
   for (const level of ["major", "minor", "patch"] as const) {
     if (a[level] !== b[level]) return { direction: a[level] < b[level] ? -1 : 1, level, count: Math.abs(a[level] - b[level]) };
   }
-  const pre = (p: string[]) => p.join(".");
-  if (pre(a.pre) === pre(b.pre)) return { direction: 0, level: null, count: null };
-  // Same core version, different prerelease: a release outranks its prereleases.
-  const order = a.pre.length === 0 ? 1 : b.pre.length === 0 ? -1 : pre(a.pre) < pre(b.pre) ? -1 : 1;
-  return { direction: order, level: "prerelease", count: null };
+  // Same core version: semver's prerelease precedence (rc.10 after rc.9, a release after its rcs).
+  const order = compareSemver(ours, theirs) ?? 0;
+  if (order === 0) return { direction: 0, level: null, count: null };
+  return { direction: order < 0 ? -1 : 1, level: "prerelease", count: null };
 }
 
 async function compare(root: string, prevEnv: string, prev: ImageStatus, ours: ImageStatus): Promise<Comparison> {
@@ -111,7 +111,7 @@ export async function environmentStatus(root: string, spec: Spec, options: Statu
   const revision = await resolveRevision(root, spec, options.ref);
   const envs = Object.keys(spec.environments);
   const images = spec.images.map((i) => i.name);
-  const token = options.env.GITHUB_TOKEN || options.env.GH_TOKEN || undefined;
+  const token = githubToken(options.env);
   // GitHub is asked while git is read; both are independent.
   const pullsPromise = token ? openPullRequests(root, envs, token, options) : Promise.resolve(null);
   pullsPromise.catch(() => undefined);

@@ -470,15 +470,15 @@ export function syncPlanText(plan: SyncPlan, colour: boolean): string {
     out.push(`${paint(`${i + 1}/${n}  ${app.name}`, "bold", colour)}  ${app.path}  ${paint(`(Application sync wave ${app.syncWave}, ${mode})`, "dim", colour)}`);
     if (app.layer === "data" && mainApp) {
       const how = app.automated ? "Argo CD syncs it on its own" : `sync it before ${mainApp.name} when it changed`;
-      out.push(`    The data layer: a separate Application and a separate sync, ordered first (${how}).`);
+      out.push(`    The data layer: a separate Application and a separate sync, one wave earlier under the root Application (${how}).`);
     } else if (app.layer === "app" && dataApp) {
-      out.push(`    Synced after ${dataApp.name}.`);
+      out.push(`    May sync at the same time as ${dataApp.name} (always, without Argo CD's Application health check): its hook waits for what it reads.`);
     }
     const byHook = new Map<string, HookInput[]>();
     for (const h of app.hookInputs) byHook.set(h.hook, [...(byHook.get(h.hook) ?? []), h]);
     for (const [hook, inputs] of byHook) {
       const from = [...new Set(inputs.map((i) => i.from))].join(", ");
-      out.push(`    Its PreSync hook ${hook} reads ${inputs.map((i) => i.reads).join(", ")} from ${from}, synced before it.`);
+      out.push(`    Its PreSync hook ${hook} reads ${inputs.map((i) => i.reads).join(", ")} from ${from}, another Application: never created by this sync.`);
     }
     out.push("");
     out.push(app.steps.length ? stepTable(app.steps, colour).trimEnd() : "    (nothing to apply)");

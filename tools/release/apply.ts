@@ -2,9 +2,10 @@
 // and retrying when the remote moved) and open or update the pull request.
 import { join } from "node:path";
 import { PreconditionError, ToolError } from "../core/errors.ts";
+import { githubToken } from "../core/secrets.ts";
 import { writeFileAtomic } from "../core/fs.ts";
 import { checkoutNewBranch, commitPaths, currentBranch, dirtyPaths, fetch, git, push, pushAuthEnv, rebase, remoteUrl, topLevel, tryGit } from "../git/git.ts";
-import { createGitHubClient, describeGitHubError, resolveRepository } from "../github/client.ts";
+import { createGitHubClient, describeGitHubError, resolveRepository, type GitHubClient } from "../github/client.ts";
 import { upsertPullRequest } from "../github/pull-request.ts";
 import { planImageEdit } from "../edit/kustomization.ts";
 import { branchPrefix, type ReleasePlan } from "./plan.ts";
@@ -33,9 +34,6 @@ export interface ApplyResult {
 
 export const MAX_PUSH_ATTEMPTS = 3;
 
-export function tokenFrom(env: NodeJS.ProcessEnv): string | undefined {
-  return env.GITHUB_TOKEN || env.GH_TOKEN || undefined;
-}
 
 /** The working tree must be a clean branch: what we commit is then exactly the planned edit. */
 export async function checkPreconditions(root: string, options: Pick<ApplyOptions, "env" | "requirePullRequest">): Promise<{ branch: string }> {
@@ -52,7 +50,7 @@ export async function checkPreconditions(root: string, options: Pick<ApplyOption
     const shown = dirty.slice(0, 5).join(", ") + (dirty.length > 5 ? `, and ${dirty.length - 5} more` : "");
     throw new PreconditionError(`the working tree has uncommitted changes (${shown}): commit or stash them first`);
   }
-  if (options.requirePullRequest && !tokenFrom(options.env)) {
+  if (options.requirePullRequest && !githubToken(options.env)) {
     throw new PreconditionError("a pull request was requested (--pr) but no token is set: export GITHUB_TOKEN (contents: write, pull-requests: write)");
   }
   return { branch };
@@ -121,7 +119,22 @@ async function pushWithRetry(root: string, plan: ReleasePlan, token: string | un
 }
 
 export async function applyRelease(root: string, plan: ReleasePlan, options: ApplyOptions): Promise<ApplyResult> {
-  const token = tokenFrom(options.env);
+  const token = githubToken(options.env);
+  // Ask GitHub first: a bad token or a missing repository is reported before anything is
+  // committed or pushed.
+  let github: { octokit: GitHubClient; owner: string; repo: string; base: string } | undefined;
+  if (token) {
+    const { owner, repo } = resolveRepository({ env: options.env, originUrl: await remoteUrl(root) });
+    const octokit = createGitHubClient({ token, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: options.env.GITHUB_API_URL || undefined });
+    try {
+      github = { octokit, owner, repo, base: (await octokit.rest.repos.get({ owner, repo })).data.default_branch };
+    } catch (error) {
+      throw describeGitHubError(error, { owner, repo });
+    }
+  }
+  // The body reuses the rendered diff; built before the push so that a failure leaves nothing behind remotely.
+  const body = github ? await options.body() : undefined;
+
   let commit: string;
   if (options.commit) {
     await checkoutNewBranch(root, plan.branch);
@@ -129,7 +142,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
   } else {
     commit = (await git(root, ["rev-parse", "HEAD"])).trim();
   }
-  if (!token) {
+  if (!github || body === undefined) {
     return {
       branch: plan.branch,
       commit,
@@ -137,15 +150,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
       nextStep: `Committed on branch ${plan.branch}. To deploy: git push -u origin ${plan.branch}, then open a pull request against the default branch (or set GITHUB_TOKEN and run this command again to have it pushed and opened for you).`,
     };
   }
-  const { owner, repo } = resolveRepository({ env: options.env, originUrl: await remoteUrl(root) });
-  const octokit = createGitHubClient({ token, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: options.env.GITHUB_API_URL || undefined });
-  // Ask GitHub first: a bad token or a missing repository is reported before anything is pushed.
-  let base: string;
-  try {
-    base = (await octokit.rest.repos.get({ owner, repo })).data.default_branch;
-  } catch (error) {
-    throw describeGitHubError(error, { owner, repo });
-  }
+  const { octokit, owner, repo, base } = github;
   commit = await pushWithRetry(root, plan, token, options.log);
   try {
     const pr = await upsertPullRequest(octokit, {
@@ -154,7 +159,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
       base,
       head: plan.branch,
       title: plan.title,
-      body: await options.body(),
+      body,
       labels: options.labels,
       supersede: {
         headPrefix: branchPrefix(plan.env),

@@ -56,6 +56,14 @@ export function parseTarget(tagArg: string | undefined, digestArg: string | unde
   return { ref: { newTag: tag, digest }, problems };
 }
 
+/** git's rules for a branch name (git check-ref-format) that an OCI tag can break. */
+export function branchNameProblem(branch: string): string | undefined {
+  if (branch.includes("..")) return 'it contains ".."';
+  if (/\.lock$|\.$/.test(branch) || branch.split("/").some((part) => part.startsWith(".") || part.endsWith(".lock"))) return 'a part ends in "." or ".lock" or starts with "."';
+  if (branch.includes("@{")) return 'it contains "@{"';
+  return undefined;
+}
+
 function slug(ref: ImageRef): string {
   if (ref.newTag) return ref.newTag;
   return `sha256-${(ref.digest ?? "").slice(7, 19)}`;
@@ -116,6 +124,10 @@ export async function planRelease(root: string, spec: Spec, request: PlanRequest
   if (problems.length) throw new ValidationError(problems);
 
   const main = moves[0]!;
+  const branch = `${branchPrefix(request.env)}${slug(main.after)}`;
+  const refProblem = branchNameProblem(branch);
+  if (refProblem) problems.push({ file: "<arguments>", path: "tag", message: `the tag would make the branch name ${JSON.stringify(branch)}, which git refuses: ${refProblem}` });
+  if (problems.length) throw new ValidationError(problems);
   const what = moves.map((m) => `${shortImage(m.image)} ${refText(m.before)} → ${refText(m.after)}`).join(", ");
   const title = request.kind === "promote" ? `promote(${request.env}): ${what} from ${request.from}` : `deploy(${request.env}): ${what}`;
   const details = moves.map((m) => `${m.image}: ${refText(m.before)} → ${refText(m.after)}`).join("\n");
@@ -128,7 +140,7 @@ export async function planRelease(root: string, spec: Spec, request: PlanRequest
     newText: text,
     moves,
     changed: text !== oldText,
-    branch: `${branchPrefix(request.env)}${slug(main.after)}`,
+    branch,
     title,
     commitMessage: `${title}\n\nEnvironment: ${request.env}\n${details}\n`,
   };
@@ -137,6 +149,11 @@ export async function planRelease(root: string, spec: Spec, request: PlanRequest
 /** The image refs an environment runs today (for promote). */
 export async function currentRefs(root: string, spec: Spec, env: string, images: string[]): Promise<{ image: string; ref: ImageRef }[]> {
   const file = `overlays/${env}/kustomization.yaml`;
-  const text = await readFile(join(root, file), "utf8");
+  let text: string;
+  try {
+    text = await readFile(join(root, file), "utf8");
+  } catch {
+    throw new ValidationError([{ file, path: "", message: `the overlay of ${env}, the stage to promote from, does not exist` }]);
+  }
   return images.map((image) => ({ image, ref: readImage(text, file, image) }));
 }

@@ -74,7 +74,3 @@ export async function loadSpec(specFile: string, root: string): Promise<Spec> {
   }
   return parseSpec(text, display);
 }
-
-export function environmentNames(spec: Spec): string[] {
-  return Object.keys(spec.environments);
-}
