@@ -288,6 +288,14 @@ describe("consistency rules fire on broken fixtures", () => {
   });
 });
 
+describe("config-override rule", () => {
+  it("fires when an environment's config restates a connection setting", () => {
+    const ctx = fixture();
+    ctx.spec.environments.staging!.config.DATABASE_HOST = "other-db";
+    expect(fire(consistencyRules["config-override"]!, ctx)).toEqual([expect.objectContaining({ rule: "consistency/config-override", env: "staging", path: "environments.staging.config.DATABASE_HOST" })]);
+  });
+});
+
 describe("patches rule", () => {
   it("fires on a patch whose target matches nothing (kustomize skips it silently)", () => {
     const ctx = fixture();

@@ -140,7 +140,24 @@ export const promotionOrderRule: Rule = (ctx) => {
   return out;
 };
 
+/**
+ * An environment's config must not restate a connection setting: web, worker and beat would take
+ * the config's value (their later envFrom wins) while the migration hook, which reads only the
+ * connection ConfigMap, would migrate another database.
+ */
+export const configOverrideRule: Rule = (ctx) =>
+  ctx.environments.flatMap((env) => {
+    const connection = env.data.find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === ctx.spec.connection.configMap);
+    const keys = new Set(Object.keys((connection?.object.data as Record<string, unknown> | undefined) ?? {}));
+    return Object.keys(ctx.spec.environments[env.env]?.config ?? {})
+      .filter((k) => keys.has(k))
+      .map((k) =>
+        f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is a connection setting of ${ctx.spec.connection.configMap}; set it there (database: in the spec) so that the migration hook and the workloads agree`, env.env),
+      );
+  });
+
 export const consistencyRules: Record<string, Rule> = {
+  "config-override": configOverrideRule,
   resources: sameResourcesRule,
   images: imagesRule,
   destinations: destinationsRule,
