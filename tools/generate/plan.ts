@@ -254,7 +254,7 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
   files.push({ path: "argocd/root.yaml", content: `${HEADER("bootstrap: kubectl apply -f argocd/root.yaml, once")}${rootFile(spec)}` });
   files.push({
     path: "argocd/kustomization.yaml",
-    content: `${HEADER("bootstrap: kubectl apply -k argocd/")}${yaml({
+    content: `${HEADER("what the root Application in root.yaml syncs")}${yaml({
       apiVersion: "kustomize.config.k8s.io/v1beta1",
       kind: "Kustomization",
       resources: ["project.yaml", ...envs.map(([name]) => `${name}.yaml`)],
