@@ -3,10 +3,8 @@
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { mapLimit, renderWithOrigins } from "../render/kustomize.ts";
-import { runRules } from "../rules/index.ts";
 import type { Finding } from "../rules/types.ts";
 import { gatherInputs } from "./inputs.ts";
-import { locateLine } from "./locate.ts";
 
 export interface CheckResult {
   findings: Finding[];
@@ -37,6 +35,8 @@ async function attachOrigins(root: string, findings: Finding[]): Promise<void> {
 }
 
 async function attachLines(root: string, findings: Finding[]): Promise<void> {
+  if (findings.length === 0) return;
+  const { locateLine } = await import("./locate.ts"); // only when there is something to locate
   const texts = new Map<string, string | undefined>();
   for (const f of findings) {
     // A finding about a whole file (drift, a failed render) has no field to point at.
@@ -50,7 +50,11 @@ async function attachLines(root: string, findings: Finding[]): Promise<void> {
 }
 
 export async function runCheck(root: string, specFile: string): Promise<CheckResult> {
+  // The rules (and the schema code under them) load while kustomize renders.
+  const rules = import("../rules/index.ts");
+  rules.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const inputs = await gatherInputs(root, specFile);
+  const { runRules } = await rules;
   const findings = [...inputs.findings, ...(inputs.context ? runRules(inputs.context) : [])];
   await attachOrigins(root, findings);
   await attachLines(root, findings);

@@ -1,7 +1,9 @@
 // The one place that parses YAML. Multi-document streams (kustomize output, patch files) and
 // single documents both come through here, with errors that name the file and line.
-import { LineCounter, parseAllDocuments, parseDocument, type Document } from "yaml";
+import { createRequire } from "node:module";
+import type { Document, LineCounter } from "yaml";
 import { ValidationError, type Problem } from "./errors.ts";
+import { kyamlDocumentText, parseKyamlDocument, splitKyamlStream } from "./kyaml-fast.ts";
 
 export type KubeObject = {
   apiVersion?: string;
@@ -10,17 +12,82 @@ export type KubeObject = {
   [key: string]: unknown;
 };
 
+// `yaml` is loaded on first use (some 50 ms): kustomize's output takes the fast path, and a
+// command should not wait for a parser it may not need before it can start kustomize.
+let yamlModule: typeof import("yaml") | undefined;
+function yaml(): typeof import("yaml") {
+  yamlModule ??= createRequire(import.meta.url)("yaml") as typeof import("yaml");
+  return yamlModule;
+}
+
 function yamlProblems(file: string, doc: Document, lines: LineCounter): Problem[] {
   return doc.errors.map((e) => {
     const at = lines.linePos(e.pos[0]);
-    return { file, path: `line ${at.line}:${at.col}`, message: e.message.split("\n")[0] ?? e.message };
+    // yaml's messages end with their own " at line N, column M:" and a source excerpt; the
+    // position is already in the path.
+    const message = (e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "");
+    return { file, path: `line ${at.line}:${at.col}`, message };
   });
 }
 
-/** Parses every document of a YAML stream into plain objects; empty documents are dropped. */
+/**
+ * Parses every document of a YAML stream into plain objects; empty documents are dropped.
+ * kustomize's canonical output takes the fast path (kyaml-fast.ts), one document at a time; a
+ * document outside its subset is parsed by `yaml` alone, and anything that is not plainly valid
+ * (a YAML error, a document that is not a mapping) sends the whole stream through `yaml`, which
+ * reports it with the file and line exactly as it always has.
+ */
 export function parseYamlStream(text: string, file: string): KubeObject[] {
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
+  return parseStreamFast(text) ?? parseYamlStreamFull(text, file);
+}
+
+/** The fast path, or undefined when only the full parser may answer for this stream. */
+function parseStreamFast(text: string): KubeObject[] | undefined {
+  const stream = splitKyamlStream(text);
+  if (!stream) return undefined;
+  const out: KubeObject[] = [];
+  for (const [start, end] of stream.docs) {
+    let value: unknown;
+    try {
+      value = parseKyamlDocument(stream, start, end);
+    } catch {
+      // Outside the subset (or anything else: the fast path is only ever an optimisation). This
+      // document alone through `yaml`: the lines between two `---` lines parse the same on
+      // their own (splitKyamlStream declined streams with directives or other markers).
+      const values = parseDocumentsPlain(kyamlDocumentText(stream, start, end));
+      if (!values) return undefined;
+      out.push(...values);
+      continue;
+    }
+    if (value !== null) out.push(value as KubeObject);
+  }
+  return out;
+}
+
+/** Mappings of a stream without errors, or undefined for anything the full path must report. */
+function parseDocumentsPlain(text: string): KubeObject[] | undefined {
+  const docs = yaml().parseAllDocuments(text, { uniqueKeys: true });
+  if (!Array.isArray(docs)) return [];
+  const out: KubeObject[] = [];
+  for (const doc of docs) {
+    if (doc.errors.length) return undefined;
+    let value: unknown;
+    try {
+      value = doc.toJS({ maxAliasCount: 100 });
+    } catch {
+      return undefined;
+    }
+    if (value === null || value === undefined) continue;
+    if (typeof value !== "object" || Array.isArray(value)) return undefined;
+    out.push(value as KubeObject);
+  }
+  return out;
+}
+
+/** The full parser over the whole stream: the reference behaviour, and the source of every error. */
+export function parseYamlStreamFull(text: string, file: string): KubeObject[] {
+  const lines = new (yaml().LineCounter)();
+  const docs = yaml().parseAllDocuments(text, { lineCounter: lines, uniqueKeys: true });
   if (!Array.isArray(docs)) return [];
   const problems = docs.flatMap((d) => yamlProblems(file, d, lines));
   if (problems.length) throw new ValidationError(problems);
@@ -38,14 +105,23 @@ export function parseYamlStream(text: string, file: string): KubeObject[] {
 
 /** Parses one YAML document, keeping the Document (ranges, comments) for exact edits. */
 export function parseYamlDocument(text: string, file: string): { doc: Document; lines: LineCounter } {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines, uniqueKeys: true, keepSourceTokens: true });
+  const lines = new (yaml().LineCounter)();
+  const doc = yaml().parseDocument(text, { lineCounter: lines, uniqueKeys: true, keepSourceTokens: true });
   const problems = yamlProblems(file, doc, lines);
   if (problems.length) throw new ValidationError(problems);
   return { doc, lines };
 }
 
-/** Parses one YAML document into a plain value. */
+/** Parses one YAML document into a plain value (a mapping in the fast path's subset takes it). */
 export function parseYaml(text: string, file: string): unknown {
+  const stream = splitKyamlStream(text);
+  // Only a document without `---` lines: anything else is for `yaml` to judge.
+  if (stream && stream.docs.length === 1 && stream.docs[0]![0] === 0 && stream.docs[0]![1] === stream.lineCount) {
+    try {
+      return parseKyamlDocument(stream, 0, stream.lineCount);
+    } catch {
+      // outside the subset: the full parser answers
+    }
+  }
   return parseYamlDocument(text, file).doc.toJS({ maxAliasCount: 100 });
 }

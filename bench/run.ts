@@ -1,0 +1,376 @@
+// `pnpm bench`: how fast `pnpm check` (and bump-image --dry-run) are on this machine, each figure
+// next to the baseline measured in the same run and the target it is held to. Figures are
+// printed, never asserted: a shared, noisy machine makes single runs vary, so each wall time is
+// a median (and a minimum) of several runs, interleaved with its baseline.
+//
+//   (a) `pnpm check` on this repository against the bare renders (6 sequential kustomize builds);
+//       targets: at most 1.5 s median and at most 3x the bare renders. Also where the wrapper
+//       time goes: node directly, through the tsx CLI, through pnpm.
+//   (b) throughput of parsing + strict validation + all rules, in rendered objects per CPU-second
+//       (process.cpuUsage), on the renders replicated to a few thousand objects; target 20,000.
+//   (c) scaling: a generated repository with 10, 20, 40 and 60 workload components x 3
+//       environments; check's phases per size and their cost per component (linear = constant).
+//   (d) `pnpm bump-image v9.9.9 --dry-run` in a temp copy (it writes nothing); target 1 s.
+//
+// `pnpm bench` runs all four (about a minute on two cores); `pnpm bench b d` runs only those.
+import { spawn } from "node:child_process";
+import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { availableParallelism, loadavg, tmpdir } from "node:os";
+import { join } from "node:path";
+import { parse as parseYamlText, stringify } from "yaml";
+import { gatherInputs } from "../tools/check/inputs.ts";
+import { TOOLS_ROOT, repoPaths } from "../tools/core/paths.ts";
+import { parseYamlStream, parseYamlStreamFull } from "../tools/core/yaml.ts";
+import { planChanges } from "../tools/generate/apply.ts";
+import { kustomizeBinary, mapLimit, render } from "../tools/render/kustomize.ts";
+import { rules as allRules, runRules } from "../tools/rules/index.ts";
+import type { RenderedEnvironment, RuleContext } from "../tools/rules/types.ts";
+import { loadSpec } from "../tools/spec/load.ts";
+
+const ROOT = TOOLS_ROOT;
+const CLI = join(ROOT, "tools", "cli.ts");
+const ENV = { ...process.env, RINGLET_QUIET: "1", NO_COLOR: "1" };
+const started = performance.now();
+const startLoad = loadavg()[0]!;
+
+// ---------------------------------------------------------------------------------------------
+// Helpers
+
+interface Timed {
+  ms: number;
+  code: number;
+  stdout: string;
+}
+
+/** Runs a program (argument array, no shell) and times it from spawn to exit. */
+function timed(command: string, args: string[], cwd = ROOT): Promise<Timed> {
+  return new Promise((resolvePromise, reject) => {
+    const t0 = process.hrtime.bigint();
+    const child = spawn(command, args, { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    const out: Buffer[] = [];
+    child.stdout.on("data", (b: Buffer) => out.push(b));
+    child.stderr.resume();
+    child.on("error", reject);
+    child.on("close", (code) => resolvePromise({ ms: Number(process.hrtime.bigint() - t0) / 1e6, code: code ?? 1, stdout: Buffer.concat(out).toString("utf8") }));
+  });
+}
+
+const median = (xs: number[]) => {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = Math.floor(s.length / 2);
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+};
+const min = (xs: number[]) => Math.min(...xs);
+const ms = (x: number) => `${Math.round(x)} ms`;
+const rate = (n: number) => `${Math.round(n).toLocaleString("en-US")}/CPU-s`;
+const cpuSeconds = (since: NodeJS.CpuUsage) => {
+  const u = process.cpuUsage(since);
+  return (u.user + u.system) / 1e6;
+};
+
+const rows: [string, string, string][] = [];
+function row(figure: string, value: string, explanation: string): void {
+  rows.push([figure, value, explanation]);
+  process.stderr.write(`  ${figure}: ${value}\n`);
+}
+function section(title: string): void {
+  rows.push([`## ${title}`, "", ""]);
+  process.stderr.write(`${title}\n`);
+}
+
+const checkArgs = (root = ROOT) => ["--import", "tsx", CLI, "check", "--root", root];
+
+async function overlayDirs(root: string): Promise<string[]> {
+  const spec = await loadSpec(repoPaths(root).spec, root);
+  return Object.keys(spec.environments).flatMap((env) => [join(root, "overlays", env), join(root, "overlays", env, "data")]);
+}
+
+/** The bare renders: one kustomize process per overlay, one after the other. */
+async function bareRenders(dirs: string[]): Promise<number> {
+  const bin = await kustomizeBinary();
+  const t0 = process.hrtime.bigint();
+  for (const dir of dirs) {
+    const r = await timed(bin.path, bin.flavour === "kubectl" ? ["kustomize", dir] : ["build", dir]);
+    if (r.code !== 0) throw new Error(`kustomize build ${dir} failed`);
+  }
+  return Number(process.hrtime.bigint() - t0) / 1e6;
+}
+
+// ---------------------------------------------------------------------------------------------
+// (b) Throughput, first: in this process, with every cache cold.
+
+async function throughput(): Promise<void> {
+  section("(b) parse + strict validation + all rules, objects per CPU-second (target >= 20,000)");
+  const inputs = await gatherInputs(ROOT, repoPaths(ROOT).spec);
+  if (!inputs.context) throw new Error("check inputs failed: the repository's spec does not load");
+  const base = inputs.context;
+  const perReplica = inputs.renders.reduce((n, r) => n + parseYamlStream(r.output, r.dir).length, 0);
+  const replicas = Math.ceil(3000 / perReplica);
+  const objects = perReplica * replicas;
+
+  const contextFor = (parsed: { env: string; layer: "app" | "data"; objects: ReturnType<typeof parseYamlStream> }[]): RuleContext => {
+    const environments: RenderedEnvironment[] = base.environments.map((e) => ({ env: e.env, app: [], data: [] }));
+    for (const p of parsed) {
+      const target = environments.find((e) => e.env === p.env)!;
+      target[p.layer] = p.objects.map((object) => ({ env: p.env, layer: p.layer, object, source: `overlays/${p.env}` }));
+    }
+    return { ...base, environments };
+  };
+  const parseAll = (parser: typeof parseYamlStream) => inputs.renders.map((r) => ({ env: r.env, layer: r.layer === "data" ? ("data" as const) : ("app" as const), objects: parser(r.output, r.dir) }));
+
+  // The whole pipeline over the replicas: the first pass with every cache cold (it loads the
+  // validators of each kind and warms the JIT), then passes until the figures settle.
+  const pass = () => {
+    const since = process.cpuUsage();
+    let findings = 0;
+    for (let i = 0; i < replicas; i++) findings += runRules(contextFor(parseAll(parseYamlStream))).length;
+    return { cpu: cpuSeconds(since), findings };
+  };
+  const first = pass();
+  const later = Array.from({ length: 11 }, () => pass().cpu);
+  const steady = median(later.slice(-4));
+  row("pipeline, first pass (cold)", rate(objects / first.cpu), `${objects} objects (${replicas} x ${perReplica}) in ${ms(first.cpu * 1000)} CPU, ${first.findings} findings; includes loading every validator once`);
+  row("pipeline, steady state", rate(objects / steady), `median of passes 9-12 (${ms(steady * 1000)} CPU); vs target 20,000: ${(objects / steady / 20000).toFixed(1)}x, ${objects / steady >= 20000 ? "within" : "UNDER"}`);
+  row("  fixed cost of the first pass", ms((first.cpu - steady) * 1000), "validators loaded and compiled, JIT warm-up: paid once per process, whatever the object count");
+
+  // Its parts, in the steady state.
+  const { schema, ...others } = allRules;
+  const contexts: RuleContext[] = [];
+  const parse = median(
+    Array.from({ length: 4 }, () => {
+      contexts.length = 0;
+      const since = process.cpuUsage();
+      for (let i = 0; i < replicas; i++) contexts.push(contextFor(parseAll(parseYamlStream)));
+      return cpuSeconds(since);
+    }),
+  );
+  const part = (selected: Record<string, (typeof allRules)[string]>) =>
+    median(
+      Array.from({ length: 4 }, () => {
+        const since = process.cpuUsage();
+        for (const ctx of contexts) runRules(ctx, selected as typeof allRules);
+        return cpuSeconds(since);
+      }),
+    );
+  const validation = part({ schema: schema! });
+  const other = part(others);
+  row("  parse (kyaml fast path)", rate(objects / parse), "kustomize's output through tools/core/kyaml-fast.ts (via parseYamlStream)");
+  row("  strict schema validation", rate(objects / validation), "the schema rule alone (kubernetes-models validators + unknown-field walk)");
+  row("  all other rules", rate(objects / other), "patches, consistency, policy, Argo CD rules");
+
+  // The reference parser on a sample, for comparison (the fast path's "before"), warmed the same way.
+  const sample = Math.max(1, Math.floor(replicas / 6));
+  const full = median(
+    Array.from({ length: 3 }, () => {
+      const since = process.cpuUsage();
+      for (let i = 0; i < sample; i++) parseAll(parseYamlStreamFull);
+      return cpuSeconds(since);
+    }),
+  );
+  row("  parse (yaml parseAllDocuments+toJS)", rate((sample * perReplica) / full), `the full parser, ${sample * perReplica} objects a pass: the fast path is ${(full / sample / (parse / replicas)).toFixed(0)}x cheaper`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (a) pnpm check on this repository, against the bare renders.
+
+async function checkVsRenders(): Promise<void> {
+  section("(a) pnpm check on this repository vs the bare renders (targets: <= 1.5 s median, <= 3x bare renders)");
+  const dirs = await overlayDirs(ROOT);
+  const warm = await timed(process.execPath, checkArgs());
+  if (warm.code !== 0) process.stderr.write(`  note: check exits ${warm.code} on this tree (findings); timing it anyway\n`);
+  await bareRenders(dirs);
+  const runs = 7;
+  const check: number[] = [];
+  const bare: number[] = [];
+  for (let i = 0; i < runs; i++) {
+    bare.push(await bareRenders(dirs));
+    check.push((await timed(process.execPath, checkArgs())).ms);
+  }
+  const ratio = median(check) / median(bare);
+  row("check (node --import tsx tools/cli.ts check)", `median ${ms(median(check))}, min ${ms(min(check))}`, `${runs} runs after a warm-up; vs 1.5 s target: ${median(check) <= 1500 ? "within" : "OVER"} (${((median(check) / 1500) * 100).toFixed(0)}% of it)`);
+  row(`bare renders (${dirs.length} sequential kustomize builds)`, `median ${ms(median(bare))}, min ${ms(min(bare))}`, "the floor: the same kustomize work with no parsing, rules or node start-up");
+  row("check / bare renders", `${ratio.toFixed(2)}x`, `vs 3x target: ${ratio <= 3 ? "within" : "OVER"}`);
+
+  // Where the wrapper time goes: node directly, the tsx CLI (what the pnpm script runs), pnpm.
+  const tsxCli = join(ROOT, "node_modules", ".bin", "tsx");
+  const viaTsx: number[] = [];
+  const viaPnpm: number[] = [];
+  const direct: number[] = [];
+  let pnpmMissing = false;
+  for (let i = 0; i < 3; i++) {
+    direct.push((await timed(process.execPath, checkArgs())).ms);
+    viaTsx.push((await timed(tsxCli, [CLI, "check"])).ms);
+    try {
+      viaPnpm.push((await timed("pnpm", ["-s", "check"])).ms);
+    } catch {
+      pnpmMissing = true;
+    }
+  }
+  row("  via the tsx CLI (tsx tools/cli.ts check)", `median ${ms(median(viaTsx))}`, `+${ms(median(viaTsx) - median(direct))} over node --import tsx (${ms(median(direct))} in these runs): tsx's own process`);
+  if (pnpmMissing || viaPnpm.length === 0) row("  via pnpm (pnpm -s check)", "n/a", "pnpm is not on PATH");
+  else row("  via pnpm (pnpm -s check)", `median ${ms(median(viaPnpm))}`, `+${ms(median(viaPnpm) - median(viaTsx))} over the tsx CLI: pnpm's start-up (the 1.5 s target is for the check itself)`);
+}
+
+// ---------------------------------------------------------------------------------------------
+// (c) Scaling with the number of components.
+
+const SIZES = [10, 20, 40, 60];
+
+/** A temp repository with `count` extra worker components (Deployment, autoscaler, PDB each). */
+async function syntheticRepo(count: number): Promise<string> {
+  const dir = await mkdtemp(join(tmpdir(), `ringlet-bench-${count}-`));
+  for (const part of ["base", "components", "overlays", "argocd"]) await cp(join(ROOT, part), join(dir, part), { recursive: true });
+  const templates = await Promise.all(["worker-deployment.yaml", "worker-hpa.yaml", "worker-pdb.yaml"].map((f) => readFile(join(ROOT, "base", "app", f), "utf8")));
+  const resources: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const name = `w${String(i).padStart(2, "0")}`;
+    for (const [k, template] of templates.entries()) {
+      const file = `${name}-${["deployment", "hpa", "pdb"][k]}.yaml`;
+      const text = template.replaceAll("name: ringlet-worker", `name: ringlet-${name}`).replaceAll("app.kubernetes.io/component: worker", `app.kubernetes.io/component: ${name}`);
+      await writeFile(join(dir, "base", "app", file), text);
+      resources.push(file);
+    }
+  }
+  const kustomization = join(dir, "base", "app", "kustomization.yaml");
+  const kText = await readFile(kustomization, "utf8");
+  await writeFile(kustomization, kText.replace("resources:\n", `resources:\n${resources.map((r) => `  - ${r}\n`).join("")}`));
+  const spec = parseYamlText(await readFile(join(ROOT, "overlays", "environments.yaml"), "utf8")) as {
+    components: Record<string, unknown>;
+    environments: Record<string, { components?: Record<string, unknown> }>;
+  };
+  for (let i = 1; i <= count; i++) {
+    const name = `w${String(i).padStart(2, "0")}`;
+    spec.components[name] = { kind: "worker", workload: `ringlet-${name}`, container: "worker" };
+    // Every other one differs per environment, so the overlays carry patches for them too.
+    if (i % 2 === 0) for (const env of Object.values(spec.environments)) (env.components ??= {})[name] = { replicas: { min: 1, max: 3 } };
+  }
+  await writeFile(join(dir, "overlays", "environments.yaml"), stringify(spec));
+  const generated = await timed(process.execPath, ["--import", "tsx", CLI, "generate", "--root", dir]);
+  if (generated.code !== 0) throw new Error(`generate failed in ${dir}`);
+  return dir;
+}
+
+async function scaling(): Promise<void> {
+  section(`(c) scaling: ${SIZES.join(", ")} extra worker components x 3 environments (linear = constant cost per component)`);
+  const results: { comps: number; objects: number; check: number; renders: number; parse: number; drift: number; rules: number }[] = [];
+  for (const comps of SIZES) {
+    const dir = await syntheticRepo(comps);
+    try {
+      const checks: number[] = [];
+      let exit = 0;
+      for (let i = 0; i < 3; i++) {
+        const r = await timed(process.execPath, checkArgs(dir));
+        checks.push(r.ms);
+        exit = r.code;
+      }
+      // The phases, in this process (warm caches: the marginal cost of more components), each
+      // the best of 3 (a noisy neighbour only ever adds time).
+      const best = async (fn: () => Promise<number> | number) => {
+        const xs: number[] = [];
+        for (let i = 0; i < 3; i++) xs.push(await fn());
+        return min(xs);
+      };
+      const dirs = await overlayDirs(dir);
+      let outputs: string[] = [];
+      const renders = await best(async () => {
+        const t0 = performance.now();
+        outputs = await mapLimit(dirs, (d) => render(d));
+        return performance.now() - t0;
+      });
+      let objects = 0;
+      const parse = best(() => {
+        const since = process.cpuUsage();
+        objects = outputs.reduce((n, o) => n + parseYamlStream(o, "bench").length, 0);
+        return cpuSeconds(since) * 1000;
+      });
+      const spec = await loadSpec(repoPaths(dir).spec, dir);
+      const drift = await best(async () => {
+        const t0 = performance.now();
+        const plan = await planChanges(dir, spec);
+        if (plan.changes.length) process.stderr.write(`  note: ${plan.changes.length} drifted files in the synthetic repository\n`);
+        return performance.now() - t0;
+      });
+      const inputs = await gatherInputs(dir, repoPaths(dir).spec);
+      let found = 0;
+      const rules = await best(() => {
+        const since = process.cpuUsage();
+        found = inputs.context ? runRules(inputs.context).length : 0;
+        return cpuSeconds(since) * 1000;
+      });
+      results.push({ comps, objects, check: median(checks), renders, parse: await parse, drift, rules });
+      process.stderr.write(`  ${comps} components: ${objects} objects, check ${ms(median(checks))} (exit ${exit}, ${found} findings)\n`);
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  }
+  const header = "components | objects | check (median of 3) | renders (parallel) | parse CPU | drift plan | rules CPU   (phases: best of 3)";
+  rows.push([header, "", ""]);
+  for (const r of results) rows.push([`${String(r.comps).padStart(10)} | ${String(r.objects).padStart(7)} | ${ms(r.check).padStart(19)} | ${ms(r.renders).padStart(18)} | ${ms(r.parse).padStart(9)} | ${ms(r.drift).padStart(10)} | ${ms(r.rules).padStart(9)}`, "", ""]);
+  // Least-squares slope (ms per component) and how straight the line is (R^2).
+  const fit = (ys: number[]) => {
+    const xs = results.map((r) => r.comps);
+    const mx = xs.reduce((a, b) => a + b, 0) / xs.length;
+    const my = ys.reduce((a, b) => a + b, 0) / ys.length;
+    const sxy = xs.reduce((a, x, i) => a + (x - mx) * (ys[i]! - my), 0);
+    const sxx = xs.reduce((a, x) => a + (x - mx) ** 2, 0);
+    const slope = sxy / sxx;
+    const ssTot = ys.reduce((a, y) => a + (y - my) ** 2, 0);
+    const ssRes = ys.reduce((a, y, i) => a + (y - (my + slope * (xs[i]! - mx))) ** 2, 0);
+    return { slope, r2: ssTot ? 1 - ssRes / ssTot : 1, intercept: my - slope * mx };
+  };
+  for (const [label, key] of [
+    ["check", "check"],
+    ["renders", "renders"],
+    ["parse", "parse"],
+    ["drift plan", "drift"],
+    ["rules", "rules"],
+  ] as const) {
+    const { slope, r2, intercept } = fit(results.map((r) => r[key]));
+    const steps = results.slice(1).map((r, i) => ((r[key] - results[i]![key]) / (r.comps - results[i]!.comps)).toFixed(2)).join(" / ");
+    row(`  ${label} per component`, `${slope.toFixed(2)} ms (R^2 ${r2.toFixed(3)})`, `fixed ${ms(intercept)}; step by step ${steps} ms per added component`);
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// (d) bump-image --dry-run.
+
+async function bumpImage(): Promise<void> {
+  section("(d) pnpm bump-image v9.9.9 --dry-run (target: <= 1 s median)");
+  const dir = await mkdtemp(join(tmpdir(), "ringlet-bench-bump-"));
+  try {
+    for (const part of ["base", "components", "overlays", "argocd"]) await cp(join(ROOT, part), join(dir, part), { recursive: true });
+    const args = ["--import", "tsx", CLI, "bump-image", "v9.9.9", "--dry-run", "--root", dir];
+    await timed(process.execPath, args);
+    const runs: number[] = [];
+    let code = 0;
+    for (let i = 0; i < 5; i++) {
+      const r = await timed(process.execPath, args);
+      runs.push(r.ms);
+      code = r.code;
+    }
+    row("bump-image --dry-run", `median ${ms(median(runs))}, min ${ms(min(runs))}`, `5 runs in a temp copy (exit ${code}); vs 1 s target: ${median(runs) <= 1000 ? "within" : "OVER"}`);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// `pnpm bench` runs every section; `pnpm bench b c` only those.
+const only = new Set(process.argv.slice(2).map((a) => a.toLowerCase()));
+const wanted = (section: string) => only.size === 0 || only.has(section);
+if (wanted("b")) await throughput();
+if (wanted("a")) await checkVsRenders();
+if (wanted("c")) await scaling();
+if (wanted("d")) await bumpImage();
+
+const [load1, load5] = loadavg();
+rows.unshift([`machine: ${availableParallelism()} cores, node ${process.version}, kustomize ${(await kustomizeBinary()).version}; load average now ${load1!.toFixed(1)} (5 min ${load5!.toFixed(1)}), at the start ${startLoad.toFixed(1)}`, "", ""]);
+const width = Math.max(...rows.filter(([, v]) => v).map(([f]) => f.length));
+const lines: string[] = ["", `pnpm bench (${((performance.now() - started) / 1000).toFixed(0)} s)`, ""];
+for (const [figure, value, explanation] of rows) {
+  if (figure.startsWith("## ")) lines.push("", figure.slice(3));
+  else if (!value) lines.push(`  ${figure}`);
+  else lines.push(`  ${figure.padEnd(width)}  ${value.padEnd(28)}  ${explanation}`);
+}
+process.stdout.write(`${lines.join("\n")}\n`);
