@@ -1,7 +1,8 @@
 // Finds the line of a field inside a source file, so that findings become annotations on the
 // right line of a pull request. The rendered object may differ from its source (patches merge
 // into lists), so the walk stops at the deepest node that exists.
-import { isMap, isSeq, LineCounter, parseAllDocuments, type Node } from "yaml";
+import { isMap, isSeq, type Node } from "yaml";
+import { parseYamlDocumentsWithLines } from "../core/yaml.ts";
 
 /** Splits `a.b[0]["x.y/z"].c` into ["a", "b", 0, "x.y/z", "c"]. */
 export function segments(path: string): (string | number)[] {
@@ -17,9 +18,7 @@ export function segments(path: string): (string | number)[] {
 
 /** 1-based line of `path` in the document of `file` that declares kind/name; undefined if not found. */
 export function locateLine(text: string, kind: string | undefined, name: string | undefined, path: string): number | undefined {
-  const lines = new LineCounter();
-  const docs = parseAllDocuments(text, { lineCounter: lines });
-  if (!Array.isArray(docs)) return undefined;
+  const { docs, lines } = parseYamlDocumentsWithLines(text);
   for (const doc of docs) {
     const root = doc.contents;
     if (!isMap(root)) continue;

@@ -2,7 +2,7 @@ import type { Command } from "../cli.ts";
 import { UsageError } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { environmentHistory, historyJson, historyText } from "../ops/history.ts";
-import { loadSpec } from "../spec/load.ts";
+import { environmentArgument, loadSpec } from "../spec/load.ts";
 
 export const historyCommand: Command = {
   name: "history",
@@ -16,10 +16,7 @@ export const historyCommand: Command = {
   options: { limit: { type: "string" }, image: { type: "string" }, ref: { type: "string" }, json: { type: "boolean" } },
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
-    const envs = Object.keys(spec.environments);
-    const [env, ...extra] = ctx.positionals;
-    if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
-    if (!spec.environments[env]) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
+    const env = environmentArgument(spec, ctx.positionals);
     let limit: number | undefined;
     if (typeof ctx.values.limit === "string") {
       if (!/^[1-9]\d*$/.test(ctx.values.limit)) throw new UsageError(`--limit takes a positive whole number, got "${ctx.values.limit}"`);

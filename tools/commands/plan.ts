@@ -1,8 +1,7 @@
 import type { Command } from "../cli.ts";
-import { UsageError } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { planSync, syncPlanJson, syncPlanText } from "../ops/sync-plan.ts";
-import { loadSpec } from "../spec/load.ts";
+import { environmentArgument, loadSpec } from "../spec/load.ts";
 
 export const planCommand: Command = {
   name: "plan",
@@ -12,10 +11,7 @@ export const planCommand: Command = {
   options: { json: { type: "boolean" } },
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
-    const envs = Object.keys(spec.environments);
-    const [env, ...extra] = ctx.positionals;
-    if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
-    if (!spec.environments[env]) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
+    const env = environmentArgument(spec, ctx.positionals);
     const plan = await planSync(ctx.root, spec, env);
     ctx.stdout(ctx.values.json ? syncPlanJson(plan) : syncPlanText(plan, ctx.colour));
     return plan.findings.length ? 1 : 0;

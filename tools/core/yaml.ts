@@ -125,3 +125,11 @@ export function parseYaml(text: string, file: string): unknown {
   }
   return parseYamlDocument(text, file).doc.toJS({ maxAliasCount: 100 });
 }
+
+/** Every document of a YAML stream as a Document with positions (for pointing at a field's line). */
+export function parseYamlDocumentsWithLines(text: string): { docs: Document[]; lines: LineCounter } {
+  const { LineCounter: Lines, parseAllDocuments } = yaml();
+  const lines = new Lines();
+  const docs = parseAllDocuments(text, { lineCounter: lines });
+  return { docs: Array.isArray(docs) ? docs : [], lines };
+}

@@ -1,8 +1,9 @@
 // Rendered-manifest diffs: what will change in the cluster, resource by resource. Used by
 // `pnpm diff`, by bump-image's --dry-run and by the pull-request body, so all three agree.
-import { cp, mkdtemp, rm } from "node:fs/promises";
+import { existsSync } from "node:fs";
+import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { parseYamlStream } from "../core/yaml.ts";
 import { exportTree } from "../git/git.ts";
 import { mapLimit, render } from "../render/kustomize.ts";
@@ -48,7 +49,6 @@ const overlay = (env: string, layer: Layer) => (layer === "data" ? join("overlay
 export async function renderSnapshot(root: string, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
   const jobs = envs.flatMap((env) => layers.map((layer) => ({ env, layer })));
   const snapshot: Snapshot = new Map(envs.map((e) => [e, {}]));
-  const { existsSync } = await import("node:fs");
   await mapLimit(jobs, async ({ env, layer }) => {
     const dir = join(root, overlay(env, layer));
     if (!existsSync(join(dir, "kustomization.yaml"))) return;
@@ -76,9 +76,6 @@ export async function renderSnapshotAt(root: string, rev: string, envs: string[]
 export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-plan-"));
   try {
-    const { existsSync } = await import("node:fs");
-    const { writeFile, mkdir } = await import("node:fs/promises");
-    const { dirname } = await import("node:path");
     for (const folder of RENDER_INPUTS) if (existsSync(join(root, folder))) await cp(join(root, folder), join(dir, folder), { recursive: true });
     for (const [path, content] of replacements) {
       await mkdir(dirname(join(dir, path)), { recursive: true });

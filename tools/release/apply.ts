@@ -1,5 +1,6 @@
 // Applying a planned tag move: branch, atomic write, commit; then, with a token, push (rebasing
 // and retrying when the remote moved) and open or update the pull request.
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { PreconditionError, ToolError } from "../core/errors.ts";
 import { githubToken } from "../core/secrets.ts";
@@ -107,7 +108,6 @@ async function pushWithRetry(root: string, plan: ReleasePlan, token: string | un
     if (!(await rebase(root, `origin/${plan.branch}`))) {
       // Same line changed on both sides: take the remote branch and apply the edit again there.
       await git(root, ["reset", "--quiet", "--hard", `origin/${plan.branch}`]);
-      const { readFile } = await import("node:fs/promises");
       const current = await readFile(join(root, plan.file), "utf8");
       let text = current;
       for (const move of plan.moves) text = planImageEdit(text, plan.file, move.image, move.after).text;

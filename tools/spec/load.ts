@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { relative } from "node:path";
 import type { z } from "zod";
-import { ValidationError, type Problem } from "../core/errors.ts";
+import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { specSchema, type Spec } from "./schema.ts";
 
@@ -73,4 +73,13 @@ export async function loadSpec(specFile: string, root: string): Promise<Spec> {
     throw new ValidationError([{ file: display, path: "", message: "the environments spec is missing" }]);
   }
   return parseSpec(text, display);
+}
+
+/** The one environment a command takes as its argument (render, plan, history): a usage error otherwise. */
+export function environmentArgument(spec: Spec, positionals: string[]): string {
+  const envs = Object.keys(spec.environments);
+  const [env, ...extra] = positionals;
+  if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
+  if (!spec.environments[env]) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
+  return env;
 }
