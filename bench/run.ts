@@ -29,6 +29,8 @@ import { loadSpec } from "../tools/spec/load.ts";
 
 const ROOT = TOOLS_ROOT;
 const CLI = join(ROOT, "tools", "cli.ts");
+// In-process phases print no progress lines between the figures.
+process.env.RINGLET_QUIET = "1";
 const ENV = { ...process.env, RINGLET_QUIET: "1", NO_COLOR: "1" };
 const started = performance.now();
 const startLoad = loadavg()[0]!;
