@@ -1,4 +1,5 @@
 import { execFile } from "node:child_process";
+import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
@@ -318,5 +319,38 @@ describe("schemaRule", () => {
       { rule: "schema/unknown-kind", file: "overlays/dev/data/widget.yaml", path: "kind", message: "no schema for example.com/v1 Widget", env: "dev", object: "Widget/w" },
       { rule: "schema/unknown-field", file: "argocd/dev.yaml", path: "spec.syncPolicy.automatd", message: 'unknown field "automatd"; did you mean "automated"?', object: "Application/ringlet-dev" },
     ]);
+  });
+});
+
+// Canary: the strictness is read out of the schema packages' compiled validators, so a change in
+// how those packages are generated could silently weaken it. Every kind this repository renders,
+// and the Argo CD kinds, must still flag an unknown field at the top of its spec and in its first
+// container (where it has one).
+describe("strictness canary, one per rendered kind", () => {
+  it("flags an unknown field in every kind", async () => {
+    const argocd: KubeObject[] = [];
+    for (const f of (await readdir(join(TOOLS_ROOT, "argocd"))).filter((n) => n.endsWith(".yaml") && n !== "kustomization.yaml")) {
+      argocd.push(...parseYamlStream(await readFile(join(TOOLS_ROOT, "argocd", f), "utf8"), f));
+    }
+    const byKind = new Map<string, KubeObject>();
+    for (const o of [...app, ...data, ...argocd]) byKind.set(`${o.apiVersion}/${o.kind}`, o);
+    expect([...byKind.keys()].length).toBeGreaterThanOrEqual(13);
+    for (const [kind, original] of byKind) {
+      const o = structuredClone(original) as Record<string, any>;
+      const where = o.spec ? "spec" : o.data ? "data" : "metadata";
+      if (where === "data") {
+        // ConfigMap data is a free-form map: the canary goes at the top instead.
+        o.zzCanary = true;
+        expect(validateStrict(o).map((p) => p.path), kind).toContain("zzCanary");
+        continue;
+      }
+      o[where].zzCanary = true;
+      expect(validateStrict(o).map((p) => p.path), kind).toContain(`${where}.zzCanary`);
+      const containers = o.spec?.template?.spec?.containers;
+      if (containers) {
+        containers[0].zzCanary = true;
+        expect(validateStrict(o).map((p) => p.path), kind).toContain("spec.template.spec.containers[0].zzCanary");
+      }
+    }
   });
 });
