@@ -16,7 +16,7 @@ import { semverDistance } from "../tools/ops/status.ts";
 import { kindRank, orderSync, syncWave } from "../tools/ops/sync-plan.ts";
 import type { RenderedObject } from "../tools/rules/types.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { createTestRepo, type TestRepo } from "./support/repo.ts";
+import { testRepos, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -68,15 +68,7 @@ function row(text: string, first: string): string {
   return line;
 }
 
-const repos: TestRepo[] = [];
-async function newRepo(): Promise<TestRepo> {
-  const repo = await createTestRepo();
-  repos.push(repo);
-  return repo;
-}
-afterAll(async () => {
-  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
-});
+const newRepo = testRepos();
 
 // ------------------------------------------------------------------ pure parts
 

@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+import { cleanEnv, testRepos, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -82,15 +82,7 @@ function replaceOnce(text: string, line: string, replacement: string): string {
   return text.replace(line, replacement);
 }
 
-const repos: TestRepo[] = [];
-async function newRepo(): Promise<TestRepo> {
-  const repo = await createTestRepo();
-  repos.push(repo);
-  return repo;
-}
-afterAll(async () => {
-  await Promise.all(repos.splice(0).map((r) => r.cleanup()));
-});
+const newRepo = testRepos();
 
 // ------------------------------------------------------------------ without a token
 

@@ -6,6 +6,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
+import { afterAll } from "vitest";
 import { TOOLS_ROOT } from "../../tools/core/paths.ts";
 import { planImageEdit } from "../../tools/edit/kustomization.ts";
 import { parseSpec } from "../../tools/spec/load.ts";
@@ -117,4 +118,20 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
     cleanup: () => rm(dir, { recursive: true, force: true }),
   };
   return repo;
+}
+
+/**
+ * For a test file that makes several repositories: returns a factory whose repositories are all
+ * removed after the file's tests (registers the afterAll itself).
+ */
+export function testRepos(): () => Promise<TestRepo> {
+  const repos: TestRepo[] = [];
+  afterAll(async () => {
+    await Promise.all(repos.splice(0).map((r) => r.cleanup()));
+  });
+  return async () => {
+    const repo = await createTestRepo();
+    repos.push(repo);
+    return repo;
+  };
 }
