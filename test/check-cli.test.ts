@@ -182,6 +182,51 @@ describe("pnpm generate", () => {
   });
 });
 
+describe("generate and check after changes of the spec", () => {
+  it("keeps the quotes a tag like `yes` needs (kustomize reads YAML 1.1: unquoted, it is a boolean)", async () => {
+    const bumped = await repo.cli(["bump-image", "yes"]);
+    expect(bumped.code, bumped.stderr).toBe(0);
+    try {
+      expect(await repo.read("overlays/dev/kustomization.yaml")).toContain('    newTag: "yes"\n');
+      const gen = await repo.cli(["generate"]);
+      expect(gen.stdout).toContain("everything is up to date");
+      const { stdout } = await exec(join(TOOLS_ROOT, ".tools", "kubectl"), ["kustomize", join(repo.root, "overlays", "dev")], { maxBuffer: 32 * 1024 * 1024 });
+      expect(stdout).toContain("image: ghcr.io/ringlet/ringlet:yes\n");
+    } finally {
+      await repo.git("checkout", "-q", "main");
+    }
+  });
+
+  it("names the spec path of a component whose workload the base does not have", async () => {
+    const r = await withChange({ "overlays/environments.yaml": (t) => t.replace("workload: ringlet-worker", "workload: ringlet-wrkr") }, ["check"]);
+    expect(r.code).toBe(1);
+    expect(r.stdout).toMatch(/overlays\/environments\.yaml:\d+: spec\/invalid: components\.worker\.workload: no Deployment named ringlet-wrkr in base\//);
+  });
+
+  it("starts a new stage at the tag of the stage before it, and removes its files when it goes", async () => {
+    // dev and staging have moved on to v1.1.0; prod is still on v1.0.0.
+    for (const file of ["overlays/dev/kustomization.yaml", "overlays/staging/kustomization.yaml"]) {
+      await repo.write(file, (await repo.read(file)).replace("newTag: v1.0.0", "newTag: v1.1.0"));
+    }
+    const spec = await repo.read("overlays/environments.yaml");
+    const qa = "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: auto\n    database:\n      mode: in-cluster\n\n";
+    await repo.write("overlays/environments.yaml", spec.replace("  prod:\n", `${qa}  prod:\n`));
+    try {
+      expect((await repo.cli(["generate"])).code).toBe(0);
+      expect(await repo.read("overlays/qa/kustomization.yaml")).toContain("    newTag: v1.1.0\n");
+      const check = await repo.cli(["check"]);
+      expect(check.code, check.stdout).toBe(0);
+      await repo.write("overlays/environments.yaml", spec);
+      expect((await repo.cli(["generate"])).code).toBe(0);
+      expect(await repo.git("ls-files", "--others", "--", "overlays/qa", "argocd/qa.yaml")).toBe("");
+      expect((await repo.cli(["check"])).code).toBe(0);
+    } finally {
+      await repo.git("checkout", "-q", "--", ".");
+      await repo.git("clean", "-qfd", "--", "overlays", "argocd");
+    }
+  });
+});
+
 describe("pnpm render", () => {
   it("prints exactly the bytes kustomize prints", async () => {
     const r = await repo.cli(["render", "staging"]);

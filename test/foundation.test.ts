@@ -229,7 +229,10 @@ describe("Argo CD applications", () => {
       const env = /^overlays\/([^/]+)/.exec(a.spec.source.path)![1];
       if (env === "prod") expect(a.spec.syncPolicy.automated).toBeUndefined();
       else expect(a.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
-      expect(a.spec.syncPolicy.syncOptions).toContain("CreateNamespace=true");
+      // Only the data Application (synced first) creates and labels the namespace.
+      const data = a.spec.source.path.endsWith("/data");
+      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(data);
+      expect(a.spec.syncPolicy.managedNamespaceMetadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe(data ? "restricted" : undefined);
       expect(a.spec.syncPolicy.retry.backoff).toEqual({ duration: "10s", factor: 2, maxDuration: "5m" });
       expect(a.metadata.finalizers).toEqual(["resources-finalizer.argocd.argoproj.io"]);
       expect(a.metadata.namespace).toBe("argocd");

@@ -315,7 +315,7 @@ describe("promote", () => {
 });
 
 describe("deploy branches", () => {
-  it("a dev move started while another environment's deploy branch is checked out carries only the dev change (or is refused)", async () => {
+  it("refuses a move started while another environment's deploy branch is checked out, and changes nothing", async () => {
     const repo = await newRepo();
     expect((await repo.cli(["bump-image", "v3.0.0", "--env", "staging"])).code).toBe(0);
     expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/v3.0.0");
@@ -323,13 +323,23 @@ describe("deploy branches", () => {
 
     const result = await repo.cli(["bump-image", "v9.9.9"]);
 
-    if (result.code === 0) {
-      // Merging the dev pull request must not deploy staging's unmerged change.
-      expect((await repo.git("diff", "--name-only", "main", "deploy/dev/v9.9.9")).trim()).toBe(DEV);
-    } else {
-      expect(result.stderr).toMatch(/^error: /);
-      expect(await repo.state()).toEqual(before);
-    }
+    // Otherwise merging the dev pull request would also deploy staging's unmerged change.
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("you are on deploy/staging/v3.0.0; deploy branches start from main");
+    expect(await repo.state()).toEqual(before);
+  });
+
+  it("puts the repository back when the commit itself fails (here: a signing program that fails)", async () => {
+    const repo = await newRepo();
+    await repo.git("config", "commit.gpgsign", "true");
+    await repo.git("config", "gpg.program", "false");
+    const before = await repo.state();
+
+    const result = await repo.cli(["bump-image", "v9.9.9"]);
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("git commit failed");
+    expect(await repo.state()).toEqual(before);
   });
 
   it("re-running from main never discards commits already on the local deploy branch", async () => {
@@ -341,9 +351,11 @@ describe("deploy branches", () => {
     const fixup = (await repo.git("rev-parse", "HEAD")).trim();
     await repo.git("checkout", "--quiet", "main");
 
-    await repo.cli(["bump-image", "v9.9.9"]);
+    const result = await repo.cli(["bump-image", "v9.9.9"]);
 
-    // Whether it refuses or reuses the branch, the fix-up stays on deploy/dev/v9.9.9.
+    expect(result.code).toBe(1);
+    expect(result.stderr).toContain("branch deploy/dev/v9.9.9 already exists with commits that are not on main");
+    // The fix-up stays on deploy/dev/v9.9.9.
     const contained = await exec("git", ["merge-base", "--is-ancestor", fixup, "deploy/dev/v9.9.9"], { cwd: repo.root, env: cleanEnv() }).then(
       () => true,
       () => false,
@@ -604,4 +616,29 @@ afterEach(() => {
     expect(run.stderr).not.toContain(TOKEN);
     expect(run.stderr).not.toContain("WRONGTOKEN");
   }
+});
+
+describe("re-runs after the merge", () => {
+  it("on a deploy branch already merged into main: nothing to do, no push, no pull request", async () => {
+    const repo = await newRepo();
+    const gh = await newFake();
+    expect((await repo.cli(["bump-image", "v9.9.9"])).code).toBe(0);
+    await repo.git("checkout", "--quiet", "main");
+    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/v9.9.9");
+    await repo.git("checkout", "--quiet", "deploy/dev/v9.9.9");
+
+    const result = await cliWithToken(repo, gh, ["bump-image", "v9.9.9"]);
+
+    expect(result.code, result.stderr).toBe(0);
+    expect(result.stdout).toContain("dev already runs ghcr.io/ringlet/ringlet v9.9.9: nothing to do.");
+    expect(gh.requests).toEqual([]);
+    expect(Object.keys(await remoteBranches(repo))).toEqual(["main"]);
+  });
+
+  it("promote --from the last stage says so, in JSON too", async () => {
+    const repo = await newRepo();
+    const result = await repo.cli(["promote", "--from", "prod", "--json"]);
+    expect(result.code).toBe(0);
+    expect(JSON.parse(result.stdout)).toEqual({ dryRun: false, from: "prod", environment: null, changed: false, reason: "last stage" });
+  });
 });

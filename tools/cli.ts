@@ -1,5 +1,6 @@
 // The one entry point behind every pnpm script: parses flags, calls one command function, and
 // turns errors into messages and exit codes (0 ok, 1 findings or failure, 2 usage).
+import { resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EXIT, GitHubError, PreconditionError, ToolError, UsageError, ValidationError, exitCodeFor } from "./core/errors.ts";
@@ -76,7 +77,7 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       out(commandHelp(command));
       return EXIT.ok;
     }
-    const root = typeof parsed.values.root === "string" ? parsed.values.root : process.cwd();
+    const root = resolve(typeof parsed.values.root === "string" ? parsed.values.root : process.cwd());
     return await command.run({ values: parsed.values as CommandContext["values"], positionals: parsed.positionals, root, env, stdout: out, stderr: err, colour });
   } catch (error) {
     // With --json a script reads stdout: the error goes there too, as JSON (and on stderr for people).

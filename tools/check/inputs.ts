@@ -221,7 +221,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   renders.keepOnly(new Set(targets.map((t) => t.dir)));
   const [drift, argocd, rendered] = await Promise.all([
     driftFindings(root, spec).catch((error: unknown) => {
-      if (error instanceof ValidationError) return problemsToFindings("drift/generated", error);
+      if (error instanceof ValidationError) return problemsToFindings("drift/generated", error).map((f) => (f.file === "overlays/environments.yaml" ? { ...f, rule: "spec/invalid" } : f));
       throw error;
     }),
     argocdObjects(root),

@@ -44,12 +44,14 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
     const baseText = await showFile(ctx.root, base, plan.file);
     if (baseText !== undefined) plan = await planRelease(ctx.root, spec, { ...request, baseText });
     commit = false;
-  } else if (!plan.changed) {
+  }
+  if (!plan.changed) {
+    // Already there (or, on a deploy branch, already merged into the default branch).
     const already = plan.moves.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
     if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false }, null, 2)}\n`);
     else ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
     return 0;
-  } else if (current !== undefined) {
+  } else if (commit && current !== undefined) {
     await checkBranchStart(ctx.root, plan, current);
   }
 
@@ -174,7 +176,8 @@ export const promoteCommand: Command = {
       const at = order.indexOf(fromFlag);
       if (at < 0) throw new ValidationError([envProblem(spec, fromFlag, specFile, "--from")!]);
       if (at === order.length - 1) {
-        ctx.stdout(`${fromFlag} is the last stage: nothing to promote to.\n`);
+        if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: Boolean(ctx.values["dry-run"]), from: fromFlag, environment: null, changed: false, reason: "last stage" }, null, 2)}\n`);
+        else ctx.stdout(`${fromFlag} is the last stage: nothing to promote to.\n`);
         return 0;
       }
       ctx.positionals.push(fromFlag, order[at + 1]!);

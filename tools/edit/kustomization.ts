@@ -30,17 +30,22 @@ interface Splice {
  */
 const NOT_PLAIN_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][-+]?\d+)?|0x[\da-fA-F_]+|0o?[0-7_]+|0b[01_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|\d+(?::[0-5]?\d)+(?:\.\d*)?)$/;
 
-/** Renders a string as a YAML scalar in the style the old value used, quoting when plain would change its type. */
-export function scalarText(value: string, style: Scalar["type"] | undefined): string {
-  if (style === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
-  if (style === Scalar.QUOTE_DOUBLE) return JSON.stringify(value);
+/** True when a plain (unquoted) scalar would not read back as this same string, in YAML 1.1 or 1.2. */
+export function needsQuotes(value: string): boolean {
   let plain: unknown;
   try {
     plain = parseYaml(value, "value");
   } catch {
     plain = undefined;
   }
-  return plain === value && !NOT_PLAIN_STRING.test(value) ? value : JSON.stringify(value);
+  return plain !== value || NOT_PLAIN_STRING.test(value);
+}
+
+/** Renders a string as a YAML scalar in the style the old value used, quoting when plain would change its type. */
+export function scalarText(value: string, style: Scalar["type"] | undefined): string {
+  if (style === Scalar.QUOTE_SINGLE) return `'${value.replace(/'/g, "''")}'`;
+  if (style === Scalar.QUOTE_DOUBLE) return JSON.stringify(value);
+  return needsQuotes(value) ? JSON.stringify(value) : value;
 }
 
 function findImage(doc: Document, file: string, image: string): YAMLMap {
@@ -61,9 +66,14 @@ function findImage(doc: Document, file: string, image: string): YAMLMap {
   throw new ValidationError(problems);
 }
 
-function valueOf(map: YAMLMap, key: string): string | undefined {
+function valueOf(map: YAMLMap, key: string, file: string): string | undefined {
   const v = map.get(key);
-  return v === undefined || v === null ? undefined : String(v);
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") {
+    // `newTag: 1.10` is the number 1.1 to every YAML reader: neither the tag meant nor a string kustomize accepts.
+    throw new ValidationError([{ file, path: `images[name=${String(map.get("name"))}].${key}`, message: `${JSON.stringify(v)} is not a string: quote it (e.g. ${key}: "${String(v)}")` }]);
+  }
+  return v;
 }
 
 /** Line start offset of `pos` and the indentation of that line. */
@@ -76,7 +86,7 @@ function lineOf(text: string, pos: number): { start: number; indent: string } {
 export function planImageEdit(text: string, file: string, image: string, want: ImageRef): ImageEdit {
   const { doc } = parseYamlDocument(text, file);
   const entry = findImage(doc, file, image);
-  const before: ImageRef = { newTag: valueOf(entry, "newTag"), digest: valueOf(entry, "digest") };
+  const before: ImageRef = { newTag: valueOf(entry, "newTag", file), digest: valueOf(entry, "digest", file) };
   const after: ImageRef = { newTag: want.newTag, digest: want.digest };
   if (before.newTag === after.newTag && before.digest === after.digest) return { text, before, after, changed: false };
 
@@ -119,5 +129,5 @@ export function planImageEdit(text: string, file: string, image: string, want: I
 export function readImage(text: string, file: string, image: string): ImageRef {
   const { doc } = parseYamlDocument(text, file);
   const entry = findImage(doc, file, image);
-  return { newTag: valueOf(entry, "newTag"), digest: valueOf(entry, "digest") };
+  return { newTag: valueOf(entry, "newTag", file), digest: valueOf(entry, "digest", file) };
 }

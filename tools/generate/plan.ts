@@ -1,10 +1,12 @@
 // Planning half of `pnpm generate`: a pure function from the spec, the base and the image tags
 // already in the overlays to the exact files that should exist. Applying (writing) is separate
 // (apply.ts), and `pnpm check` compares this plan with the disk to report drift.
-import { stringify } from "yaml";
+import { Scalar, stringify } from "yaml";
 import type { KubeObject } from "../core/yaml.ts";
+import { needsQuotes } from "../edit/kustomization.ts";
 import type { Environment, Resources, Spec } from "../spec/schema.ts";
 import { findBaseObject, type BaseInfo } from "./base.ts";
+import type { Problem } from "../core/errors.ts";
 
 export interface ImageEntry {
   name: string;
@@ -40,15 +42,26 @@ function docs(values: unknown[]): string {
   return values.map(yaml).join("---\n");
 }
 
-function imagesFor(spec: Spec, current: ImageEntry[] | undefined): ImageEntry[] {
+/** A tag YAML 1.1 would read as another type (kustomize does: `yes` is a boolean) is written quoted. */
+function tagScalar(value: string): string | Scalar {
+  if (!needsQuotes(value)) return value;
+  const scalar = new Scalar(value);
+  scalar.type = Scalar.QUOTE_DOUBLE;
+  return scalar;
+}
+
+/**
+ * The overlay's current entries; a new environment starts where the stage before it is (not at
+ * initialTag, which would put it behind the stages after it), the first stage at initialTag.
+ */
+function imagesFor(spec: Spec, current: ImageEntry[] | undefined, previous: ImageEntry[] | undefined): Record<string, unknown>[] {
   return spec.images.map((image) => {
-    const existing = current?.find((e) => e.name === image.name);
-    if (!existing) return { name: image.name, newTag: image.initialTag };
-    const entry: ImageEntry = { name: image.name };
-    if (existing.newName) entry.newName = existing.newName;
-    if (existing.newTag) entry.newTag = existing.newTag;
-    if (existing.digest) entry.digest = existing.digest;
-    if (!entry.newTag && !entry.digest) entry.newTag = image.initialTag;
+    const existing = current?.find((e) => e.name === image.name) ?? previous?.find((e) => e.name === image.name);
+    const entry: Record<string, unknown> = { name: image.name };
+    if (existing?.newName) entry.newName = existing.newName;
+    if (existing?.newTag) entry.newTag = tagScalar(existing.newTag);
+    if (existing?.digest) entry.digest = existing.digest;
+    if (!existing?.newTag && !existing?.digest) entry.newTag = tagScalar(image.initialTag);
     return entry;
   });
 }
@@ -65,6 +78,15 @@ function sameResources(a: unknown, b: Resources): boolean {
 interface OverlayParts {
   kustomization: Record<string, unknown>;
   files: GeneratedFile[];
+}
+
+function previousImages(input: PlanInput, envName: string): ImageEntry[] | undefined {
+  const envs = Object.keys(input.spec.environments);
+  for (let i = envs.indexOf(envName) - 1; i >= 0; i--) {
+    const found = input.currentImages.get(envs[i]!);
+    if (found) return found;
+  }
+  return undefined;
 }
 
 function appOverlay(input: PlanInput, envName: string, env: Environment): OverlayParts {
@@ -129,7 +151,7 @@ function appOverlay(input: PlanInput, envName: string, env: Environment): Overla
     kind: "Kustomization",
     namespace: env.namespace,
     resources: ["../../base/app"],
-    images: imagesFor(spec, input.currentImages.get(envName)),
+    images: imagesFor(spec, input.currentImages.get(envName), previousImages(input, envName)),
   };
   const config = Object.entries(env.config).sort(([a], [b]) => a.localeCompare(b));
   if (config.length) {
@@ -194,7 +216,9 @@ function application(spec: Spec, envName: string, env: Environment, layer: "data
   const name = layer === "data" ? `${spec.name}-${envName}-data` : `${spec.name}-${envName}`;
   const syncPolicy: Record<string, unknown> = {};
   if (env.sync === "auto") syncPolicy.automated = { prune: true, selfHeal: true };
-  syncPolicy.syncOptions = ["CreateNamespace=true", "PruneLast=true"];
+  // Only the data Application (synced first) creates and labels the namespace: two Applications
+  // managing one namespace's metadata would take it from each other.
+  syncPolicy.syncOptions = layer === "data" ? ["CreateNamespace=true", "PruneLast=true"] : ["PruneLast=true"];
   syncPolicy.retry = { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" } };
   return {
     apiVersion: "argoproj.io/v1alpha1",
@@ -215,9 +239,8 @@ function application(spec: Spec, envName: string, env: Environment, layer: "data
       revisionHistoryLimit: 10,
       syncPolicy: {
         ...syncPolicy,
-        // Both Applications may create the namespace: the same labels from each (Pod Security
-        // "restricted", which every Ringlet pod meets).
-        managedNamespaceMetadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": spec.name } },
+        // Pod Security "restricted", which every Ringlet pod meets.
+        ...(layer === "data" ? { managedNamespaceMetadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": spec.name } } } : {}),
       },
     },
   };
@@ -300,6 +323,24 @@ function rootFile(spec: Spec): string {
     },
   };
   return docs([project, root]);
+}
+
+/** Every component must name a workload and container the base has: a patch for anything else breaks every overlay. */
+export function componentProblems(spec: Spec, base: BaseInfo, specFile: string): Problem[] {
+  const problems: Problem[] = [];
+  for (const [name, component] of Object.entries(spec.components)) {
+    const kind = component.kind === "hook-job" ? "Job" : "Deployment";
+    const workload = findBaseObject(base, kind, component.workload) ?? (component.kind === "singleton" ? findBaseObject(base, "StatefulSet", component.workload) : undefined);
+    if (!workload) {
+      problems.push({ file: specFile, path: `components.${name}.workload`, message: `no ${kind} named ${component.workload} in base/` });
+      continue;
+    }
+    const containers = ((workload.spec as { template?: { spec?: { containers?: { name: string }[] } } } | undefined)?.template?.spec?.containers ?? []).map((c) => c.name);
+    if (!containers.includes(component.container)) {
+      problems.push({ file: specFile, path: `components.${name}.container`, message: `${kind} ${component.workload} has no container ${component.container}; containers: ${containers.join(", ")}` });
+    }
+  }
+  return problems;
 }
 
 /** Every file generate writes, sorted by path. */

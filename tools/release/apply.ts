@@ -84,6 +84,24 @@ export async function checkBranchStart(root: string, plan: ReleasePlan, current:
   }
 }
 
+/**
+ * Creates the deploy branch and commits the edit. If anything fails on the way (a signing hook,
+ * a full disk), the repository is put back as it was: original branch, branch ref, index, file.
+ */
+async function commitOnBranch(root: string, plan: ReleasePlan): Promise<string> {
+  const original = await currentBranch(root);
+  const previous = (await tryGit(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${plan.branch}`])).stdout.trim();
+  try {
+    await checkoutNewBranch(root, plan.branch);
+    return await commitPlan(root, plan, plan.newText);
+  } catch (error) {
+    if (original) await tryGit(root, ["checkout", "--quiet", "--force", original]);
+    if (previous) await tryGit(root, ["branch", "--quiet", "--force", plan.branch, previous]);
+    else await tryGit(root, ["branch", "--quiet", "-D", plan.branch]);
+    throw error;
+  }
+}
+
 async function commitPlan(root: string, plan: ReleasePlan, text: string): Promise<string> {
   await writeFileAtomic(join(root, plan.file), text);
   return commitPaths(root, [plan.file], plan.commitMessage);
@@ -138,8 +156,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
 
   let commit: string;
   if (options.commit) {
-    await checkoutNewBranch(root, plan.branch);
-    commit = await commitPlan(root, plan, plan.newText);
+    commit = await commitOnBranch(root, plan);
   } else {
     commit = (await git(root, ["rev-parse", "HEAD"])).trim();
   }
