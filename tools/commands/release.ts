@@ -1,11 +1,13 @@
 // bump-image and promote: one flow (plan → rendered diff → apply), two ways to say the target.
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type { Command, CommandContext } from "../cli.ts";
 import { ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 import { formatDiffText } from "../diff/format.ts";
-import { diffSnapshots, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
+import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
 import { showFile } from "../git/git.ts";
 import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch } from "../release/apply.ts";
 import { pullRequestBody } from "../release/body.ts";
@@ -56,9 +58,8 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
   }
 
   const envs = [plan.env];
-  const changes = () => diffOf(ctx.root, plan, envs);
   // The new state must build before anything is written (a tag like `yes` once broke it).
-  const rendered = await changes();
+  const rendered = await diffOf(ctx.root, plan, envs);
   if (rendered.errors.length) {
     throw new ToolError(`${plan.file} would not render after this change, so nothing was written:\n${rendered.errors.join("\n")}`);
   }
@@ -95,8 +96,11 @@ async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
   progress(`rendering ${plan.env} before and after the change`);
   // The tag lives in the application overlay; the data layer does not read that file.
   const layers: Layer[] = ["app"];
+  // "Before" is the tree on disk unless the plan describes a move from another text (a re-run
+  // on its deploy branch plans against the default branch): then it too renders from a copy.
+  const onDisk = await readFile(join(root, plan.file), "utf8").catch(() => undefined);
   const [before, after] = await Promise.all([
-    renderSnapshotWith(root, new Map([[plan.file, plan.oldText]]), envs, layers),
+    onDisk === plan.oldText ? renderSnapshot(root, envs, layers) : renderSnapshotWith(root, new Map([[plan.file, plan.oldText]]), envs, layers),
     renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs, layers),
   ]);
   return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)] };

@@ -13,7 +13,7 @@ import { parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import { render } from "../render/kustomize.ts";
 import { hookPhases } from "../rules/argocd.ts";
 import type { Layer, RenderedObject } from "../rules/types.ts";
-import { annotation, containersOf, podReferences, podTemplate } from "../rules/workloads.ts";
+import { annotation, containersOf, createdKeys, podReferences, podTemplate } from "../rules/workloads.ts";
 import type { Spec } from "../spec/schema.ts";
 import { formatColumns, type Cell } from "../core/table.ts";
 import { HASHED } from "../rules/argocd.ts";
@@ -241,12 +241,6 @@ function stepsOf(tasks: Task[]): SyncStep[] {
   }));
 }
 
-// kustomize's hash suffix: 10 characters of hex with 0, 1, 3, a and e replaced by g, h, k, m, t
-// (sigs.k8s.io/kustomize/api/hasher encode), so it never contains a vowel but "t".
-
-function isGenerated(name: string): boolean {
-  return HASHED.test(name);
-}
 
 const WORKLOADS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "ReplicationController", "Pod", "CronJob", "Job"]);
 
@@ -263,14 +257,7 @@ function createdBy(tasks: Task[]): Map<string, Task> {
   const creates = new Map<string, Task>();
   for (const t of tasks) {
     if (t.phase === "SyncFail") continue;
-    const put = (key: string) => {
-      if (!creates.has(key)) creates.set(key, t);
-    };
-    put(objectId(t));
-    if (t.kind === "ExternalSecret") {
-      const target = (t.ro.object.spec as { target?: { name?: string } } | undefined)?.target?.name ?? t.name;
-      put(`Secret/${target}`);
-    }
+    for (const key of createdKeys(t.ro.object)) if (!creates.has(key)) creates.set(key, t);
   }
   return creates;
 }
@@ -305,7 +292,7 @@ export function syncFindings(application: string, tasks: Task[], spec: Spec): Pl
     for (const ref of podReferences(template)) {
       const source = creates.get(`${ref.kind}/${ref.name}`);
       const later = source !== undefined && groupOrder(source, t) > 0 ? source : undefined;
-      const hashed = ref.kind === "ConfigMap" && isGenerated(ref.name);
+      const hashed = ref.kind === "ConfigMap" && HASHED.test(ref.name);
       if (preSync && (later || hashed)) {
         const parts = [`the PreSync hook reads ${ref.kind} ${ref.name}`];
         if (hashed) parts.push("a generated name with a content hash: a sync that changes its content runs the hook before the ConfigMap of the new name exists");

@@ -2,7 +2,7 @@
 // (see the notes in README: hook spelling, fixed-name hooks, PreSync reading what the same sync
 // creates, sync options, manual production, project whitelists).
 import { objectId, allObjects, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
-import { annotation, podReferences, podTemplate } from "./workloads.ts";
+import { annotation, createdKeys, podReferences, podTemplate } from "./workloads.ts";
 
 const HOOK = "argocd.argoproj.io/hook";
 const DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy";
@@ -110,16 +110,7 @@ export const preSyncDependenciesRule: Rule = (ctx) =>
           const t = podTemplate(hook);
           if (!t) return [];
           const created = new Map<string, RenderedObject>();
-          for (const o of objects) {
-            if (hookPhases(o).length) continue;
-            const name = o.object.metadata?.name;
-            if (!name) continue;
-            created.set(`${o.object.kind}/${name}`, o);
-            if (o.object.kind === "ExternalSecret") {
-              const target = (o.object.spec as { target?: { name?: string } } | undefined)?.target?.name ?? name;
-              created.set(`Secret/${target}`, o);
-            }
-          }
+          for (const o of objects) if (!hookPhases(o).length) for (const key of createdKeys(o.object)) created.set(key, o);
           return podReferences(t).flatMap((ref) => {
             const source = created.get(`${ref.kind}/${ref.name}`);
             if (!source) return [];

@@ -154,3 +154,12 @@ export function podReferences(t: PodTemplate): { kind: "ConfigMap" | "Secret" | 
   });
   return refs;
 }
+
+/** The Kind/name keys an object brings into existence: itself, and the Secret an ExternalSecret writes. */
+export function createdKeys(object: KubeObject): string[] {
+  const name = object.metadata?.name;
+  if (!name) return [];
+  const keys = [`${object.kind}/${name}`];
+  if (object.kind === "ExternalSecret") keys.push(`Secret/${(object.spec as { target?: { name?: string } } | undefined)?.target?.name ?? name}`);
+  return keys;
+}
