@@ -1,6 +1,7 @@
 // Every rule family, in the order findings are reported.
 import { argocdRules } from "./argocd.ts";
 import { consistencyRules } from "./consistency.ts";
+import { customResourceRules } from "./custom-resources.ts";
 import { unmatchedPatchRule } from "./patches.ts";
 import { policyRules } from "./policy.ts";
 import { schemaRule } from "./schema.ts";
@@ -12,6 +13,7 @@ export const rules: Record<string, Rule> = {
   ...Object.fromEntries(Object.entries(consistencyRules).map(([k, r]) => [`consistency/${k}`, r])),
   ...Object.fromEntries(Object.entries(policyRules).map(([k, r]) => [`policy/${k}`, r])),
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
+  ...Object.fromEntries(Object.entries(customResourceRules).map(([k, r]) => [`custom-resources/${k}`, r])),
 };
 
 export function runRules(ctx: RuleContext, selected: Record<string, Rule> = rules): Finding[] {
