@@ -2,6 +2,10 @@
 import { argocdRules } from "./argocd.ts";
 import { consistencyRules } from "./consistency.ts";
 import { customResourceRules } from "./custom-resources.ts";
+import { hostRules } from "./hosts.ts";
+import { imageRules } from "./images.ts";
+import { referenceRules } from "./references.ts";
+import { selectorRules } from "./selectors.ts";
 import { unmatchedPatchRule } from "./patches.ts";
 import { policyRules } from "./policy.ts";
 import { schemaRule } from "./schema.ts";
@@ -14,6 +18,10 @@ export const rules: Record<string, Rule> = {
   ...Object.fromEntries(Object.entries(policyRules).map(([k, r]) => [`policy/${k}`, r])),
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
   ...Object.fromEntries(Object.entries(customResourceRules).map(([k, r]) => [`custom-resources/${k}`, r])),
+  ...Object.fromEntries(Object.entries(hostRules).map(([k, r]) => [`hosts/${k}`, r])),
+  ...Object.fromEntries(Object.entries(imageRules).map(([k, r]) => [`images/${k}`, r])),
+  ...Object.fromEntries(Object.entries(selectorRules).map(([k, r]) => [`selectors/${k}`, r])),
+  ...Object.fromEntries(Object.entries(referenceRules).map(([k, r]) => [`references/${k}`, r])),
 };
 
 export function runRules(ctx: RuleContext, selected: Record<string, Rule> = rules): Finding[] {

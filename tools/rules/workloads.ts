@@ -19,7 +19,13 @@ export interface PodSpec {
   containers?: Container[];
   initContainers?: Container[];
   securityContext?: Record<string, unknown>;
-  volumes?: { name: string; configMap?: { name?: string }; secret?: { secretName?: string }; persistentVolumeClaim?: { claimName?: string }; projected?: { sources?: { configMap?: { name?: string }; secret?: { name?: string } }[] } }[];
+  volumes?: {
+    name: string;
+    configMap?: { name?: string; optional?: boolean };
+    secret?: { secretName?: string; optional?: boolean };
+    persistentVolumeClaim?: { claimName?: string };
+    projected?: { sources?: { configMap?: { name?: string; optional?: boolean }; secret?: { name?: string; optional?: boolean } }[] };
+  }[];
 }
 
 export interface PodTemplate {
@@ -150,12 +156,12 @@ export function podReferences(t: PodTemplate): { kind: "ConfigMap" | "Secret" | 
   }
   (t.spec.volumes ?? []).forEach((v, i) => {
     const at = `${t.path}.volumes[${i}]`;
-    if (v.configMap?.name) refs.push({ kind: "ConfigMap", name: v.configMap.name, path: `${at}.configMap.name`, optional: false });
-    if (v.secret?.secretName) refs.push({ kind: "Secret", name: v.secret.secretName, path: `${at}.secret.secretName`, optional: false });
+    if (v.configMap?.name) refs.push({ kind: "ConfigMap", name: v.configMap.name, path: `${at}.configMap.name`, optional: Boolean(v.configMap.optional) });
+    if (v.secret?.secretName) refs.push({ kind: "Secret", name: v.secret.secretName, path: `${at}.secret.secretName`, optional: Boolean(v.secret.optional) });
     if (v.persistentVolumeClaim?.claimName) refs.push({ kind: "PersistentVolumeClaim", name: v.persistentVolumeClaim.claimName, path: `${at}.persistentVolumeClaim.claimName`, optional: false });
     (v.projected?.sources ?? []).forEach((s, j) => {
-      if (s.configMap?.name) refs.push({ kind: "ConfigMap", name: s.configMap.name, path: `${at}.projected.sources[${j}].configMap.name`, optional: false });
-      if (s.secret?.name) refs.push({ kind: "Secret", name: s.secret.name, path: `${at}.projected.sources[${j}].secret.name`, optional: false });
+      if (s.configMap?.name) refs.push({ kind: "ConfigMap", name: s.configMap.name, path: `${at}.projected.sources[${j}].configMap.name`, optional: Boolean(s.configMap.optional) });
+      if (s.secret?.name) refs.push({ kind: "Secret", name: s.secret.name, path: `${at}.projected.sources[${j}].secret.name`, optional: Boolean(s.secret.optional) });
     });
   });
   return refs;
