@@ -97,6 +97,24 @@ describe("the custom resources of a valid environment", () => {
   });
 });
 
+describe("the schema rule validates custom resources against the vendored CRDs", () => {
+  it("an unknown field of a ScaledObject, with its file and path; no CRDs, no schema", () => {
+    const list = objects();
+    find(list, "ScaledObject", "analysis").spec.cooldownPeriods = 30;
+    expect(fire(schemaRule, list)).toEqual([{ rule: "schema/unknown-field", object: "ScaledObject/analysis", path: "spec.cooldownPeriods" }]);
+    expect(schemaRule(context(objects())).map((f) => [f.rule, f.object])).toEqual([
+      ["schema/unknown-kind", "Rollout/payments"],
+      ["schema/unknown-kind", "ScaledObject/analysis"],
+      ["schema/unknown-kind", "SealedSecret/payments-db"],
+    ]);
+  });
+  it("a CRD rendered by the overlay itself counts too", () => {
+    const list = [...objects(), ...crds.map((c) => structuredClone(c.object) as Loose)];
+    find(list, "SealedSecret", "payments-db").spec.encryptedData = "not a map";
+    expect(schemaRule(context(list)).map((f) => [f.rule, f.object, f.path])).toEqual([["schema/invalid", "SealedSecret/payments-db", "spec.encryptedData"]]);
+  });
+});
+
 describe("a Rollout's pods get the policy of a Deployment's", () => {
   it("resources, security and probes fire on its template", () => {
     const list = objects();

@@ -75,7 +75,7 @@ describe("images/unapplied", () => {
   it("an entry whose name no container runs (a renamed registry) changes nothing", () => {
     const ctx = fixture();
     const k = ctx.kustomizations.find((x) => x.env === "staging" && x.layer === "app")!;
-    (k.value.images as Any[])[0].name = "registry.example.com/ringlet/ringlet";
+    (k.value.images as Any[])[0]!.name = "registry.example.com/ringlet/ringlet";
     const found = imageRules.unapplied!(ctx);
     expect(found.map((f) => [f.env, f.file, f.path])).toEqual([["staging", "overlays/staging/kustomization.yaml", "images[0]"]]);
     expect(found[0]!.message).toContain("kustomize ignores the entry");
@@ -123,11 +123,11 @@ describe("references", () => {
     const ctx = fixture();
     const env = pod(obj(ctx, "staging", "Deployment", "ringlet-web")).containers[0].env as Any[];
     const i = env.findIndex((e) => e.valueFrom?.secretKeyRef);
-    env[i].valueFrom.secretKeyRef.name = "ringlet-db-credential";
+    env[i]!.valueFrom.secretKeyRef.name = "ringlet-db-credential";
     expect(fire(referenceRules.config!, ctx)).toEqual([
       { rule: "references/config", env: "staging", object: "Deployment/ringlet-web", path: `spec.template.spec.containers[0].env[${i}].valueFrom.secretKeyRef.name` },
     ]);
-    env[i].valueFrom.secretKeyRef.optional = true;
+    env[i]!.valueFrom.secretKeyRef.optional = true;
     expect(fire(referenceRules.config!, ctx)).toEqual([]);
   });
   it("config: removing the data Application's ExternalSecret breaks every reader of its Secret", () => {

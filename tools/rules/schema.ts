@@ -651,7 +651,12 @@ export function validateStrict(object: KubeObject, crds: readonly KubeObject[] =
   if (custom && "found" in custom) {
     const version = custom.found;
     if (!version.schema) return [];
-    const validate = crdValidator({ ...version, schema: version.schema }, objectMetaProblems);
+    let validate;
+    try {
+      validate = crdValidator({ ...version, schema: version.schema }, objectMetaProblems);
+    } catch (error) {
+      return [{ path: "kind", message: `the CRD schema of ${apiVersion} ${kind} cannot be compiled: ${(error as Error).message}`, reason: "unknown-kind" }];
+    }
     return validate(object) ? [] : crdProblems(object, (validate.errors ?? []) as AjvError[]);
   }
   if (custom) return [{ path: "apiVersion", message: `no schema for ${apiVersion} ${kind}; the vendored CRD serves ${custom.others.join(", ")}`, reason: "unknown-kind" }];
