@@ -131,6 +131,9 @@ describe("a Rollout's pods get the policy of a Deployment's", () => {
     const list = objects();
     find(list, "Rollout", "payments").spec.replicas = 3;
     expect(fire(policyRules.autoscaler!, list)).toEqual([{ rule: "policy/autoscaler", object: "Rollout/payments", path: "spec.replicas" }]);
+    find(list, "Rollout", "payments").spec.replicas = undefined;
+    find(list, "HorizontalPodAutoscaler", "payments-hpa").spec.scaleTargetRef.apiVersion = "apps/v1";
+    expect(fire(policyRules.autoscaler!, list)).toEqual([{ rule: "policy/autoscaler", object: "HorizontalPodAutoscaler/payments-hpa", path: "spec.scaleTargetRef.apiVersion" }]);
     find(list, "HorizontalPodAutoscaler", "payments-hpa").spec.scaleTargetRef.name = "paymnts";
     expect(fire(policyRules.autoscaler!, list)).toEqual([{ rule: "policy/autoscaler", object: "HorizontalPodAutoscaler/payments-hpa", path: "spec.scaleTargetRef" }]);
   });
@@ -163,6 +166,14 @@ describe("rollout rule", () => {
 });
 
 describe("scaled-object rule", () => {
+  it("a Rollout target without its apiVersion (KEDA defaults to apps/v1)", () => {
+    const list = objects();
+    find(list, "ScaledObject", "analysis").spec.scaleTargetRef = { kind: "Rollout", name: "payments" };
+    find(list, "HorizontalPodAutoscaler", "payments-hpa").spec.scaleTargetRef.name = "analysis";
+    find(list, "HorizontalPodAutoscaler", "payments-hpa").spec.scaleTargetRef.kind = "Deployment";
+    find(list, "HorizontalPodAutoscaler", "payments-hpa").spec.scaleTargetRef.apiVersion = "apps/v1";
+    expect(fire(customResourceRules["scaled-object"]!, list)).toEqual([{ rule: "custom-resources/scaled-object", object: "ScaledObject/analysis", path: "spec.scaleTargetRef.apiVersion" }]);
+  });
   it("a scale target that is not rendered", () => {
     const list = objects();
     find(list, "ScaledObject", "analysis").spec.scaleTargetRef = { kind: "StatefulSet", name: "analysis" };

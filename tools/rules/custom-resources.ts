@@ -91,6 +91,10 @@ export const scaledObjectRule: Rule = (ctx) =>
         const target = name ? findObject(objects, kind, name) : undefined;
         if (!target) return [finding("scaled-object", so, "spec.scaleTargetRef", `scale target ${kind}/${name} is not rendered in this environment`)];
         const out: Finding[] = [];
+        const apiVersion = spec.scaleTargetRef?.apiVersion ?? "apps/v1";
+        if (apiVersion !== target.object.apiVersion) {
+          out.push(finding("scaled-object", so, "spec.scaleTargetRef.apiVersion", `is ${apiVersion}${spec.scaleTargetRef?.apiVersion ? "" : " (the default)"}, but ${objectId(target.object)} is ${target.object.apiVersion}: KEDA would not find its scale subresource`));
+        }
         for (const other of scalers) {
           if (other === so) continue;
           const ref = (other.object.spec as ScaledObjectSpec | undefined)?.scaleTargetRef;

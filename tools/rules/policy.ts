@@ -90,7 +90,7 @@ export const probesRule: Rule = (ctx) =>
   });
 
 interface Hpa {
-  scaleTargetRef?: { kind?: string; name?: string };
+  scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string };
   minReplicas?: number;
   maxReplicas?: number;
   metrics?: { type?: string; resource?: { name?: string } }[];
@@ -106,6 +106,10 @@ export const autoscalerRule: Rule = (ctx) =>
         const target = ref?.kind && ref.name ? findObject(objects, ref.kind, ref.name) : undefined;
         if (!target) return [finding("autoscaler", hpa, "spec.scaleTargetRef", `scale target ${ref?.kind}/${ref?.name} is not rendered in this environment`)];
         const out: Finding[] = [];
+        // The HPA finds the scale subresource by apiVersion and kind (a Rollout is not apps/v1).
+        if (ref?.apiVersion !== undefined && ref.apiVersion !== target.object.apiVersion) {
+          out.push(finding("autoscaler", hpa, "spec.scaleTargetRef.apiVersion", `is ${ref.apiVersion}, but ${objectId(target.object)} is ${target.object.apiVersion}: the autoscaler would not find its scale subresource`));
+        }
         if ((spec.minReplicas ?? 1) > (spec.maxReplicas ?? 0)) out.push(finding("autoscaler", hpa, "spec.minReplicas", `minReplicas ${spec.minReplicas} is above maxReplicas ${spec.maxReplicas}`));
         const t = podTemplate(target);
         const resources = new Set((spec.metrics ?? []).filter((m) => m.type === "Resource").map((m) => m.resource?.name ?? ""));
