@@ -1,5 +1,8 @@
 // Custom resources are validated against the CRDs the repository vendors (crds/), as strictly as
 // built-in kinds: each fixture is a small object valid against the upstream CRD, then broken once.
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readCrdFiles, selectCrds, type CrdFile } from "../tools/check/crds.ts";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
@@ -71,6 +74,29 @@ describe("vendored CRDs", () => {
   it("are found for the kinds rendered, and only for those", () => {
     expect(selectCrds(files, [rollout()] as KubeObject[]).crds.map((c) => c.source)).toEqual(["crds/argoproj.io_rollouts.yaml"]);
     expect(selectCrds(files, [{ apiVersion: "apps/v1", kind: "Deployment" }, { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret" }]).crds).toEqual([]);
+  });
+  it("a repository's own CRD comes before the ones the tools ship, and wins", async () => {
+    const root = await mkdtemp(join(tmpdir(), "crds-"));
+    try {
+      const own = files.find((f) => f.source === "crds/bitnami.com_sealedsecrets.yaml")!.text.replace("- encryptedData\n", "- encryptedData\n            - template\n");
+      await mkdir(join(root, "crds", "bitnami"), { recursive: true });
+      await writeFile(join(root, "crds", "bitnami", "sealed.yaml"), own);
+      const found = await readCrdFiles(root);
+      expect(found[0]!.source).toBe("crds/bitnami/sealed.yaml");
+      expect(found.length).toBe(files.length + 1);
+      const chosen = selectCrds(found, [sealedSecret()] as KubeObject[]).crds.map((c) => c.object);
+      const o = sealedSecret();
+      delete o.spec.template;
+      expect(validateStrict(o as KubeObject, chosen).map((p) => p.path)).toEqual(["spec.template"]);
+      expect(validateStrict(o as KubeObject, crds)).toEqual([]);
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+  it("a CRD file that is not YAML is a finding with its file and line", () => {
+    const found = selectCrds([{ source: "crds/broken.yaml", text: "kind: Rollout\nspec: [\n" }], [rollout()] as KubeObject[]);
+    expect(found.crds).toEqual([]);
+    expect(found.findings.map((f) => [f.rule, f.file])).toEqual([["yaml/parse", "crds/broken.yaml"]]);
   });
   it("without them, the kinds are unknown", () => {
     expect(validateStrict(rollout() as KubeObject).map((p) => p.reason)).toEqual(["unknown-kind"]);

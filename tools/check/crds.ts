@@ -1,11 +1,13 @@
-// The CustomResourceDefinitions a repository vendors: `crds/` at its root (any *.yaml below it).
+// The CustomResourceDefinitions a repository vendors: `crds/` at its root (any *.yaml below it),
+// then those the tools ship in their own crds/.
 // The files are read while kustomize renders; a file is parsed only when it mentions a kind that
 // some rendered object has (`kind: <Kind>` on a line of its own), so a repository whose overlays
 // render no custom resource of a vendored CRD pays for reading the files, not for parsing them
 // (the Rollout CRD alone is half a megabyte of YAML).
 import { readdir, readFile } from "node:fs/promises";
-import { join } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { ValidationError } from "../core/errors.ts";
+import { TOOLS_ROOT } from "../core/paths.ts";
 import { parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import type { Finding, VendoredCrd } from "../rules/types.ts";
 
@@ -16,16 +18,27 @@ export interface CrdFile {
   text: string;
 }
 
-/** Every YAML file under crds/, read (none when the folder does not exist). */
-export async function readCrdFiles(root: string): Promise<CrdFile[]> {
+async function readDir(root: string, dir: string): Promise<CrdFile[]> {
   let names: string[];
   try {
-    names = (await readdir(join(root, CRD_DIR), { recursive: true })).filter((n) => /\.ya?ml$/.test(n)).sort();
+    names = (await readdir(dir, { recursive: true })).filter((n) => /\.ya?ml$/.test(n)).sort();
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT" || (error as NodeJS.ErrnoException).code === "ENOTDIR") return [];
     throw error;
   }
-  return Promise.all(names.map(async (name) => ({ source: `${CRD_DIR}/${name.split("\\").join("/")}`, text: await readFile(join(root, CRD_DIR, name), "utf8") })));
+  return Promise.all(names.map(async (name) => ({ source: relative(root, join(dir, name)).split(sep).join("/"), text: await readFile(join(dir, name), "utf8") })));
+}
+
+/**
+ * Every YAML file under the repository's crds/, then under the tools' own crds/ when the
+ * repository is another checkout (`--root examples/<name>`): the CRDs the tools ship serve every
+ * repository they check, and a repository's own CRD of the same kind comes first (it wins).
+ */
+export async function readCrdFiles(root: string): Promise<CrdFile[]> {
+  const own = join(resolve(root), CRD_DIR);
+  const shipped = join(TOOLS_ROOT, CRD_DIR);
+  const [mine, tools] = await Promise.all([readDir(root, own), own === shipped ? [] : readDir(root, shipped)]);
+  return [...mine, ...tools];
 }
 
 /** The CRDs of those files that define a kind of the given objects; YAML errors become findings. */
