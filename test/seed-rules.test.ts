@@ -139,6 +139,14 @@ describe("references", () => {
     expect(new Set(found.map((f) => f.env))).toEqual(new Set(["dev"]));
     expect(found.every((f) => /\.(secretKeyRef\.name|secretRef\.name|secretName)$/.test(f.path))).toBe(true);
   });
+  it("config: the TLS Secret cert-manager writes for an annotated Ingress counts as created", () => {
+    const ctx = fixture();
+    const tls = spec(obj(ctx, "prod", "Ingress", "ringlet-web")).tls[0].secretName as string;
+    pod(obj(ctx, "prod", "Deployment", "ringlet-web")).volumes.push({ name: "tls", secret: { secretName: tls } });
+    expect(fire(referenceRules.config!, ctx)).toEqual([]);
+    delete obj(ctx, "prod", "Ingress", "ringlet-web").metadata!.annotations!["cert-manager.io/cluster-issuer"];
+    expect(fire(referenceRules.config!, ctx).map((f) => f.path)).toEqual([expect.stringMatching(/^spec\.template\.spec\.volumes\[\d+\]\.secret\.secretName$/)]);
+  });
   it("probe-port: a misspelt named port and an undeclared number", () => {
     const ctx = fixture();
     const c = pod(obj(ctx, "dev", "Deployment", "ringlet-web")).containers[0];

@@ -183,6 +183,16 @@ export function createdKeys(object: KubeObject): string[] {
     if (target?.creationPolicy !== "Merge" && target?.creationPolicy !== "None") keys.push(`Secret/${target?.name ?? name}`);
   }
   if (object.kind === "SealedSecret" && object.apiVersion?.startsWith("bitnami.com/")) keys.push(`Secret/${name}`);
+  // cert-manager: a Certificate writes spec.secretName; its ingress-shim makes one for each TLS
+  // entry of an Ingress annotated with an issuer (cert-manager docs, "Securing Ingress Resources").
+  if (object.kind === "Certificate" && object.apiVersion?.startsWith("cert-manager.io/")) {
+    const secretName = (object.spec as { secretName?: string } | undefined)?.secretName;
+    if (secretName) keys.push(`Secret/${secretName}`);
+  }
+  const annotations = object.metadata?.annotations ?? {};
+  if (object.kind === "Ingress" && (annotations["cert-manager.io/cluster-issuer"] || annotations["cert-manager.io/issuer"])) {
+    for (const tls of ((object.spec as { tls?: { secretName?: string }[] } | undefined)?.tls ?? [])) if (tls?.secretName) keys.push(`Secret/${tls.secretName}`);
+  }
   return keys;
 }
 
