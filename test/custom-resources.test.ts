@@ -220,6 +220,14 @@ describe("the Secrets that SealedSecrets and ExternalSecrets create count as cre
     const found = argocdRules["presync-dependency"]!(context([...objects(), hook("payments-db")], crds));
     expect(found.map((f) => [f.object, f.path])).toEqual([["Job/migrate", "spec.template.spec.containers[0].env[0].valueFrom.secretKeyRef.name"]]);
   });
+  it("external-secret: a namespaced SecretStore that is not rendered; a rendered one or a ClusterSecretStore is fine", () => {
+    const es: Loose = { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "db" }, spec: { secretStoreRef: { name: "gcp" }, target: { name: "db" }, data: [] } };
+    expect(fire(customResourceRules["external-secret"]!, [es])).toEqual([{ rule: "custom-resources/external-secret", object: "ExternalSecret/db", path: "spec.secretStoreRef.name" }]);
+    const store: Loose = { apiVersion: "external-secrets.io/v1", kind: "SecretStore", metadata: { name: "gcp" }, spec: {} };
+    expect(fire(customResourceRules["external-secret"]!, [es, store])).toEqual([]);
+    es.spec.secretStoreRef.kind = "ClusterSecretStore";
+    expect(fire(customResourceRules["external-secret"]!, [es])).toEqual([]);
+  });
   it("an ExternalSecret with creationPolicy Merge creates nothing", () => {
     const es = (creationPolicy: string): Loose => ({
       apiVersion: "external-secrets.io/v1",

@@ -121,7 +121,27 @@ export const scaledObjectRule: Rule = (ctx) =>
       });
   });
 
+/**
+ * External Secrets: a namespaced store (secretStoreRef.kind SecretStore, the default) must be
+ * rendered in the same environment, or the ExternalSecret never syncs and its Secret never
+ * appears. A ClusterSecretStore is cluster-wide, installed once outside the repository (a
+ * prerequisite, like the operator itself), and not judged here.
+ */
+export const externalSecretRule: Rule = (ctx) =>
+  ctx.environments.flatMap((env) => {
+    const objects = allObjects(env);
+    return objects
+      .filter((o) => o.object.kind === "ExternalSecret" && o.object.apiVersion?.startsWith("external-secrets.io/"))
+      .flatMap((es) => {
+        const ref = (es.object.spec as { secretStoreRef?: { kind?: string; name?: string } } | undefined)?.secretStoreRef;
+        const kind = ref?.kind ?? "SecretStore";
+        if (kind !== "SecretStore" || !ref?.name || findObject(objects, "SecretStore", ref.name)) return [];
+        return [finding("external-secret", es, "spec.secretStoreRef.name", `SecretStore ${ref.name} is not rendered in this environment (a ClusterSecretStore would be kind: ClusterSecretStore)`)];
+      });
+  });
+
 export const customResourceRules: Record<string, Rule> = {
   rollout: rolloutRule,
   "scaled-object": scaledObjectRule,
+  "external-secret": externalSecretRule,
 };
