@@ -6,7 +6,7 @@ import { gatherInputs } from "../tools/check/inputs.ts";
 import { TOOLS_ROOT, repoPaths } from "../tools/core/paths.ts";
 import type { KubeObject } from "../tools/core/yaml.ts";
 import { declaredHosts, hostDeclared, hostRules } from "../tools/rules/hosts.ts";
-import { imageRules } from "../tools/rules/images.ts";
+import { containerImages, imageRules } from "../tools/rules/images.ts";
 import { referenceRules } from "../tools/rules/references.ts";
 import { selectorRules } from "../tools/rules/selectors.ts";
 import type { Rule, RuleContext } from "../tools/rules/types.ts";
@@ -88,6 +88,21 @@ describe("images/unapplied", () => {
       }
     }
     expect(fire(imageRules.unapplied!, ctx).map((f) => [f.env, f.path])).toEqual([["dev", "images[0]"]]);
+  });
+});
+
+describe("images/unapplied: where kustomize changes images", () => {
+  it("containers at any depth (a custom resource's too), not other image fields", () => {
+    expect(containerImages({ spec: { deep: { containers: [{ name: "a", image: "x/y:1" }], initContainers: [{ name: "b", image: "x/z:2" }] }, other: { image: "x/w:3" } } })).toEqual(["x/y:1", "x/z:2"]);
+    const ctx = fixture();
+    const dev = ctx.environments.find((e) => e.env === "dev")!;
+    const k = ctx.kustomizations.find((x) => x.env === "dev" && x.layer === "app")!;
+    const entry = (k.value.images as Any[])[0]!;
+    dev.app = dev.app.filter((o) => !["Deployment", "Job"].includes(o.object.kind ?? ""));
+    expect(imageRules.unapplied!(ctx).map((f) => f.path)).toEqual(["images[0]"]);
+    const job = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledJob", metadata: { name: "j" }, spec: { jobTargetRef: { template: { spec: { containers: [{ name: "j", image: `${entry.name}:${entry.newTag}` }] } } } } };
+    dev.app.push({ env: "dev", layer: "app", source: "overlays/dev", object: job });
+    expect(imageRules.unapplied!(ctx)).toEqual([]);
   });
 });
 

@@ -4,7 +4,7 @@
 // the overlay's tag unused: the environment keeps running the base's image while bump-image and
 // promote keep moving a tag that deploys nothing.
 import type { Finding, Rule } from "./types.ts";
-import { containersOf, parseImage, podTemplates } from "./workloads.ts";
+import { parseImage } from "./workloads.ts";
 
 interface ImageEntry {
   name?: unknown;
@@ -13,21 +13,40 @@ interface ImageEntry {
   digest?: unknown;
 }
 
+/**
+ * The images of every `containers` and `initContainers` list at any depth of an object: kustomize's
+ * images transformer changes those wherever they are (a CronJob's, a ScaledJob's, a custom
+ * resource's), not only in the pod templates of the kinds it knows.
+ */
+export function containerImages(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) {
+    for (const v of value) containerImages(v, out);
+  } else if (value && typeof value === "object") {
+    for (const [key, v] of Object.entries(value)) {
+      if ((key === "containers" || key === "initContainers") && Array.isArray(v)) {
+        for (const c of v) if (c && typeof (c as { image?: unknown }).image === "string") out.push((c as { image: string }).image);
+      }
+      containerImages(v, out);
+    }
+  }
+  return out;
+}
+
 export const unappliedImageRule: Rule = (ctx) => {
   const out: Finding[] = [];
   for (const k of ctx.kustomizations) {
     const env = ctx.environments.find((e) => e.env === k.env);
     if (!env || !Array.isArray(k.value.images)) continue;
     const objects = k.layer === "data" ? env.data : env.app;
-    const images = podTemplates(objects).flatMap((t) => containersOf(t).map(({ container }) => (container.image ? parseImage(container.image) : undefined)));
+    const images = objects.flatMap((o) => containerImages(o.object)).map(parseImage);
     (k.value.images as ImageEntry[]).forEach((entry, i) => {
       if (typeof entry?.name !== "string") return;
       const repository = typeof entry.newName === "string" ? entry.newName : entry.name;
       const tag = entry.newTag === undefined || entry.newTag === null ? undefined : String(entry.newTag);
       const digest = typeof entry.digest === "string" ? entry.digest : undefined;
-      const applied = images.some((im) => im && im.repository === repository && (tag === undefined || im.tag === tag) && (digest === undefined || im.digest === digest));
+      const applied = images.some((im) => im.repository === repository && (tag === undefined || im.tag === tag) && (digest === undefined || im.digest === digest));
       if (applied) return;
-      const same = images.filter((im) => im?.repository === repository).length;
+      const same = images.filter((im) => im.repository === repository).length;
       out.push({
         rule: "images/unapplied",
         file: k.file,
