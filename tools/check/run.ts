@@ -23,7 +23,7 @@ async function attachOrigins(root: string, findings: Finding[]): Promise<void> {
   const origins = new Map<string, Map<string, string>>();
   await mapLimit(dirs, async (dir) => {
     try {
-      origins.set(dir, await renderWithOrigins(join(root, dir)));
+      origins.set(dir, await renderWithOrigins(join(root, dir), { root }));
     } catch {
       origins.set(dir, new Map());
     }
