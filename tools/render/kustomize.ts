@@ -314,10 +314,11 @@ export function kustomizeEnvironment(): NodeJS.ProcessEnv {
 // prlimit (util-linux) sets limits that live in the child itself, so they hold even when this
 // process dies without a chance to kill it (SIGKILL): address space and CPU seconds. Go reserves
 // address space well beyond what it uses (a plain `kubectl kustomize` peaks at about 1.3 GB of
-// virtual memory for 50 MB resident), so the address-space cap is the resident limit plus that
+// virtual memory for 50 MB resident; kubectl 1.31's Starlark reserves 4 GB more at start and
+// warns on stderr when it cannot), so the address-space cap is the resident limit plus 6 GiB of
 // headroom; the resident limit itself is enforced by polling /proc/<pid>/status below.
 const PRLIMIT = ["/usr/bin/prlimit", "/bin/prlimit"].find((p) => existsSync(p));
-const GO_RESERVE_BYTES = 2 * 1024 * 1024 * 1024;
+const GO_RESERVE_BYTES = 6 * 1024 * 1024 * 1024;
 const POLL_MS = 100;
 
 const live = new Set<ChildProcess>();
