@@ -18,6 +18,7 @@ import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { PreconditionError, RenderLimitError, RenderRefusedError, ToolError } from "../core/errors.ts";
 import { writeFileAtomic } from "../core/fs.ts";
+import { onCommandFinished } from "../core/process.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
 import { parseYaml, parseYamlStream } from "../core/yaml.ts";
 import { locateSourceLines, unsafeSources } from "./sources.ts";
@@ -344,6 +345,7 @@ function onSignal(signal: NodeJS.Signals): void {
 function hookExit(): void {
   if (exitHooked) return;
   exitHooked = true;
+  onCommandFinished(killAll);
   process.on("exit", () => {
     killAll();
     if (home) rmSync(home, { recursive: true, force: true });

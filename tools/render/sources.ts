@@ -47,8 +47,9 @@ export function looksRemote(value: string, existsLocally: boolean): boolean {
   return /^[^.][^/]*\.[a-z]{2,}(?::\d+)?$/i.test(first) || /[?&](?:ref|version|timeout|submodules)=/.test(value) || /[^:/]\/\/[^/]/.test(value);
 }
 
+/** A patch or plugin config written in place (YAML text, or one line of JSON), not a path. */
 function isInline(value: string): boolean {
-  return value.includes("\n");
+  return value.includes("\n") || /^\s*[{[]/.test(value);
 }
 
 function strings(value: unknown): string[] {
