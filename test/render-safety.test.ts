@@ -245,6 +245,17 @@ describe("bounded renders", () => {
     }, 120_000);
   }
 
+  it("refuses a kustomization it cannot read (an alias bomb) without running kustomize", async () => {
+    const other = await newRepo();
+    const file = "overlays/dev/data/kustomization.yaml";
+    await other.write(file, `${await other.read(file)}x-bomb:\n${aliasBomb()}\n`);
+    const render = await other.cli(["render", "dev", "--data"], { RINGLET_RENDER_TIMEOUT_MS: "100000" });
+    expect(render.code).toBe(1);
+    expect(render.stderr).toMatch(/render\/unreadable-kustomization/);
+    expect(render.stderr).toMatch(/aliases expand too far/);
+    noStackTrace(render.stderr);
+  }, 120_000);
+
   it("refuses an alias bomb in the spec with a one-line error, not a stack trace", async () => {
     const spec = await repo.read("overlays/environments.yaml");
     await repo.write("overlays/environments.yaml", `x-bomb:\n${aliasBomb()}\n${spec}`);

@@ -321,6 +321,7 @@ export function kustomizeEnvironment(): NodeJS.ProcessEnv {
 const PRLIMIT = ["/usr/bin/prlimit", "/bin/prlimit"].find((p) => existsSync(p));
 const GO_RESERVE_BYTES = 6 * 1024 * 1024 * 1024;
 const POLL_MS = 100;
+const MAX_OUTPUT_BYTES = 256 * 1024 * 1024;
 
 const live = new Set<ChildProcess>();
 let exitHooked = false;
@@ -399,9 +400,11 @@ export async function runKustomize(path: string, args: string[], label: string):
         }
       });
     }, POLL_MS);
+    // What it prints is held here, and one JavaScript string holds at most about 512 MB.
+    const maxOutput = Math.min(limits.memoryBytes, MAX_OUTPUT_BYTES);
     child.stdout.on("data", (b: Buffer) => {
       outBytes += b.length;
-      if (outBytes > limits.memoryBytes) stop("output", `${label} is too large to render: kustomize printed more than ${mb(limits.memoryBytes)} and was stopped (limit: RINGLET_RENDER_MEMORY_MB)`);
+      if (outBytes > maxOutput) stop("output", `${label} is too large to render: kustomize printed more than ${mb(maxOutput)} and was stopped`);
       else out.push(b);
     });
     child.stderr.on("data", (b: Buffer) => {
@@ -420,7 +423,10 @@ export async function runKustomize(path: string, args: string[], label: string):
       const stderr = Buffer.concat(err).toString("utf8");
       if (stopped) return reject(stopped);
       // Killed by its own rlimits (prlimit): SIGKILL/SIGXCPU for CPU, a Go "out of memory" for address space.
-      if (signal === "SIGXCPU" || (signal === "SIGKILL" && PRLIMIT)) return reject(new RenderLimitError(label, "time", `${label} is too slow to render: kustomize ran out of its CPU time (limit: RINGLET_RENDER_TIMEOUT_MS)`));
+      if (signal === "SIGXCPU") return reject(new RenderLimitError(label, "time", `${label} is too slow to render: kustomize ran out of its CPU time (limit: RINGLET_RENDER_TIMEOUT_MS)`));
+      if (signal === "SIGKILL") {
+        return reject(new RenderLimitError(label, "memory", `${label} is too large or too slow to render: kustomize was killed (SIGKILL) by a resource limit (RINGLET_RENDER_MEMORY_MB, RINGLET_RENDER_TIMEOUT_MS, or the system's)`));
+      }
       if (code !== 0 && /^fatal error: out of memory/m.test(stderr)) {
         return reject(new RenderLimitError(label, "memory", `${label} is too large to render: kustomize ran out of memory (limit: RINGLET_RENDER_MEMORY_MB)`));
       }

@@ -14,11 +14,12 @@
 // like a remote address: kustomize tries a missing local resource as a remote one.
 import { existsSync, readFileSync, realpathSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve, sep } from "node:path";
-import type { SourceProblem } from "../core/errors.ts";
+import { ValidationError, type SourceProblem } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
 
 export const REMOTE_RULE = "render/remote-resource";
 export const OUTSIDE_RULE = "render/outside-repository";
+export const UNREADABLE_RULE = "render/unreadable-kustomization";
 
 const KUSTOMIZATION_FILES = ["kustomization.yaml", "kustomization.yml", "Kustomization"];
 
@@ -153,8 +154,12 @@ export function unsafeSources(root: string, dir: string): SourceProblem[] {
     let value: unknown;
     try {
       value = parseYaml(readFileSync(fileReal, "utf8"), file);
-    } catch {
-      return; // not readable or not YAML: kustomize reports it (within its limits)
+    } catch (error) {
+      // A kustomization this walk cannot see into is not handed to kustomize (whose YAML parser
+      // might read it differently, entries and all): refused with the parser's own message.
+      const detail = error instanceof ValidationError ? error.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ") : (error as Error).message;
+      problems.push({ rule: UNREADABLE_RULE, file, path: "", message: `cannot be read as YAML (${detail}); not rendered` });
+      return;
     }
     if (!value || typeof value !== "object" || Array.isArray(value)) return;
     for (const entry of kustomizationEntries(value as Record<string, unknown>)) {
