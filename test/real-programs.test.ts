@@ -10,12 +10,32 @@
 // libpq then has no default user name, and pg_isready makes "no attempt" (exit 3) unless the
 // container names one. These tests need Linux (setpriv, unshare, Debian's packages: run
 // `bash scripts/install-test-deps.sh`, which the README's test command does); elsewhere they skip.
-import { readFile, rm } from "node:fs/promises";
+import { readdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../tools/core/yaml.ts";
-import { PG_BIN, argv, container, containerEnv, find, hasPasswdEntry, identity, isLinux, renderOverlay, runAs, uidWithoutEntry, type Container } from "./support/containers.ts";
-import { startPostgres, type Postgres } from "./support/servers.ts";
+import { run } from "../tools/core/process.ts";
+import {
+  PG_BIN,
+  argv,
+  container,
+  containerEnv,
+  find,
+  freePort,
+  hasPasswdEntry,
+  identity,
+  isLinux,
+  mapPaths,
+  ownedDir,
+  podSpec,
+  renderOverlay,
+  runAs,
+  shimDir,
+  uidWithoutEntry,
+  type Any,
+  type Container,
+} from "./support/containers.ts";
+import { startDaemon, startPostgres, type Postgres } from "./support/servers.ts";
 
 // Debian keeps the PostgreSQL 15 programs here (the image has them on PATH); /usr/bin/pg_isready
 // would be Debian's version-picking wrapper, not the program itself.
@@ -134,5 +154,141 @@ describe.skipIf(!isLinux)("real programs: PostgreSQL", () => {
     } finally {
       await pg.start();
     }
+  }, 60_000);
+});
+
+// Redis: which server is the cache and which the broker follows the wiring the applications use
+// (the URLs in the rendered connection ConfigMap -> Service -> the pods it selects), and each is
+// started with its manifest's own argv as its manifest's uid. Mapped: the Service port (a
+// `--bind 127.0.0.1 --port <free>` appended: later arguments win in redis-server) and, for
+// redis-cli in the probes, a shim first on PATH that adds `-p <port>`; volume mount paths in the
+// arguments become temp directories owned by the uid.
+describe.skipIf(!isLinux)("real programs: Redis", () => {
+  interface RedisRole {
+    role: "cache" | "broker";
+    key: string;
+    workload: KubeObject;
+    c: Container;
+  }
+  const started: { stop(): Promise<void> }[] = [];
+  const dirs: string[] = [];
+  afterAll(async () => {
+    for (const s of started) await s.stop();
+    for (const d of dirs) await rm(d, { recursive: true, force: true });
+  });
+
+  async function roles(env: string): Promise<RedisRole[]> {
+    const { data } = await overlay(env);
+    const connection = find(data, "ConfigMap", "ringlet-connection").data as Record<string, string>;
+    return (
+      [
+        ["cache", "REDIS_URL"],
+        ["broker", "CELERY_BROKER_URL"],
+      ] as const
+    ).map(([role, key]) => {
+      const host = new URL(connection[key]!).hostname;
+      const svc = find(data, "Service", host);
+      const selector = (svc.spec as Any).selector as Record<string, string>;
+      const workload = data.find(
+        (o) => (o.kind === "Deployment" || o.kind === "StatefulSet") && Object.entries(selector).every(([k, v]) => (o.spec as Any).template.metadata.labels[k] === v),
+      );
+      if (!workload) throw new Error(`${key}: Service ${host} selects no workload`);
+      const c = podSpec(workload).containers[0] as Container;
+      return { role, key, workload, c };
+    });
+  }
+
+  async function startRedis(r: RedisRole, extra: string[] = [], reuse?: Record<string, string>) {
+    const { uid, gid } = identity(r.workload, r.c);
+    const mounts: Record<string, string> = { ...reuse };
+    for (const m of r.c.volumeMounts ?? []) {
+      if (mounts[m.mountPath]) continue;
+      mounts[m.mountPath] = await ownedDir(uid, gid, "ringlet-redis-vol-");
+      dirs.push(mounts[m.mountPath]!);
+    }
+    // The image's working directory is its /data; without a volume there the root filesystem is
+    // read-only: a directory this uid cannot write to.
+    const workdir = mounts["/data"] ?? (await ownedDir(0, 0, "ringlet-redis-ro-", 0o555));
+    if (!mounts["/data"]) dirs.push(workdir);
+    const port = await freePort();
+    // No `command`: the image's entrypoint (docker-entrypoint.sh) gets the args and, for a non-root
+    // uid, execs them as they are (it prepends redis-server only to args starting with "-").
+    expect(r.c.command).toBeUndefined();
+    const command = argv(r.c).map((a) => mapPaths(a, mounts));
+    expect(command[0]).toBe("redis-server");
+    const daemon = startDaemon([...command, ...extra, "--bind", "127.0.0.1", "--port", String(port)], { uid, gid, env: {}, path: PATH, cwd: workdir });
+    started.push(daemon);
+    const cli = (...args: string[]) => run("redis-cli", ["-p", String(port), ...args]);
+    // Up once it answers at all (PONG, or an error such as NOAUTH).
+    for (let i = 0; i < 100 && (await cli("ping")).stdout.trim() === ""; i++) {
+      if (daemon.child.exitCode !== null) throw new Error(`redis-server exited: ${daemon.output()}`);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+    const shims = await shimDir({ "redis-cli": `#!/bin/sh\nexec /usr/bin/redis-cli -p ${port} "$@"\n` });
+    dirs.push(shims);
+    const config = async (name: string) => (await cli("config", "get", name)).stdout.trim().split("\n")[1] ?? "";
+    return { daemon, port, cli, config, mounts, workdir, uid, gid, probePath: `${shims}:${PATH}` };
+  }
+
+  const limitBytes = (c: Container) => {
+    const m = /^(\d+)(Mi|Gi)$/.exec(String((c as Any).resources?.limits?.memory));
+    if (!m) throw new Error(`${c.name}: memory limit not in Mi or Gi`);
+    return Number(m[1]) * (m[2] === "Gi" ? 1024 ** 3 : 1024 ** 2);
+  };
+
+  it("the cache and the broker are two servers", async () => {
+    const [cache, broker] = await roles("dev");
+    expect(cache!.workload.metadata?.name).not.toBe(broker!.workload.metadata?.name);
+  });
+
+  it("the cache evicts (allkeys-lru), persists nothing, and writes nothing to disk", async () => {
+    const [cache] = await roles("dev");
+    const r = await startRedis(cache!);
+    expect(await r.config("maxmemory-policy")).toBe("allkeys-lru");
+    expect(await r.config("appendonly")).toBe("no");
+    expect(await r.config("save")).toBe("");
+    const maxmemory = Number(await r.config("maxmemory"));
+    expect(maxmemory).toBeGreaterThan(0);
+    expect(maxmemory).toBeLessThan(limitBytes(cache!.c));
+    expect((await r.cli("set", "k", "v")).stdout.trim()).toBe("OK");
+    // A shutdown that tried to save would fail on the read-only working directory.
+    await r.cli("shutdown");
+    await r.daemon.stop();
+    expect(r.daemon.output()).not.toMatch(/Error|Failed/i);
+    expect(await readdir(r.workdir)).toEqual([]);
+  }, 60_000);
+
+  it("the broker never evicts (noeviction), keeps its queue across a restart (append-only file), and its maxmemory leaves room for a rewrite's fork", async () => {
+    const [, broker] = await roles("dev");
+    const r = await startRedis(broker!);
+    expect(await r.config("maxmemory-policy")).toBe("noeviction");
+    expect(await r.config("appendonly")).toBe("yes");
+    expect(await r.config("dir")).toBe(r.mounts["/data"]);
+    const maxmemory = Number(await r.config("maxmemory"));
+    expect(maxmemory).toBeGreaterThan(0);
+    // The dataset, a rewrite child's copy of it, and headroom (a quarter of the dataset) fit.
+    expect(maxmemory * 2.25).toBeLessThanOrEqual(limitBytes(broker!.c));
+    expect((await r.cli("rpush", "celery", "task-1")).stdout.trim()).toBe("1");
+    await r.daemon.stop();
+    // Restarted on the same volume, the queued task is still there.
+    const again = await startRedis(broker!, [], r.mounts);
+    expect((await again.cli("lrange", "celery", "0", "-1")).stdout.trim()).toBe("task-1");
+    await again.daemon.stop();
+  }, 60_000);
+
+  it.each(["cache", "broker"] as const)("%s: the readiness command passes on PONG and fails on an error reply or a stopped server", async (role) => {
+    const r = (await roles("dev")).find((x) => x.role === role)!;
+    const command = r.c.readinessProbe?.exec?.command as string[];
+    expect(command).toBeDefined();
+    const probe = (s: { uid: number; gid: number; probePath: string }) => runAs(command, { uid: s.uid, gid: s.gid, env: {}, path: s.probePath, deadlineMs: 15_000 });
+    const up = await startRedis(r);
+    expect((await probe(up)).code).toBe(0);
+    await up.daemon.stop();
+    expect((await probe(up)).code).not.toBe(0);
+    // A server that answers PING with an error (here NOAUTH; LOADING while it replays its file).
+    const erring = await startRedis(r, ["--requirepass", "not-the-probe's"]);
+    expect((await erring.cli("ping")).stdout).toContain("NOAUTH");
+    expect((await probe(erring)).code).not.toBe(0);
+    await erring.daemon.stop();
   }, 60_000);
 });
