@@ -10,7 +10,7 @@
 // libpq then has no default user name, and pg_isready makes "no attempt" (exit 3) unless the
 // container names one. These tests need Linux (setpriv, unshare, Debian's packages: run
 // `bash scripts/install-test-deps.sh`, which the README's test command does); elsewhere they skip.
-import { readdir, rm } from "node:fs/promises";
+import { chown, readdir, rm, utimes, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { KubeObject } from "../tools/core/yaml.ts";
@@ -25,6 +25,7 @@ import {
   hasPasswdEntry,
   identity,
   isLinux,
+  isRoot,
   mapPaths,
   ownedDir,
   podSpec,
@@ -155,6 +156,79 @@ describe.skipIf(!isLinux)("real programs: PostgreSQL", () => {
       await pg.start();
     }
   }, 60_000);
+
+  it("the backup CronJob's pg_dump writes a dump that pg_restore brings back into a second database, identical; old dumps expire", async () => {
+    const { data } = await overlay("dev");
+    const cron = data.find((o) => o.kind === "CronJob" && podSpec(o).containers.some((c: Container) => argv(c).join(" ").includes("pg_dump")));
+    if (!cron) throw new Error("no CronJob runs pg_dump in dev's data layer");
+    const c = podSpec(cron).containers.find((x: Container) => argv(x).join(" ").includes("pg_dump")) as Container;
+    const vars = containerEnv(c, data, SECRETS);
+    const database = vars.PGDATABASE!;
+    // The Service is the test server (TCP, password authentication as in the image).
+    expect(vars.PGHOST).toBe((find(data, "ConfigMap", "ringlet-connection").data as Record<string, string>).DATABASE_HOST);
+    vars.PGHOST = pg.host;
+    vars.PGPORT = String(pg.port);
+    const { uid: manifestUid, gid } = identity(cron, c);
+    const uid = await uidWithoutEntry(manifestUid);
+    const mounts: Record<string, string> = {};
+    for (const m of c.volumeMounts ?? []) {
+      mounts[m.mountPath] = await ownedDir(uid, gid, "ringlet-backup-vol-");
+    }
+    const backups = (c.volumeMounts ?? []).map((m) => m.mountPath).find((p) => argv(c).join(" ").includes(p));
+    if (!backups) throw new Error("the pg_dump command writes to none of its volumes");
+    const dir = mounts[backups]!;
+    try {
+      const seeded = await pg.psql(
+        [
+          "CREATE TABLE course (id bigserial PRIMARY KEY, title text NOT NULL UNIQUE, created timestamptz NOT NULL DEFAULT now())",
+          "ALTER TABLE course OWNER TO " + SECRETS["ringlet-db-credentials/username"],
+          "INSERT INTO course (title) SELECT 'course ' || g FROM generate_series(1, 500) g",
+        ],
+        database,
+      );
+      expect(seeded.stderr).toBe("");
+      // An old dump past the retention, and a recent one, both left by earlier runs.
+      const days = Number(vars.BACKUP_RETENTION_DAYS);
+      expect(days).toBeGreaterThan(0);
+      const old = join(dir, `${database}-20000101T000000Z.dump`);
+      const recent = join(dir, `${database}-recent.dump`);
+      await writeFile(old, "old");
+      await writeFile(recent, "recent");
+      await utimes(old, new Date(Date.now() - (days + 2) * 86_400_000), new Date(Date.now() - (days + 2) * 86_400_000));
+      if (isRoot) await Promise.all([chown(old, uid, gid), chown(recent, uid, gid)]);
+
+      const command = argv(c).map((a) => mapPaths(a, mounts));
+      const ran = await runAs(command, { uid, gid, env: vars, path: PATH, deadlineMs: 60_000 });
+      expect({ code: ran.code, stderr: ran.stderr }).toEqual({ code: 0, stderr: "" });
+      const files = (await readdir(dir)).sort();
+      const dumps = files.filter((f) => f.endsWith(".dump") && f !== `${database}-recent.dump`);
+      expect(dumps).toHaveLength(1);
+      expect(files).toContain(`${database}-recent.dump`);
+      expect(files).not.toContain(`${database}-20000101T000000Z.dump`);
+      expect(files.filter((f) => f.endsWith(".partial"))).toEqual([]);
+
+      // The README's restore: pg_restore into an empty database, as the application's role.
+      const restoreDb = `${database}_restore`;
+      expect((await pg.psql([`CREATE DATABASE ${restoreDb} OWNER ${SECRETS["ringlet-db-credentials/username"]}`])).stderr).toBe("");
+      const restored = await runAs(["pg_restore", "--no-owner", "--exit-on-error", `--dbname=${restoreDb}`, join(dir, dumps[0]!)], { uid, gid, env: vars, path: PATH, deadlineMs: 60_000 });
+      expect({ code: restored.code, stderr: restored.stderr }).toEqual({ code: 0, stderr: "" });
+      // Same schema and data: plain dumps of both databases, without comments and pg_dump's
+      // per-run \restrict keys, are identical.
+      const plain = async (db: string) => {
+        const out = await run(join(PG_BIN, "pg_dump"), ["--format=plain", "--no-owner", "-h", pg.socketDir, "-p", String(pg.port), "-U", pg.superuser, db], { cwd: "/" });
+        expect(out.code).toBe(0);
+        return out.stdout
+          .split("\n")
+          .filter((l) => !l.startsWith("--") && !/^\\(un)?restrict /.test(l))
+          .join("\n");
+      };
+      const [before, after] = await Promise.all([plain(database), plain(restoreDb)]);
+      expect(before).toContain("course 500");
+      expect(after).toBe(before);
+    } finally {
+      for (const d of Object.values(mounts)) await rm(d, { recursive: true, force: true });
+    }
+  }, 120_000);
 });
 
 // Redis: which server is the cache and which the broker follows the wiring the applications use

@@ -101,9 +101,11 @@ export function argv(c: Container, entrypoint: string[] = []): string[] {
 
 /** Replaces the container's mount paths in a string by the temp directories that stand for them. */
 export function mapPaths(text: string, mounts: Record<string, string>): string {
-  let out = text;
-  for (const [from, to] of Object.entries(mounts).sort(([a], [b]) => b.length - a.length)) out = out.split(from).join(to);
-  return out;
+  // One pass, longest path first, whole path components only: a replacement is never rewritten.
+  const froms = Object.keys(mounts).sort((a, b) => b.length - a.length);
+  if (froms.length === 0) return text;
+  const pattern = new RegExp(`(${froms.map((f) => f.replace(/[.*+?^${}()|[\]\\]/g, "\\$&")).join("|")})(?=$|[/"'\\s;])`, "g");
+  return text.replace(pattern, (from) => mounts[from]!);
 }
 
 export const isLinux = process.platform === "linux";
