@@ -265,7 +265,7 @@ describe("a managed Redis", () => {
       await repo.git("checkout", "-q", "--", ".");
       await repo.git("clean", "-qfd", "--", "overlays", "argocd");
     }
-  });
+  }, 180_000);
 });
 
 describe("pnpm render", () => {
