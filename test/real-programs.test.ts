@@ -246,6 +246,10 @@ describe.skipIf(!isLinux)("real programs: Redis", () => {
   }
   const started: { stop(): Promise<void> }[] = [];
   const dirs: string[] = [];
+  beforeAll(async () => {
+    const found = await run("sh", ["-c", "command -v redis-server && command -v redis-cli && command -v setpriv"], { env: { PATH } });
+    if (found.code !== 0) throw new Error("redis-server, redis-cli or setpriv is missing: run `bash scripts/install-test-deps.sh`");
+  });
   afterAll(async () => {
     for (const s of started) await s.stop();
     for (const d of dirs) await rm(d, { recursive: true, force: true });
