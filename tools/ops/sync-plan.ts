@@ -17,6 +17,7 @@ import { annotation, containersOf, createdKeys, podReferences, podTemplate } fro
 import type { Spec } from "../spec/schema.ts";
 import { formatColumns, type Cell } from "../core/table.ts";
 import { HASHED } from "../rules/argocd.ts";
+import { syncWave } from "../rules/sync-wave.ts";
 
 export const PHASES = ["PreSync", "Sync", "PostSync", "SyncFail"] as const;
 export type Phase = (typeof PHASES)[number];
@@ -72,15 +73,10 @@ export function kindRank(kind: string): number {
 }
 
 const HOOK = "argocd.argoproj.io/hook";
-const WAVE = "argocd.argoproj.io/sync-wave";
 const DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy";
 const DEFAULT_DELETE_POLICY = "BeforeHookCreation";
 
-/** The sync-wave annotation as Argo CD reads it: an integer, 0 when absent or not a number. */
-export function syncWave(object: KubeObject): number {
-  const text = annotation(object, WAVE)?.trim();
-  return text !== undefined && /^[-+]?\d+$/.test(text) ? Number.parseInt(text, 10) : 0;
-}
+export { syncWave };
 
 export interface SyncStep {
   order: number;
