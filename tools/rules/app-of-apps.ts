@@ -146,9 +146,10 @@ export const childSyncPolicyRule: Rule = (ctx) => {
  * parent are created wave by wave (gitops-engine pkg/sync/sync_tasks.go), so the AppProject must
  * be in an earlier wave than every Application naming it (in the same wave the two race).
  */
-export const projectWaveRule: Rule = (ctx) =>
-  families(ctx).flatMap(({ children }) =>
-    children
+export const projectWaveRule: Rule = (ctx) => families(ctx).flatMap(projectWaveFindings);
+
+export function projectWaveFindings({ children }: Family): Finding[] {
+  return children
       .filter((p) => p.object.kind === "AppProject")
       .flatMap((project) => {
         const early = children.filter((a) => isApplication(a) && specOf(a).project === project.object.metadata?.name && syncWave(a.object) <= syncWave(project.object));
@@ -161,8 +162,8 @@ export const projectWaveRule: Rule = (ctx) =>
             `created in wave ${syncWave(project.object)}, but ${early.map((a) => `${objectId(a.object)} (wave ${syncWave(a.object)})`).join(", ")} name it: on a first install they start before their project exists (InvalidSpecError). Give the project an earlier wave than every Application naming it`,
           ),
         ];
-      }),
-  );
+      });
+}
 
 function destinationKey(ro: RenderedObject): string {
   const d = specOf(ro).destination ?? {};
@@ -222,12 +223,15 @@ export const namespaceMissingRule: Rule = (ctx) => {
  * task running). A manually synced Application is Missing until someone syncs it, so everything
  * of its parent in a later wave is never created: on a first install, or when it is new.
  */
-export const manualBlocksRootRule: Rule = (ctx) =>
-  families(ctx).flatMap(({ parent, children }) =>
-    children
+export const manualBlocksRootRule: Rule = (ctx) => families(ctx).flatMap(manualBlocksFindings);
+
+export function manualBlocksFindings({ parent, children }: Family): Finding[] {
+  return children
       .filter((c) => isApplication(c) && !automated(c))
       .flatMap((manual) => {
-        const later = children.filter((c) => syncWave(c.object) > syncWave(manual.object));
+        const later = children
+          .filter((c) => syncWave(c.object) > syncWave(manual.object))
+          .sort((a, b) => syncWave(a.object) - syncWave(b.object) || (objectId(a.object) < objectId(b.object) ? -1 : 1));
         if (!later.length) return [];
         return [
           finding(
@@ -237,8 +241,8 @@ export const manualBlocksRootRule: Rule = (ctx) =>
             `is synced by hand, in wave ${syncWave(manual.object)} of ${objectId(parent.object)}: with the Application health check the root waits here until someone syncs it (Missing until then), so ${later.map((c) => `${objectId(c.object)} (wave ${syncWave(c.object)})`).join(", ")} would never be created. Put manually synced Applications in the root's last wave`,
           ),
         ];
-      }),
-  );
+      });
+}
 
 /**
  * A parent that prunes deletes a child Application that drops out of its source (one bad merge),
