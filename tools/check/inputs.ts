@@ -241,6 +241,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       throw error;
     },
   );
+  crds.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const [drift, argocd, rendered] = await Promise.all([
     driftFindings(root, spec).catch((error: unknown) => {
       if (error instanceof ValidationError) return problemsToFindings("drift/generated", error).map((f) => (f.file === "overlays/environments.yaml" ? { ...f, rule: "spec/invalid" } : f));
