@@ -646,7 +646,13 @@ function walk(value: unknown, shape: Shape, path: (string | number)[], out: Sche
  */
 export function validateStrict(object: KubeObject, crds: readonly KubeObject[] = []): SchemaProblem[] {
   const { apiVersion, kind } = object;
-  // A CRD the repository vendors wins over a schema package: it is the operator version it runs.
+  const compiled = typeof apiVersion === "string" && typeof kind === "string" ? compiledKind(apiVersion, kind) : undefined;
+  if (compiled) {
+    const problems = compiled.validate(object) ? [] : schemaErrors(object, compiled.validate.errors ?? []);
+    walk(object, compiled.shape, [], problems);
+    return problems;
+  }
+  // Kinds the schema packages do not know: the CRDs the repository vendors (or renders).
   const custom = crds.length && typeof apiVersion === "string" && typeof kind === "string" ? findCrdVersion(crds, apiVersion, kind) : undefined;
   if (custom && "found" in custom) {
     const version = custom.found;
@@ -660,11 +666,12 @@ export function validateStrict(object: KubeObject, crds: readonly KubeObject[] =
     return validate(object) ? [] : crdProblems(object, (validate.errors ?? []) as AjvError[]);
   }
   if (custom) return [{ path: "apiVersion", message: `no schema for ${apiVersion} ${kind}; the vendored CRD serves ${custom.others.join(", ")}`, reason: "unknown-kind" }];
-  const compiled = typeof apiVersion === "string" && typeof kind === "string" ? compiledKind(apiVersion, kind) : undefined;
-  if (!compiled) return [unknownKind(object)];
-  const problems = compiled.validate(object) ? [] : schemaErrors(object, compiled.validate.errors ?? []);
-  walk(object, compiled.shape, [], problems);
-  return problems;
+  return [unknownKind(object)];
+}
+
+/** Whether a schema package knows this apiVersion and kind (they answer before any vendored CRD). */
+export function hasPackagedSchema(apiVersion: string, kind: string): boolean {
+  return compiledKind(apiVersion, kind) !== undefined;
 }
 
 /** ObjectMeta of a custom resource (or an embedded one), checked by the built-in schema. */
