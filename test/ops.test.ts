@@ -237,7 +237,7 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(appHeader).toBeGreaterThan(dataHeader);
     expect(lines.slice(dataHeader, appHeader).join("\n")).toMatch(/separate Application and a separate sync, one wave earlier under the root Application/);
     expect(lines.slice(appHeader).join("\n")).toContain(
-      "Its PreSync hook Job/ringlet-migrate reads ConfigMap/ringlet-connection, Secret/ringlet-db-credentials, Secret/ringlet-django, Secret/ringlet-integrations from ringlet-prod-data, another Application: never created by this sync.",
+      "Its PreSync hook Job/ringlet-migrate reads ConfigMap/ringlet-connection, Secret/ringlet-integrations, Secret/ringlet-db-credentials, Secret/ringlet-django from ringlet-prod-data, another Application: never created by this sync.",
     );
 
     // The steps of each section: "<n>  <phase>  <wave>  <kind>  <name>", in Argo CD's order.
@@ -319,10 +319,11 @@ describe("after a bump of dev and a promotion to staging", () => {
       onFailure: [],
       skipped: [],
       hookInputs: [
+        // In the order the hook reads them: envFrom, then env.
         { hook: "Job/ringlet-migrate", reads: "ConfigMap/ringlet-connection", from: "ringlet-dev-data" },
+        { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-integrations", from: "ringlet-dev-data" },
         { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-db-credentials", from: "ringlet-dev-data" },
         { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-django", from: "ringlet-dev-data" },
-        { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-integrations", from: "ringlet-dev-data" },
       ],
     });
     // dev keeps its in-cluster PostgreSQL: the data layer's order by kind, then name.

@@ -509,6 +509,15 @@ describe("network rules fire on broken fixtures", () => {
     expect(found[0]!.path).toMatch(/envFrom\[0\]$/);
     expect(found.every((f) => f.message.includes("Service ringlet-redis (REDIS_URL)") || f.message.includes("Service ringlet-redis (CELERY_BROKER_URL)"))).toBe(true);
   });
+  it("reachability: a namespaceSelector matches the labels Argo CD puts on the namespace it creates", () => {
+    const ctx = fixture();
+    const from = spec(obj(ctx, "dev", "NetworkPolicy", "ringlet-redis")).ingress[0].from;
+    // Ringlet's namespaces carry part-of=ringlet (the data Application's managedNamespaceMetadata).
+    from[0] = { namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "ringlet" } } };
+    expect(fire(networkRules.reachability!, ctx)).toEqual([]);
+    from[0] = { namespaceSelector: { matchLabels: { team: "payments" } } };
+    expect(fire(networkRules.reachability!, ctx).length).toBeGreaterThan(0);
+  });
   it("reachability: prod's managed database needs its own egress allowance", () => {
     const ctx = fixture();
     dropPolicy(ctx, "prod", "ringlet-managed-postgres");

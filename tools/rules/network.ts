@@ -103,10 +103,24 @@ export function blocked(policies: Policy[], from: Endpoint, to: Endpoint, port: 
   return reasons.length ? reasons.join("; ") : undefined;
 }
 
-function podEndpoint(t: PodTemplate, namespace: string): Endpoint {
+/**
+ * The labels the environment's namespace carries: the name label Kubernetes sets on every
+ * namespace (1.22+), and those an Argo CD Application that creates it manages
+ * (syncPolicy.managedNamespaceMetadata).
+ */
+function namespaceLabels(ctx: RuleContext, namespace: string): Record<string, string> {
+  const labels: Record<string, string> = {};
+  for (const app of ctx.argocd.filter((o) => o.object.kind === "Application")) {
+    const spec = (app.object.spec ?? {}) as { destination?: { namespace?: string }; syncPolicy?: { managedNamespaceMetadata?: { labels?: Record<string, string> } } };
+    if (spec.destination?.namespace === namespace) Object.assign(labels, spec.syncPolicy?.managedNamespaceMetadata?.labels ?? {});
+  }
+  return { ...labels, "kubernetes.io/metadata.name": namespace };
+}
+
+function podEndpoint(t: PodTemplate, namespace: string, nsLabels: Record<string, string> = { "kubernetes.io/metadata.name": namespace }): Endpoint {
   return {
     namespace,
-    namespaceLabels: { "kubernetes.io/metadata.name": namespace },
+    namespaceLabels: nsLabels,
     labels: t.labels,
     ports: containersOf(t).flatMap(({ container }) => container.ports ?? []),
   };
@@ -165,6 +179,8 @@ export const reachabilityRule: Rule = (ctx) =>
     const objects = allObjects(env);
     const policies = policiesOf(env, namespace);
     if (policies.length === 0) return [];
+    const nsLabels = namespaceLabels(ctx, namespace);
+    const pod = (t: PodTemplate) => podEndpoint(t, namespace, nsLabels);
     const services = new Set(objects.filter((o) => o.object.kind === "Service").map((o) => o.object.metadata?.name ?? ""));
     const dns = clusterEndpoint(ctx.spec.cluster.dns);
     const controller = clusterEndpoint(ctx.spec.cluster.ingressController);
@@ -177,7 +193,7 @@ export const reachabilityRule: Rule = (ctx) =>
     };
 
     for (const t of podTemplates(objects)) {
-      const self = podEndpoint(t, namespace);
+      const self = pod(t);
       let firstReference: string | undefined;
       for (const { container, path } of containersOf(t)) {
         const { vars } = containerEnv(container, path, objects);
@@ -190,7 +206,7 @@ export const reachabilityRule: Rule = (ctx) =>
             if (service) {
               firstReference ??= v.path;
               for (const target of serviceTargets(objects, service, port === undefined ? undefined : { number: port })) {
-                const why = blocked(policies, self, podEndpoint(target.t, namespace), target.port, target.protocol, namespace);
+                const why = blocked(policies, self, pod(target.t), target.port, target.protocol, namespace);
                 if (why) {
                   report(
                     `${objectId(t.ro.object)}|${service}|${target.port}`,
@@ -218,7 +234,7 @@ export const reachabilityRule: Rule = (ctx) =>
       for (const backend of ingressBackends(ing)) {
         if (!backend.service) continue;
         for (const target of serviceTargets(objects, backend.service, backend.port)) {
-          const why = blocked(policies, controller, podEndpoint(target.t, namespace), target.port, target.protocol, namespace);
+          const why = blocked(policies, controller, pod(target.t), target.port, target.protocol, namespace);
           if (why) {
             report(
               `${objectId(ing.object)}|${backend.service}|${target.port}`,
@@ -230,7 +246,7 @@ export const reachabilityRule: Rule = (ctx) =>
       const issuer = CERT_MANAGER_ISSUERS.find((a) => ing.object.metadata?.annotations?.[a] !== undefined);
       if (issuer) {
         // cert-manager's ingress-shim creates the solver pod in this namespace for an HTTP-01 challenge.
-        const solver: Endpoint = { namespace, namespaceLabels: { "kubernetes.io/metadata.name": namespace }, labels: ACME_SOLVER.labels, ports: [{ containerPort: ACME_SOLVER.port }] };
+        const solver: Endpoint = { namespace, namespaceLabels: nsLabels, labels: ACME_SOLVER.labels, ports: [{ containerPort: ACME_SOLVER.port }] };
         const why = blocked(policies, controller, solver, ACME_SOLVER.port, "TCP", namespace);
         if (why) report(`${objectId(ing.object)}|acme`, finding("reachability", ing, `metadata.annotations["${issuer}"]`, `cert-manager's HTTP-01 solver pod (${JSON.stringify(ACME_SOLVER.labels)}, port ${ACME_SOLVER.port}) cannot be reached by the ingress controller, so the certificate is never issued: ${why}`));
       }
