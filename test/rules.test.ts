@@ -177,7 +177,7 @@ describe("policy rules fire on broken fixtures", () => {
       ["prod", "spec.metrics[1].resource.target.averageUtilization"],
     ]);
     // prod scales between 3 and 10: from 4 to 3 only under 80% x 3/4 of the request.
-    expect(found[1]!.message).toContain("must exceed 134%");
+    expect(found[1]!.message).toContain("must be above 133%");
   });
   it("autoscaler: a memory target above (min+1)/min and below the limit is fine; one at the limit is not", () => {
     const ctx = fixture();

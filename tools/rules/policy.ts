@@ -107,18 +107,20 @@ interface Hpa {
  * A memory utilization target must let the autoscaler scale down and must be reachable. Memory,
  * unlike CPU, does not spread over more pods: each pod holds about its request at rest (what a
  * request is meant to be). The autoscaler goes from n to n-1 pods only when
- * ceil(n * usage / target) < n, so from min+1 to min only if usage < target * min / (min+1): with
- * pods at their request, the target must exceed 100 * (min+1) / min percent. And a target at or
- * above the limit is never reached: pods are OOM-killed first.
+ * ceil(n * usage / target) < n and usage / target is off by more than the tolerance (0.1, the
+ * controller manager's default), so from min+1 to min only if usage <= target * min / (min+1) and
+ * usage < 0.9 * target: with pods at their request, the target must exceed
+ * 100 * max((min+1) / min, 1 / 0.9) percent. And a target at or above the limit is never reached:
+ * pods are OOM-killed first.
  */
 function memoryTargetProblem(spec: Hpa, i: number, requests: number, limits: number): { path: string; message: string } | undefined {
   const target = spec.metrics?.[i]?.resource?.target?.averageUtilization;
   if (target === undefined || spec.metrics?.[i]?.resource?.target?.type !== "Utilization") return undefined;
   const min = spec.minReplicas ?? 1;
   const path = `spec.metrics[${i}].resource.target.averageUtilization`;
-  const floor = (100 * (min + 1)) / min;
+  const floor = 100 * Math.max((min + 1) / min, 1 / 0.9);
   if (target <= floor) {
-    return { path, message: `memory target ${target}% of the request leaves no room to scale down: pods at their memory request would have to use under ${target}% x ${min}/${min + 1} of it to go from ${min + 1} to ${min} replicas (the target must exceed ${Math.ceil(floor)}%); scale on CPU, or raise the target` };
+    return { path, message: `memory target ${target}% of the request leaves no room to scale down: pods at their memory request would have to use under ${target}% x ${min}/${min + 1} of it to go from ${min + 1} to ${min} replicas (the target must be above ${Math.floor(floor)}%); scale on CPU, or raise the target` };
   }
   if (Number.isFinite(limits) && (target / 100) * requests >= limits) {
     return { path, message: `memory target ${target}% of the request is at or above the memory limit: pods are OOM-killed before the autoscaler adds any` };
