@@ -84,7 +84,8 @@ describe.each(ENVS)("%s", (env) => {
     const dataProvides = new Set(rendered.get(env)!.data.flatMap((o) => (o.kind === "ExternalSecret" ? [o.spec.target.name] : o.kind === "ConfigMap" ? [o.metadata.name] : [])));
     const reads = containersOf(job).flatMap((c) => [
       ...(c.envFrom ?? []).map((e: Obj) => e.configMapRef?.name ?? e.secretRef?.name),
-      ...(c.env ?? []).map((e: Obj) => e.valueFrom?.configMapKeyRef?.name ?? e.valueFrom?.secretKeyRef?.name).filter(Boolean),
+      // An optional reference (REDIS_PASSWORD, only with a managed Redis) may name nothing.
+      ...(c.env ?? []).filter((e: Obj) => !e.valueFrom?.secretKeyRef?.optional).map((e: Obj) => e.valueFrom?.configMapKeyRef?.name ?? e.valueFrom?.secretKeyRef?.name).filter(Boolean),
     ]);
     expect(reads.length).toBeGreaterThan(0);
     for (const name of reads) {
@@ -191,7 +192,10 @@ describe.each(ENVS)("%s", (env) => {
     expect(redis.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
     expect(redis.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
     // Ringlet's own pods carry the label the policies allow.
-    for (const o of all(env)) if (podSpecOf(o)) expect(o.spec.template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+    for (const o of all(env)) {
+      const template = o.kind === "CronJob" ? o.spec.jobTemplate.spec.template : o.spec?.template;
+      if (podSpecOf(o)) expect(template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+    }
   });
 
   it("buffers uploads on disk, room for one Ingress body per gunicorn worker", () => {
@@ -216,7 +220,9 @@ describe.each(ENVS)("%s", (env) => {
     const volumeAt = (x: Obj) => x.volumeMounts.find((m: Obj) => m.mountPath === root(x)).name;
     expect(volumeAt(collect)).toBe(volumeAt(server));
     // No shared media volume any more: uploads go to the object storage the seeds name.
-    for (const o of all(env)) expect(o.kind).not.toBe("PersistentVolumeClaim");
+    for (const name of ["ringlet-web", "ringlet-worker"]) {
+      for (const v of find(all(env), "Deployment", name).spec.template.spec.volumes) expect(v.persistentVolumeClaim).toBeUndefined();
+    }
     expect(find(all(env), "ConfigMap", "ringlet-connection").data.AZURE_STORAGE_CONTAINER).toBe("media");
     const integrations = find(all(env), "ExternalSecret", "ringlet-integrations");
     expect(integrations.spec.data.map((d: Obj) => d.secretKey).sort()).toEqual([
@@ -234,7 +240,7 @@ describe.each(ENVS)("%s", (env) => {
     const web = find(all(env), "Deployment", "ringlet-web").spec.template.spec;
     const migrate = find(all(env), "Job", "ringlet-migrate").spec.template.spec.containers[0];
     const expected = [...secretsOf(web.containers[0])].sort();
-    expect(expected).toEqual(["ringlet-db-credentials", "ringlet-django", "ringlet-integrations"]);
+    expect(expected).toEqual(["ringlet-db-credentials", "ringlet-django", "ringlet-integrations", "ringlet-redis"]);
     expect([...secretsOf(web.initContainers[0])].sort()).toEqual(expected);
     expect([...secretsOf(migrate)].sort()).toEqual(expected);
     const connection = find(all(env), "ConfigMap", "ringlet-connection").data;
@@ -323,10 +329,12 @@ describe("Argo CD applications", () => {
       const env = /^overlays\/([^/]+)/.exec(a.spec.source.path)![1];
       if (env === "prod") expect(a.spec.syncPolicy.automated).toBeUndefined();
       else expect(a.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
-      // Only the data Application (synced first) creates and labels the namespace.
+      // Either may create the namespace (whichever syncs first); only the data Application labels it.
       const data = a.spec.source.path.endsWith("/data");
-      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(data);
+      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(true);
       expect(a.spec.syncPolicy.managedNamespaceMetadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe(data ? "restricted" : undefined);
+      // prod is protected from the root's prune; dev and staging are not.
+      expect(a.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe(env === "prod" ? "Prune=false,Delete=false" : undefined);
       expect(a.spec.syncPolicy.retry.backoff).toEqual({ duration: "10s", factor: 2, maxDuration: "5m" });
       expect(a.metadata.finalizers).toEqual(["resources-finalizer.argocd.argoproj.io"]);
       expect(a.metadata.namespace).toBe("argocd");

@@ -1,5 +1,7 @@
 // Every rule family, in the order findings are reported.
+import { appOfAppsRules } from "./app-of-apps.ts";
 import { argocdRules } from "./argocd.ts";
+import { crdListDefaultsRule } from "./crd-defaults.ts";
 import { consistencyRules } from "./consistency.ts";
 import { unmatchedPatchRule } from "./patches.ts";
 import { networkRules } from "./network.ts";
@@ -16,6 +18,8 @@ export const rules: Record<string, Rule> = {
   ...Object.fromEntries(Object.entries(runtimeRules).map(([k, r]) => [`runtime/${k}`, r])),
   ...Object.fromEntries(Object.entries(networkRules).map(([k, r]) => [`network/${k}`, r])),
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
+  ...Object.fromEntries(Object.entries(appOfAppsRules).map(([k, r]) => [`argocd/${k}`, r])),
+  "argocd/crd-list-defaults": crdListDefaultsRule,
 };
 
 export function runRules(ctx: RuleContext, selected: Record<string, Rule> = rules): Finding[] {

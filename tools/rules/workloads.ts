@@ -6,6 +6,8 @@ import type { RenderedObject } from "./types.ts";
 export interface Container {
   name: string;
   image?: string;
+  command?: string[];
+  args?: string[];
   ports?: { name?: string; containerPort?: number }[];
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   securityContext?: Record<string, unknown>;
