@@ -133,6 +133,27 @@ describe("pnpm check", () => {
 });
 
 describe("pnpm generate", () => {
+  it("derives the stable ConfigMap's host settings from each environment's host, and refuses a template without {host}", async () => {
+    try {
+      await repo.write("overlays/environments.yaml", (await repo.read("overlays/environments.yaml")).replace("host: staging.ringlet.example.com", "host: qa.ringlet.example.com"));
+      const gen = await repo.cli(["generate"]);
+      expect(gen.code).toBe(0);
+      const patch = await repo.read("overlays/staging/data/host-settings.yaml");
+      expect(patch).toContain("  CSRF_TRUSTED_ORIGINS: https://qa.ringlet.example.com\n");
+      expect(patch).toContain("  DJANGO_ALLOWED_HOSTS: qa.ringlet.example.com,localhost\n");
+      // The migration hook reads the stable ConfigMap: the rendered data layer carries the new host.
+      const render = await repo.cli(["render", "staging", "--data"]);
+      expect(render.stdout).toContain("CSRF_TRUSTED_ORIGINS: https://qa.ringlet.example.com");
+      expect((await repo.cli(["check"])).code).toBe(0);
+    } finally {
+      await repo.git("checkout", "-q", "--", ".");
+    }
+    const bad = await withChange({ "overlays/environments.yaml": (t) => t.replace('CSRF_TRUSTED_ORIGINS: "https://{host}"', 'CSRF_TRUSTED_ORIGINS: "https://example.com"') }, ["generate"]);
+    expect(bad.code).toBe(1);
+    expect(bad.stdout + bad.stderr).toContain('connection.hostSettings.CSRF_TRUSTED_ORIGINS: must contain "{host}"');
+    expect(await repo.git("status", "--porcelain")).toBe("");
+  });
+
   it("is idempotent on the repository: nothing changes", async () => {
     const r = await repo.cli(["generate"]);
     expect(r.code).toBe(0);

@@ -84,7 +84,8 @@ describe.each(ENVS)("%s", (env) => {
     const dataProvides = new Set(rendered.get(env)!.data.flatMap((o) => (o.kind === "ExternalSecret" ? [o.spec.target.name] : o.kind === "ConfigMap" ? [o.metadata.name] : [])));
     const reads = containersOf(job).flatMap((c) => [
       ...(c.envFrom ?? []).map((e: Obj) => e.configMapRef?.name ?? e.secretRef?.name),
-      ...(c.env ?? []).map((e: Obj) => e.valueFrom?.configMapKeyRef?.name ?? e.valueFrom?.secretKeyRef?.name).filter(Boolean),
+      // An optional reference (REDIS_PASSWORD, only with a managed Redis) may name nothing.
+      ...(c.env ?? []).filter((e: Obj) => !e.valueFrom?.secretKeyRef?.optional).map((e: Obj) => e.valueFrom?.configMapKeyRef?.name ?? e.valueFrom?.secretKeyRef?.name).filter(Boolean),
     ]);
     expect(reads.length).toBeGreaterThan(0);
     for (const name of reads) {
@@ -132,11 +133,14 @@ describe.each(ENVS)("%s", (env) => {
     expect(c.ports).toEqual([{ name: "http", containerPort: 8000 }]);
     expect(c.livenessProbe.httpGet.path).toBe("/health/");
     expect(c.readinessProbe.httpGet.path).toBe("/health/");
-    // Django answers only hosts in ALLOWED_HOSTS: the probes ask for one it lists.
-    const config = find(all(env), "ConfigMap", web.spec.template.spec.containers[0].envFrom[1].configMapRef.name);
+    // Django answers only hosts in ALLOWED_HOSTS (from the stable ConfigMap, which the migration
+    // hook reads too): the environment's own host, and the one the probes ask for.
+    const connection = find(all(env), "ConfigMap", c.envFrom[0].configMapRef.name);
+    const allowed = connection.data.DJANGO_ALLOWED_HOSTS.split(",");
+    expect(allowed).toContain(find(all(env), "Ingress", "ringlet-web").spec.rules[0].host);
     for (const probe of [c.livenessProbe, c.readinessProbe]) {
       const host = probe.httpGet.httpHeaders.find((h: Obj) => h.name === "Host").value;
-      expect(config.data.DJANGO_ALLOWED_HOSTS.split(",")).toContain(host);
+      expect(allowed).toContain(host);
     }
     expect(web.spec.strategy.rollingUpdate).toEqual({ maxSurge: 1, maxUnavailable: 0 });
     expect(web.spec.replicas).toBeUndefined();
@@ -147,7 +151,7 @@ describe.each(ENVS)("%s", (env) => {
   it("keeps no Secret with data in git: each environment reads its own keys through the cluster-wide store", () => {
     for (const o of all(env)) if (o.kind === "Secret") expect(o.data ?? o.stringData).toBeUndefined();
     const external = all(env).filter((o) => o.kind === "ExternalSecret");
-    expect(external.map((o) => o.spec.target.name).sort()).toEqual(["ringlet-db-credentials", "ringlet-django"]);
+    expect(external.map((o) => o.spec.target.name).sort()).toEqual(["ringlet-db-credentials", "ringlet-django", "ringlet-integrations"]);
     for (const o of external) {
       expect(o.spec.secretStoreRef).toEqual({ kind: "ClusterSecretStore", name: "ringlet" });
       for (const d of o.spec.data) expect(d.remoteRef.key).toMatch(new RegExp(`^ringlet/${env}/`));
@@ -179,12 +183,10 @@ describe.each(ENVS)("%s", (env) => {
 
   it("lets PostgreSQL and Redis accept only Ringlet's own pods, and protects data from prune and delete", () => {
     const data = rendered.get(env)!.data;
-    for (const np of data.filter((o) => o.kind === "NetworkPolicy")) {
+    for (const name of env === "prod" ? ["ringlet-redis"] : ["ringlet-postgres", "ringlet-redis"]) {
+      const np = find(data, "NetworkPolicy", name);
       expect(np.spec.ingress).toEqual([{ from: [{ podSelector: { matchLabels: { "app.kubernetes.io/part-of": "ringlet" } } }], ports: [expect.objectContaining({ protocol: "TCP" })] }]);
     }
-    const media = find(data, "PersistentVolumeClaim", "ringlet-media");
-    expect(media.spec.accessModes).toEqual(["ReadWriteMany"]);
-    expect(media.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
     const redis = find(data, "StatefulSet", "ringlet-redis");
     expect(redis.spec.template.spec.containers[0].args).toEqual(expect.arrayContaining(["--appendonly", "yes"]));
     expect(redis.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
@@ -195,6 +197,100 @@ describe.each(ENVS)("%s", (env) => {
       if (podSpecOf(o)) expect(template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
     }
   });
+
+  it("buffers uploads on disk, room for one Ingress body per gunicorn worker", () => {
+    const web = find(all(env), "Deployment", "ringlet-web").spec.template.spec;
+    const c = web.containers.find((x: Obj) => x.name === "web");
+    const dir = c.env.find((e: Obj) => e.name === "FILE_UPLOAD_TEMP_DIR").value;
+    const mount = c.volumeMounts.find((m: Obj) => m.mountPath === dir);
+    const volume = web.volumes.find((v: Obj) => v.name === mount.name);
+    expect(volume.emptyDir.medium).toBeUndefined();
+    const body = find(all(env), "Ingress", "ringlet-web").metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"];
+    expect(body).toBe("512m");
+    const config = find(all(env), "ConfigMap", c.envFrom[1].configMapRef.name);
+    expect(bytes(volume.emptyDir.sizeLimit)).toBeGreaterThanOrEqual(512 * 1024 ** 2 * Number(config.data.GUNICORN_WORKERS));
+  });
+
+  it("serves static files from the volume collectstatic wrote to, and media from Azure Blob Storage", () => {
+    const web = find(all(env), "Deployment", "ringlet-web").spec.template.spec;
+    const collect = web.initContainers.find((x: Obj) => x.name === "collectstatic");
+    const server = web.containers.find((x: Obj) => x.name === "web");
+    const root = (x: Obj) => x.env.find((e: Obj) => e.name === "DJANGO_STATIC_ROOT").value;
+    expect(root(collect)).toBe(root(server));
+    const volumeAt = (x: Obj) => x.volumeMounts.find((m: Obj) => m.mountPath === root(x)).name;
+    expect(volumeAt(collect)).toBe(volumeAt(server));
+    // No shared media volume any more: uploads go to the object storage the seeds name.
+    for (const name of ["ringlet-web", "ringlet-worker"]) {
+      for (const v of find(all(env), "Deployment", name).spec.template.spec.volumes) expect(v.persistentVolumeClaim).toBeUndefined();
+    }
+    expect(find(all(env), "ConfigMap", "ringlet-connection").data.AZURE_STORAGE_CONTAINER).toBe("media");
+    const integrations = find(all(env), "ExternalSecret", "ringlet-integrations");
+    expect(integrations.spec.data.map((d: Obj) => d.secretKey).sort()).toEqual([
+      "AZURE_STORAGE_CONNECTION_STRING",
+      "EMAIL_HOST",
+      "EMAIL_HOST_PASSWORD",
+      "EMAIL_HOST_USER",
+      "GOOGLE_OAUTH_CLIENT_ID",
+      "GOOGLE_OAUTH_CLIENT_SECRET",
+    ]);
+  });
+
+  it("gives the hook and the init container every credential the workloads import, and trusts the proxy's TLS header", () => {
+    const secretsOf = (x: Obj) => new Set([...(x.envFrom ?? []).map((e: Obj) => e.secretRef?.name), ...(x.env ?? []).map((e: Obj) => e.valueFrom?.secretKeyRef?.name)].filter(Boolean));
+    const web = find(all(env), "Deployment", "ringlet-web").spec.template.spec;
+    const migrate = find(all(env), "Job", "ringlet-migrate").spec.template.spec.containers[0];
+    const expected = [...secretsOf(web.containers[0])].sort();
+    expect(expected).toEqual(["ringlet-db-credentials", "ringlet-django", "ringlet-integrations", "ringlet-redis"]);
+    expect([...secretsOf(web.initContainers[0])].sort()).toEqual(expected);
+    expect([...secretsOf(migrate)].sort()).toEqual(expected);
+    const connection = find(all(env), "ConfigMap", "ringlet-connection").data;
+    const host = find(all(env), "Ingress", "ringlet-web").spec.rules[0].host;
+    expect(connection.CSRF_TRUSTED_ORIGINS).toBe(`https://${host}`);
+    expect(connection.DJANGO_SECURE_PROXY_SSL_HEADER).toBe("HTTP_X_FORWARDED_PROTO,https");
+    expect(connection.DJANGO_SETTINGS_MODULE).toBe("ringlet.settings");
+  });
+
+  it("keeps beat's schedule in the database, and restarts a hung worker or beat", () => {
+    const beat = find(all(env), "Deployment", "ringlet-beat").spec.template.spec.containers[0];
+    expect(beat.args).toContain("--scheduler=django_celery_beat.schedulers:DatabaseScheduler");
+    expect(beat.args.some((a: string) => a.startsWith("--schedule="))).toBe(false);
+    const heartbeat = beat.env.find((e: Obj) => e.name === "CELERY_BEAT_HEARTBEAT_FILE").value;
+    expect(beat.volumeMounts.some((m: Obj) => heartbeat.startsWith(`${m.mountPath}/`))).toBe(true);
+    expect(beat.livenessProbe.exec.command.join(" ")).toContain("$CELERY_BEAT_HEARTBEAT_FILE");
+    const worker = find(all(env), "Deployment", "ringlet-worker").spec.template.spec.containers[0];
+    // The worker's own node name: celery@<hostname>, the pod's name.
+    expect(worker.livenessProbe.exec.command.join(" ")).toMatch(/inspect ping --destination=celery@\$HOSTNAME --timeout=\d+/);
+    expect(worker.livenessProbe.timeoutSeconds).toBeGreaterThan(10);
+  });
+
+  it("denies every connection by default, then admits the ingress controller, DNS, the data services and outside HTTPS and SMTP", () => {
+    const policies = rendered.get(env)!.data.filter((o) => o.kind === "NetworkPolicy");
+    const deny = find(policies, "NetworkPolicy", "ringlet-default-deny");
+    expect(deny.spec).toEqual({ podSelector: {}, policyTypes: ["Ingress", "Egress"] });
+    const dns = find(policies, "NetworkPolicy", "ringlet-dns").spec.egress[0];
+    expect(dns.ports).toEqual([{ protocol: "UDP", port: 53 }, { protocol: "TCP", port: 53 }]);
+    expect(find(policies, "NetworkPolicy", "ringlet-web").spec.ingress[0].from[0].namespaceSelector).toEqual({ matchLabels: { "kubernetes.io/metadata.name": "ingress-nginx" } });
+    const outside = find(policies, "NetworkPolicy", "ringlet-external-services").spec;
+    expect(outside.egress).toEqual([{ ports: [{ protocol: "TCP", port: 443 }, { protocol: "TCP", port: 587 }] }]);
+    expect(outside.podSelector.matchExpressions[0].values).toEqual(["web", "worker"]);
+    expect(policies.some((p) => p.metadata.name === "ringlet-managed-postgres")).toBe(env === "prod");
+  });
+});
+
+/** A Kubernetes memory quantity in bytes (the units these manifests use). */
+function bytes(q: string): number {
+  const m = /^(\d+)(Ki|Mi|Gi)?$/.exec(q)!;
+  return Number(m[1]) * ({ Ki: 1024, Mi: 1024 ** 2, Gi: 1024 ** 3 } as Record<string, number>)[m[2] ?? ""]!;
+}
+
+it("ships a ClusterSecretStore example that only the spec's namespaces may use", async () => {
+  const { ClusterSecretStore } = await import("@kubernetes-models/external-secrets/external-secrets.io/v1/ClusterSecretStore");
+  const store = parseAllDocuments(await readFile(join(TOOLS_ROOT, "examples", "cluster-secret-store.yaml"), "utf8"))[0]!.toJS() as Obj;
+  new ClusterSecretStore(store as never).validate();
+  const spec = parseAllDocuments(await readFile(join(TOOLS_ROOT, "overlays", "environments.yaml"), "utf8"))[0]!.toJS() as Obj;
+  // The store every rendered ExternalSecret names, usable from exactly the spec's namespaces.
+  for (const env of ENVS) for (const o of all(env)) if (o.kind === "ExternalSecret") expect(o.spec.secretStoreRef).toEqual({ kind: "ClusterSecretStore", name: store.metadata.name });
+  expect(store.spec.conditions).toEqual([{ namespaces: Object.values(spec.environments).map((e: any) => e.namespace) }]);
 });
 
 it("runs PostgreSQL in-cluster in dev and staging, and uses the managed database in prod", () => {
@@ -220,7 +316,8 @@ it("scales prod web 3-10 and worker 2-6, and dev small", () => {
   expect(bounds("prod", "ringlet-worker")).toEqual([2, 6]);
   expect(bounds("dev", "ringlet-web")[1]).toBeLessThanOrEqual(2);
   const web = find(all("prod"), "HorizontalPodAutoscaler", "ringlet-web");
-  expect(web.spec.metrics.map((m: Obj) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([["cpu", 70], ["memory", 80]]);
+  // CPU only: gunicorn's memory does not fall with load, a memory target would keep web scaled out.
+  expect(web.spec.metrics.map((m: Obj) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([["cpu", 70]]);
   expect(web.spec.behavior.scaleDown.stabilizationWindowSeconds).toBe(300);
   const worker = find(all("prod"), "HorizontalPodAutoscaler", "ringlet-worker");
   expect(worker.spec.metrics.map((m: Obj) => [m.resource.name, m.resource.target.averageUtilization])).toEqual([["cpu", 75]]);

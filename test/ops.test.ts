@@ -241,7 +241,7 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(lines.filter((l) => l.startsWith("    By hand: Sync, all resources, with Prune: ")).length).toBe(2);
     expect(result.stdout).toContain("skips every hook, the PreSync migration included");
     expect(lines.slice(appHeader).join("\n")).toContain(
-      "Its PreSync hook Job/ringlet-migrate reads ConfigMap/ringlet-connection, Secret/ringlet-db-credentials, Secret/ringlet-django from ringlet-prod-data, another Application: never created by this sync.",
+      "Its PreSync hook Job/ringlet-migrate reads ConfigMap/ringlet-connection, Secret/ringlet-integrations, Secret/ringlet-db-credentials, Secret/ringlet-django from ringlet-prod-data, another Application: never created by this sync.",
     );
 
     // The steps of each section: "<n>  <phase>  <wave>  <kind>  <name>", in Argo CD's order.
@@ -251,13 +251,20 @@ describe("after a bump of dev and a promotion to staging", () => {
         .map((l) => /^ +(\d+) +(PreSync|Sync|PostSync) +(-?\d+) +(\S+) +(\S+)/.exec(l))
         .filter((m): m is RegExpExecArray => m !== null)
         .map((m) => `${m[2]} ${m[3]} ${m[4]}/${m[5]}`);
-    // prod has a managed database: no in-cluster PostgreSQL in its data layer.
+    // prod has a managed database: no in-cluster PostgreSQL in its data layer, an egress policy to
+    // the managed one instead. NetworkPolicies first (Argo CD's kind order), by name.
     expect(steps(dataHeader, appHeader)).toEqual([
+      "Sync 0 NetworkPolicy/ringlet-acme-http01-solver",
+      "Sync 0 NetworkPolicy/ringlet-data-clients",
+      "Sync 0 NetworkPolicy/ringlet-default-deny",
+      "Sync 0 NetworkPolicy/ringlet-dns",
+      "Sync 0 NetworkPolicy/ringlet-external-services",
+      "Sync 0 NetworkPolicy/ringlet-managed-postgres",
       "Sync 0 NetworkPolicy/ringlet-redis",
       "Sync 0 NetworkPolicy/ringlet-redis-cache",
+      "Sync 0 NetworkPolicy/ringlet-web",
       "Sync 0 PodDisruptionBudget/ringlet-redis",
       "Sync 0 ConfigMap/ringlet-connection",
-      "Sync 0 PersistentVolumeClaim/ringlet-media",
       "Sync 0 Service/ringlet-redis",
       "Sync 0 Service/ringlet-redis-cache",
       "Sync 0 Service/ringlet-redis-headless",
@@ -265,6 +272,7 @@ describe("after a bump of dev and a promotion to staging", () => {
       "Sync 0 StatefulSet/ringlet-redis",
       "Sync 0 ExternalSecret/ringlet-db-credentials",
       "Sync 0 ExternalSecret/ringlet-django",
+      "Sync 0 ExternalSecret/ringlet-integrations",
     ]);
     const config = (await render(repo, "overlays/prod")).find((o) => o.kind === "ConfigMap")!.metadata.name as string;
     expect(config).toMatch(/^ringlet-config-[2456789bcdfghkmt]{10}$/);
@@ -319,7 +327,9 @@ describe("after a bump of dev and a promotion to staging", () => {
       onFailure: [],
       skipped: [],
       hookInputs: [
+        // In the order the hook reads them: envFrom, then env.
         { hook: "Job/ringlet-migrate", reads: "ConfigMap/ringlet-connection", from: "ringlet-dev-data" },
+        { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-integrations", from: "ringlet-dev-data" },
         { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-db-credentials", from: "ringlet-dev-data" },
         { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-django", from: "ringlet-dev-data" },
       ],
@@ -329,25 +339,31 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(prod.applications.map((a: Obj) => (a.manualSync as string).split(":")[0])).toEqual(["Sync, all resources, with Prune", "Sync, all resources, with Prune"]);
     // dev keeps its in-cluster PostgreSQL: the data layer's order by kind, then name.
     expect((data!.steps as Obj[]).map((s) => `${s.order} ${s.kind}/${s.name}`)).toEqual([
-      "1 NetworkPolicy/ringlet-postgres",
-      "2 NetworkPolicy/ringlet-redis",
-      "3 NetworkPolicy/ringlet-redis-cache",
-      "4 PodDisruptionBudget/ringlet-redis",
-      "5 ConfigMap/ringlet-connection",
-      "6 PersistentVolumeClaim/ringlet-media",
-      "7 PersistentVolumeClaim/ringlet-postgres-backups",
-      "8 Service/ringlet-postgres",
-      "9 Service/ringlet-postgres-headless",
-      "10 Service/ringlet-redis",
-      "11 Service/ringlet-redis-cache",
-      "12 Service/ringlet-redis-headless",
-      "13 Deployment/ringlet-redis-cache",
-      "14 StatefulSet/ringlet-postgres",
-      "15 StatefulSet/ringlet-redis",
+      "1 NetworkPolicy/ringlet-acme-http01-solver",
+      "2 NetworkPolicy/ringlet-data-clients",
+      "3 NetworkPolicy/ringlet-default-deny",
+      "4 NetworkPolicy/ringlet-dns",
+      "5 NetworkPolicy/ringlet-external-services",
+      "6 NetworkPolicy/ringlet-postgres",
+      "7 NetworkPolicy/ringlet-redis",
+      "8 NetworkPolicy/ringlet-redis-cache",
+      "9 NetworkPolicy/ringlet-web",
+      "10 PodDisruptionBudget/ringlet-redis",
+      "11 ConfigMap/ringlet-connection",
+      "12 PersistentVolumeClaim/ringlet-postgres-backups",
+      "13 Service/ringlet-postgres",
+      "14 Service/ringlet-postgres-headless",
+      "15 Service/ringlet-redis",
+      "16 Service/ringlet-redis-cache",
+      "17 Service/ringlet-redis-headless",
+      "18 Deployment/ringlet-redis-cache",
+      "19 StatefulSet/ringlet-postgres",
+      "20 StatefulSet/ringlet-redis",
       // Argo CD's kind order puts CronJob after the workloads it backs up.
-      "16 CronJob/ringlet-postgres-backup",
-      "17 ExternalSecret/ringlet-db-credentials",
-      "18 ExternalSecret/ringlet-django",
+      "21 CronJob/ringlet-postgres-backup",
+      "22 ExternalSecret/ringlet-db-credentials",
+      "23 ExternalSecret/ringlet-django",
+      "24 ExternalSecret/ringlet-integrations",
     ]);
     expect(Object.keys((app!.steps as Obj[])[0]!)).toEqual(["order", "phase", "wave", "kind", "name", "hook", "deletePolicies"]);
   });
@@ -503,12 +519,9 @@ describe("plan flags what would run before what it needs exists", () => {
 
   it("a PreSync hook reading the hashed ringlet-config of its own sync: flagged, exit 1", async () => {
     // The migration container's envFrom gets the application ConfigMap too.
-    const marker = "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n          env:\n            - name: DJANGO_SETTINGS_MODULE\n";
+    const marker = "                name: ringlet-connection\n            - secretRef:\n";
     expect(job.split(marker).length - 1).toBe(1);
-    await commitJob(
-      job.replace(marker, "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n            - configMapRef:\n                name: ringlet-config\n          env:\n            - name: DJANGO_SETTINGS_MODULE\n"),
-      "migrate: read ringlet-config",
-    );
+    await commitJob(job.replace(marker, "                name: ringlet-connection\n            - configMapRef:\n                name: ringlet-config\n            - secretRef:\n"), "migrate: read ringlet-config");
     const hashed = (await render(repo, "overlays/prod")).find((o) => o.kind === "ConfigMap")!.metadata.name as string;
     expect(hashed).toMatch(/^ringlet-config-[a-z0-9]{10}$/);
 
@@ -538,7 +551,7 @@ describe("plan flags what would run before what it needs exists", () => {
   });
 
   it("a hook addressing a Service of its own sync, and a migration Job that is no hook", async () => {
-    await commitJob(job.replace("            - name: DJANGO_SETTINGS_MODULE\n", "            - name: SITE_URL\n              value: http://ringlet-web:8000/\n            - name: DJANGO_SETTINGS_MODULE\n"), "migrate: call the web Service");
+    await commitJob(job.replace("            - name: DATABASE_USER\n", "            - name: SITE_URL\n              value: http://ringlet-web:8000/\n            - name: DATABASE_USER\n"), "migrate: call the web Service");
     const service = JSON.parse((await repo.cli(["plan", "dev", "--json"])).stdout);
     expect(service.findings.map((f: Obj) => [f.rule, f.object, f.path])).toEqual([["hook-service", "Job/ringlet-migrate", "spec.template.spec.containers[0].env[0].value"]]);
 

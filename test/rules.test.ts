@@ -12,7 +12,9 @@ import { crdDefaults, crdListDefaultsRule } from "../tools/rules/crd-defaults.ts
 import { consistencyRules } from "../tools/rules/consistency.ts";
 import { rules, runRules } from "../tools/rules/index.ts";
 import { unmatchedPatchRule } from "../tools/rules/patches.ts";
+import { addresses, networkRules } from "../tools/rules/network.ts";
 import { policyRules } from "../tools/rules/policy.ts";
+import { nginxSize, runtimeRules } from "../tools/rules/runtime.ts";
 import type { Rule, RuleContext } from "../tools/rules/types.ts";
 
 let clean: RuleContext;
@@ -190,6 +192,37 @@ describe("policy rules fire on broken fixtures", () => {
       ["HorizontalPodAutoscaler/ringlet-worker", "spec.scaleTargetRef"],
     ]);
   });
+  it("probes: a Celery worker and beat without liveness probes (long-running, served by no Service)", () => {
+    const ctx = fixture();
+    delete pod(obj(ctx, "dev", "Deployment", "ringlet-worker")).containers[0].livenessProbe;
+    delete pod(obj(ctx, "dev", "Deployment", "ringlet-beat")).containers[0].livenessProbe;
+    // A Job's container runs to completion: no liveness probe needed.
+    expect(pod(obj(ctx, "dev", "Job", "ringlet-migrate")).containers[0].livenessProbe).toBeUndefined();
+    expect(fire(policyRules.probes!, ctx).map((f) => [f.object, f.path]).sort()).toEqual([
+      ["Deployment/ringlet-beat", "spec.template.spec.containers[0].livenessProbe"],
+      ["Deployment/ringlet-worker", "spec.template.spec.containers[0].livenessProbe"],
+    ]);
+  });
+  it("autoscaler: the case study's 80% memory target keeps web scaled out", () => {
+    const ctx = fixture();
+    for (const env of ["dev", "prod"]) spec(obj(ctx, env, "HorizontalPodAutoscaler", "ringlet-web")).metrics.push({ type: "Resource", resource: { name: "memory", target: { type: "Utilization", averageUtilization: 80 } } });
+    const found = fire(policyRules.autoscaler!, ctx);
+    expect(found.map((f) => [f.env, f.path])).toEqual([
+      ["dev", "spec.metrics[1].resource.target.averageUtilization"],
+      ["prod", "spec.metrics[1].resource.target.averageUtilization"],
+    ]);
+    // prod scales between 3 and 10: from 4 to 3 only under 80% x 3/4 of the request.
+    expect(found[1]!.message).toContain("must be above 133%");
+  });
+  it("autoscaler: a memory target above (min+1)/min and below the limit is fine; one at the limit is not", () => {
+    const ctx = fixture();
+    // prod: min 3, request 512Mi, limit 1Gi.
+    const hpa = spec(obj(ctx, "prod", "HorizontalPodAutoscaler", "ringlet-web"));
+    hpa.metrics.push({ type: "Resource", resource: { name: "memory", target: { type: "Utilization", averageUtilization: 150 } } });
+    expect(fire(policyRules.autoscaler!, ctx)).toEqual([]);
+    hpa.metrics[1].resource.target.averageUtilization = 200;
+    expect(fire(policyRules.autoscaler!, ctx)).toEqual([expect.objectContaining({ message: expect.stringContaining("OOM-killed") })]);
+  });
   it("plain-secret: a Secret with data", () => {
     const ctx = fixture();
     ctx.environments[0]!.data.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "leak" }, data: { password: "aHVudGVyMg==" } } });
@@ -235,7 +268,7 @@ describe("Argo CD rules fire on broken fixtures", () => {
     expect(configName).toMatch(/^ringlet-config-[a-z0-9]{10}$/);
     pod(job).containers[0].envFrom.push({ configMapRef: { name: configName } });
     const found = fire(argocdRules["presync-dependency"]!, ctx);
-    expect(found).toEqual([expect.objectContaining({ object: "Job/ringlet-migrate", path: "spec.template.spec.containers[0].envFrom[1].configMapRef.name" })]);
+    expect(found).toEqual([expect.objectContaining({ object: "Job/ringlet-migrate", path: "spec.template.spec.containers[0].envFrom[2].configMapRef.name" })]);
     expect(found[0]!.message).toContain("hash-suffixed");
   });
   it("presync-dependency: the hook reading a Secret that an ExternalSecret of the same Application creates", () => {
@@ -252,8 +285,8 @@ describe("Argo CD rules fire on broken fixtures", () => {
   });
   it("sync-options: a misspelt resource annotation", () => {
     const ctx = fixture();
-    obj(ctx, "prod", "PersistentVolumeClaim", "ringlet-media").metadata!.annotations!["argocd.argoproj.io/sync-options"] = "Prune=False,Delete=false";
-    expect(fire(argocdRules["sync-options"]!, ctx)).toEqual([expect.objectContaining({ object: "PersistentVolumeClaim/ringlet-media", env: "prod" })]);
+    obj(ctx, "prod", "StatefulSet", "ringlet-redis").metadata!.annotations!["argocd.argoproj.io/sync-options"] = "Prune=False,Delete=false";
+    expect(fire(argocdRules["sync-options"]!, ctx)).toEqual([expect.objectContaining({ object: "StatefulSet/ringlet-redis", env: "prod" })]);
   });
   it("manual-production: prod auto-synced", () => {
     const ctx = fixture();
@@ -484,3 +517,200 @@ describe("patches rule", () => {
     expect(fire(unmatchedPatchRule, ctx)).toHaveLength(1);
   });
 });
+
+describe("runtime rules fire on broken fixtures", () => {
+  it("settings-env: collectstatic without the database credentials (what it lacked before)", () => {
+    const ctx = fixture();
+    const init = pod(obj(ctx, "staging", "Deployment", "ringlet-web")).initContainers[0];
+    init.env = init.env.filter((e: Any) => !e.name.startsWith("DATABASE_"));
+    const found = fire(runtimeRules["settings-env"]!, ctx);
+    expect(found).toEqual([expect.objectContaining({ rule: "runtime/settings-env", env: "staging", object: "Deployment/ringlet-web", path: "spec.template.spec.initContainers[0].env" })]);
+    expect(found[0]!.message).toContain('container "collectstatic" runs ghcr.io/ringlet/ringlet without DATABASE_PASSWORD, DATABASE_USER');
+  });
+  it("settings-env: the migration hook without the integration credentials", () => {
+    const ctx = fixture();
+    const c = pod(obj(ctx, "prod", "Job", "ringlet-migrate")).containers[0];
+    c.envFrom = c.envFrom.filter((e: Any) => !e.secretRef);
+    const found = fire(runtimeRules["settings-env"]!, ctx);
+    expect(found.map((f) => [f.object, f.path])).toEqual([["Job/ringlet-migrate", "spec.template.spec.containers[0].env"]]);
+    expect(found[0]!.message).toContain("AZURE_STORAGE_CONNECTION_STRING, EMAIL_HOST, EMAIL_HOST_PASSWORD, EMAIL_HOST_USER, GOOGLE_OAUTH_CLIENT_ID, GOOGLE_OAUTH_CLIENT_SECRET");
+  });
+  it("settings-env: keys of the application ConfigMap are optional (the hook cannot read it), others are not", () => {
+    const ctx = fixture();
+    const dev = ctx.environments.find((e) => e.env === "dev")!;
+    const config = dev.app.find((o) => o.object.kind === "ConfigMap")!.object;
+    (config.data as Any).NEW_TUNING = "1";
+    expect(fire(runtimeRules["settings-env"]!, ctx)).toEqual([]);
+    (obj(ctx, "dev", "ConfigMap", "ringlet-connection").data as Any).NEW_SETTING = "1";
+    // Every container reading the stable ConfigMap gets it: still quiet.
+    expect(fire(runtimeRules["settings-env"]!, ctx)).toEqual([]);
+    for (const name of ["ringlet-web", "ringlet-worker", "ringlet-beat"]) pod(obj(ctx, "dev", "Deployment", name)).containers[0].env.push({ name: "ONLY_HERE", value: "x" });
+    expect(fire(runtimeRules["settings-env"]!, ctx).map((f) => [f.object, f.path])).toEqual([
+      ["Deployment/ringlet-web", "spec.template.spec.initContainers[0].env"],
+      ["Job/ringlet-migrate", "spec.template.spec.containers[0].env"],
+    ]);
+  });
+  it("upload-space: uploads buffered in the old 64Mi memory-backed /tmp", () => {
+    const ctx = fixture();
+    const p = pod(obj(ctx, "prod", "Deployment", "ringlet-web"));
+    const web = p.containers[0];
+    web.env = web.env.filter((e: Any) => e.name !== "FILE_UPLOAD_TEMP_DIR");
+    const found = fire(runtimeRules["upload-space"]!, ctx);
+    const tmp = p.volumes.findIndex((v: Any) => v.name === "tmp");
+    expect(found).toEqual([expect.objectContaining({ rule: "runtime/upload-space", object: "Deployment/ringlet-web", path: `spec.template.spec.volumes[${tmp}].emptyDir.medium` })]);
+    expect(found[0]!.message).toContain("Ingress/ringlet-web accepts request bodies of 512m");
+    expect(found[0]!.message).toContain("memory-backed");
+  });
+  it("upload-space: a disk-backed temp dir smaller than one body, and a body limit raised past it", () => {
+    const ctx = fixture();
+    const p = pod(obj(ctx, "dev", "Deployment", "ringlet-web"));
+    const uploads = p.volumes.findIndex((v: Any) => v.name === "uploads");
+    p.volumes[uploads].emptyDir.sizeLimit = "256Mi";
+    obj(ctx, "staging", "Ingress", "ringlet-web").metadata!.annotations!["nginx.ingress.kubernetes.io/proxy-body-size"] = "3g";
+    expect(fire(runtimeRules["upload-space"]!, ctx).map((f) => [f.env, f.path])).toEqual([
+      ["dev", `spec.template.spec.volumes[${uploads}].emptyDir.sizeLimit`],
+      ["staging", `spec.template.spec.volumes[${uploads}].emptyDir.sizeLimit`],
+    ]);
+  });
+  it("upload-space: an ephemeral-storage limit below the body, a temp dir on the read-only root, a malformed size", () => {
+    const ctx = fixture();
+    pod(obj(ctx, "dev", "Deployment", "ringlet-web")).containers[0].resources.limits["ephemeral-storage"] = "100Mi";
+    const staging = pod(obj(ctx, "staging", "Deployment", "ringlet-web")).containers[0];
+    staging.env.find((e: Any) => e.name === "FILE_UPLOAD_TEMP_DIR").value = "/srv/uploads";
+    obj(ctx, "prod", "Ingress", "ringlet-web").metadata!.annotations!["nginx.ingress.kubernetes.io/proxy-body-size"] = "512MB";
+    expect(fire(runtimeRules["upload-space"]!, ctx).map((f) => [f.env, f.path])).toEqual([
+      ["dev", "spec.template.spec.containers[0].resources.limits.ephemeral-storage"],
+      ["staging", "spec.template.spec.containers[0].volumeMounts"],
+      ["prod", 'metadata.annotations["nginx.ingress.kubernetes.io/proxy-body-size"]'],
+    ]);
+  });
+  it("nginx sizes: bytes, k, m, g in either case", () => {
+    expect([nginxSize("512m"), nginxSize("1g"), nginxSize("1G"), nginxSize("10k"), nginxSize("100"), nginxSize("0")]).toEqual([512 * 1024 ** 2, 1024 ** 3, 1024 ** 3, 10240, 100, 0]);
+    expect([nginxSize("512MB"), nginxSize("1.5g"), nginxSize("")]).toEqual([undefined, undefined, undefined]);
+  });
+  it("paths: collectstatic writing to a volume the web container does not read", () => {
+    const ctx = fixture();
+    const p = pod(obj(ctx, "staging", "Deployment", "ringlet-web"));
+    p.volumes.push({ name: "other", emptyDir: {} });
+    p.initContainers[0].volumeMounts.find((m: Any) => m.name === "static").name = "other";
+    const found = fire(runtimeRules.paths!, ctx);
+    expect(found).toEqual([expect.objectContaining({ env: "staging", object: "Deployment/ringlet-web", path: expect.stringMatching(/^spec\.template\.spec\.containers\[0\]\.env\[\d+\]$/) })]);
+    expect(found[0]!.message).toContain('init container "collectstatic" and container "web" both use /usr/src/app/staticfiles (DJANGO_STATIC_ROOT)');
+  });
+  it("paths: a heartbeat file on the read-only root filesystem", () => {
+    const ctx = fixture();
+    const beat = pod(obj(ctx, "dev", "Deployment", "ringlet-beat")).containers[0];
+    beat.env.find((e: Any) => e.name === "CELERY_BEAT_HEARTBEAT_FILE").value = "/usr/src/app/beat-heartbeat";
+    expect(fire(runtimeRules.paths!, ctx)).toEqual([expect.objectContaining({ object: "Deployment/ringlet-beat", message: expect.stringContaining("read-only root filesystem") })]);
+  });
+});
+
+/** Removes a rendered NetworkPolicy from an environment's data layer. */
+function dropPolicy(ctx: RuleContext, env: string, name: string): void {
+  const e = ctx.environments.find((x) => x.env === env)!;
+  const before = e.data.length;
+  e.data = e.data.filter((o) => !(o.object.kind === "NetworkPolicy" && o.object.metadata?.name === name));
+  if (e.data.length !== before - 1) throw new Error(`fixture: no NetworkPolicy ${name} in ${env}`);
+}
+
+describe("network rules fire on broken fixtures", () => {
+  it("default-deny: without it, pods no other policy selects for ingress are open", () => {
+    const ctx = fixture();
+    dropPolicy(ctx, "dev", "ringlet-default-deny");
+    const found = fire(networkRules["default-deny"]!, ctx);
+    expect(found.map((f) => f.object).sort()).toEqual(["CronJob/ringlet-postgres-backup", "Deployment/ringlet-beat", "Deployment/ringlet-worker", "Job/ringlet-migrate"]);
+    expect(found.every((f) => f.message.includes("for Ingress:"))).toBe(true);
+  });
+  it("default-deny: an environment without any NetworkPolicy", () => {
+    const ctx = fixture();
+    const staging = ctx.environments.find((x) => x.env === "staging")!;
+    staging.data = staging.data.filter((o) => o.object.kind !== "NetworkPolicy");
+    const found = fire(networkRules["default-deny"]!, ctx);
+    expect(found.length).toBe(podCount(ctx, "staging"));
+    expect(found.every((f) => f.message.includes("for Ingress and Egress"))).toBe(true);
+    // No policies at all: nothing is blocked, so reachability has nothing to say.
+    expect(fire(networkRules.reachability!, ctx)).toEqual([]);
+  });
+  it("reachability: without the DNS allowance no pod can resolve the Services it names", () => {
+    const ctx = fixture();
+    dropPolicy(ctx, "dev", "ringlet-dns");
+    const found = fire(networkRules.reachability!, ctx);
+    // Every Ringlet workload names a Service (ringlet-connection); PostgreSQL reads only DATABASE_NAME.
+    expect([...new Set(found.map((f) => f.object))].sort()).toEqual(["CronJob/ringlet-postgres-backup", "Deployment/ringlet-beat", "Deployment/ringlet-web", "Deployment/ringlet-worker", "Job/ringlet-migrate"]);
+    expect(found.filter((f) => f.object === "Deployment/ringlet-web").map((f) => f.message.match(/on 53\/(UDP|TCP)/)![1])).toEqual(["UDP", "TCP"]);
+  });
+  it("reachability: without the ingress controller's allowance, the Ingress backend is unreachable", () => {
+    const ctx = fixture();
+    dropPolicy(ctx, "prod", "ringlet-web");
+    const found = fire(networkRules.reachability!, ctx);
+    expect(found).toEqual([expect.objectContaining({ env: "prod", object: "Ingress/ringlet-web", path: "spec.rules[0].http.paths[0].backend.service" })]);
+    expect(found[0]!.message).toContain("no policy selecting the receiver admits this ingress");
+  });
+  it("reachability: a web policy on a port the container does not listen on", () => {
+    const ctx = fixture();
+    spec(obj(ctx, "dev", "NetworkPolicy", "ringlet-web")).ingress[0].ports[0].port = 8080;
+    expect(fire(networkRules.reachability!, ctx)).toEqual([expect.objectContaining({ object: "Ingress/ringlet-web", message: expect.stringContaining("on 8000/TCP") })]);
+  });
+  it("reachability: without the egress to the data services, every client of PostgreSQL and Redis is cut off", () => {
+    const ctx = fixture();
+    dropPolicy(ctx, "staging", "ringlet-data-clients");
+    const found = fire(networkRules.reachability!, ctx);
+    const pairs = found.map((f) => `${f.object} -> ${/reads Service (\S+)/.exec(f.message)![1]}`);
+    expect([...new Set(pairs)].sort()).toEqual([
+      "CronJob/ringlet-postgres-backup -> ringlet-postgres",
+      "Deployment/ringlet-beat -> ringlet-postgres",
+      "Deployment/ringlet-beat -> ringlet-redis",
+      "Deployment/ringlet-beat -> ringlet-redis-cache",
+      "Deployment/ringlet-web -> ringlet-postgres",
+      "Deployment/ringlet-web -> ringlet-redis",
+      "Deployment/ringlet-web -> ringlet-redis-cache",
+      "Deployment/ringlet-worker -> ringlet-postgres",
+      "Deployment/ringlet-worker -> ringlet-redis",
+      "Deployment/ringlet-worker -> ringlet-redis-cache",
+      "Job/ringlet-migrate -> ringlet-postgres",
+      "Job/ringlet-migrate -> ringlet-redis",
+      "Job/ringlet-migrate -> ringlet-redis-cache",
+    ]);
+    expect(found.every((f) => f.message.includes("egress") && !f.message.includes("ingress"))).toBe(true);
+  });
+  it("reachability: Redis admitting only web cuts off the worker and beat (the receiver's side)", () => {
+    const ctx = fixture();
+    spec(obj(ctx, "dev", "NetworkPolicy", "ringlet-redis")).ingress[0].from[0].podSelector.matchLabels = { "app.kubernetes.io/component": "web" };
+    const found = fire(networkRules.reachability!, ctx);
+    expect(found.map((f) => f.object).sort()).toEqual(["Deployment/ringlet-beat", "Deployment/ringlet-worker", "Job/ringlet-migrate"]);
+    expect(found[0]!.path).toMatch(/envFrom\[0\]$/);
+    expect(found.every((f) => f.message.includes("Service ringlet-redis (REDIS_URL)") || f.message.includes("Service ringlet-redis (CELERY_BROKER_URL)"))).toBe(true);
+  });
+  it("reachability: a namespaceSelector matches the labels Argo CD puts on the namespace it creates", () => {
+    const ctx = fixture();
+    const from = spec(obj(ctx, "dev", "NetworkPolicy", "ringlet-redis")).ingress[0].from;
+    // Ringlet's namespaces carry part-of=ringlet (the data Application's managedNamespaceMetadata).
+    from[0] = { namespaceSelector: { matchLabels: { "app.kubernetes.io/part-of": "ringlet" } } };
+    expect(fire(networkRules.reachability!, ctx)).toEqual([]);
+    from[0] = { namespaceSelector: { matchLabels: { team: "payments" } } };
+    expect(fire(networkRules.reachability!, ctx).length).toBeGreaterThan(0);
+  });
+  it("reachability: prod's managed database needs its own egress allowance", () => {
+    const ctx = fixture();
+    dropPolicy(ctx, "prod", "ringlet-managed-postgres");
+    const found = fire(networkRules.reachability!, ctx);
+    expect([...new Set(found.map((f) => f.object))].sort()).toEqual(["Deployment/ringlet-beat", "Deployment/ringlet-web", "Deployment/ringlet-worker", "Job/ringlet-migrate"]);
+    expect(found[0]!.message).toContain("reads ringlet-prod.postgres.example.internal:5432 (DATABASE_HOST), outside the cluster");
+  });
+  it("reachability: cert-manager's HTTP-01 solver must be reachable from the ingress controller", () => {
+    const ctx = fixture();
+    dropPolicy(ctx, "dev", "ringlet-acme-http01-solver");
+    expect(fire(networkRules.reachability!, ctx)).toEqual([expect.objectContaining({ object: "Ingress/ringlet-web", path: 'metadata.annotations["cert-manager.io/cluster-issuer"]' })]);
+  });
+  it("addresses: URLs, host:port and bare names, split on commas", () => {
+    expect(addresses("redis://ringlet-redis:6379/0")).toEqual([{ host: "ringlet-redis", port: 6379 }]);
+    expect(addresses("postgres://u:p@db.example.com/x")).toEqual([{ host: "db.example.com", port: undefined }]);
+    expect(addresses("a.example.com,localhost b:25")).toEqual([{ host: "a.example.com" }, { host: "localhost" }, { host: "b", port: 25 }]);
+    expect(addresses("/usr/src/app HTTP_X_FORWARDED_PROTO,https")).toEqual([{ host: "https" }]);
+  });
+});
+
+function podCount(ctx: RuleContext, env: string): number {
+  const e = ctx.environments.find((x) => x.env === env)!;
+  return [...e.app, ...e.data].filter((o) => ["Deployment", "StatefulSet", "Job", "CronJob"].includes(o.object.kind ?? "")).length;
+}

@@ -182,6 +182,18 @@ function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Envi
     .filter((p) => (p.spec.data as unknown[]).length > 0);
 }
 
+/** The spec's host-derived keys of the stable ConfigMap, where they differ from the base. */
+function hostSettingsPatch(spec: Spec, base: BaseInfo, env: Environment): KubeObject | undefined {
+  const current = (findBaseObject(base, "ConfigMap", spec.connection.configMap)?.data ?? {}) as Record<string, unknown>;
+  const data: Record<string, string> = {};
+  for (const [key, template] of Object.entries(spec.connection.hostSettings).sort(([a], [b]) => a.localeCompare(b))) {
+    const value = template.replaceAll("{host}", env.host);
+    if (current[key] !== value) data[key] = value;
+  }
+  if (Object.keys(data).length === 0) return undefined;
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name: spec.connection.configMap }, data };
+}
+
 /** The components an environment's data layer uses instead of in-cluster services (components/<name>). */
 function dataComponents(env: Environment): string[] {
   const out: string[] = [];
@@ -204,6 +216,11 @@ function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environme
   if (secretPatches.length) {
     files.push({ path: `${dir}/secret-keys.yaml`, content: `${PATCH_HEADER}# Where this environment's secrets live in the secret backend.\n${docs(secretPatches)}` });
     patches.push({ path: "secret-keys.yaml" });
+  }
+  const hostSettings = hostSettingsPatch(spec, base, env);
+  if (hostSettings) {
+    files.push({ path: `${dir}/host-settings.yaml`, content: `${PATCH_HEADER}# Settings derived from this environment's host (stable: the migration hook reads them too).\n${yaml(hostSettings)}` });
+    patches.push({ path: "host-settings.yaml" });
   }
   const components = dataComponents(env);
   if (components.length) kustomization.components = components.map((c) => `../../../components/${c}`);

@@ -142,9 +142,9 @@ export const promotionOrderRule: Rule = (ctx) => {
 };
 
 /**
- * An environment's config must not restate a connection setting: web, worker and beat would take
- * the config's value (their later envFrom wins) while the migration hook, which reads only the
- * connection ConfigMap, would migrate another database.
+ * An environment's config must not restate a setting of the stable ConfigMap: web, worker and beat
+ * would take the config's value (their later envFrom wins) while the migration hook, which reads
+ * only the stable ConfigMap, would migrate another database or run with other hosts.
  */
 export const configOverrideRule: Rule = (ctx) =>
   ctx.environments.flatMap((env) => {
@@ -153,7 +153,7 @@ export const configOverrideRule: Rule = (ctx) =>
     return Object.keys(ctx.spec.environments[env.env]?.config ?? {})
       .filter((k) => keys.has(k))
       .map((k) =>
-        f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is a connection setting of ${ctx.spec.connection.configMap}; set it there (database: in the spec) so that the migration hook and the workloads agree`, env.env),
+        f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is set in ${ctx.spec.connection.configMap}, the stable ConfigMap the migration hook reads too; set it there (database: or connection.hostSettings in the spec) so that the hook and the workloads agree`, env.env),
       );
   });
 

@@ -9,7 +9,9 @@ import { imageRules } from "./images.ts";
 import { referenceRules } from "./references.ts";
 import { selectorRules } from "./selectors.ts";
 import { unmatchedPatchRule } from "./patches.ts";
+import { networkRules } from "./network.ts";
 import { policyRules } from "./policy.ts";
+import { runtimeRules } from "./runtime.ts";
 import { schemaRule } from "./schema.ts";
 import type { Finding, Rule, RuleContext } from "./types.ts";
 
@@ -18,6 +20,8 @@ export const rules: Record<string, Rule> = {
   "patches/unmatched-target": unmatchedPatchRule,
   ...Object.fromEntries(Object.entries(consistencyRules).map(([k, r]) => [`consistency/${k}`, r])),
   ...Object.fromEntries(Object.entries(policyRules).map(([k, r]) => [`policy/${k}`, r])),
+  ...Object.fromEntries(Object.entries(runtimeRules).map(([k, r]) => [`runtime/${k}`, r])),
+  ...Object.fromEntries(Object.entries(networkRules).map(([k, r]) => [`network/${k}`, r])),
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
   ...Object.fromEntries(Object.entries(appOfAppsRules).map(([k, r]) => [`argocd/${k}`, r])),
   "argocd/crd-list-defaults": crdListDefaultsRule,

@@ -2,7 +2,7 @@
 // Each rule is a small pure function from the rendered environments to findings.
 import { quantity } from "../spec/load.ts";
 import { allObjects, objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
-import { containersOf, findObject, labelSelectorMatches, parseImage, podTemplate, podTemplates, scalersOf, selectorMatches, type PodTemplate } from "./workloads.ts";
+import { containersOf, findObject, labelSelectorMatches, LONG_RUNNING, parseImage, podTemplate, podTemplates, scalersOf, selectorMatches, type PodTemplate } from "./workloads.ts";
 
 function finding(rule: string, ro: RenderedObject, path: string, message: string): Finding {
   return { rule: `policy/${rule}`, file: ro.source, path, message, env: ro.env, object: objectId(ro.object) };
@@ -71,19 +71,26 @@ export const securityRule: Rule = (ctx) =>
     ),
   );
 
-/** Containers behind a Service (their pods are selected by one) must say when they are alive and ready. */
+/**
+ * Containers behind a Service (their pods are selected by one) must say when they are alive and
+ * ready; every other long-running container (a queue worker, a scheduler) must say when it is
+ * alive: a process that hangs without exiting is otherwise never restarted.
+ */
 export const probesRule: Rule = (ctx) =>
   eachEnv(ctx, (objects) => {
     const services = objects.filter((o) => o.object.kind === "Service");
     return podTemplates(objects).flatMap((t) => {
       const served = services.some((s) => selectorMatches((s.object.spec as { selector?: Record<string, string> } | undefined)?.selector, t.labels));
-      if (!served) return [];
       return containersOf(t)
-        .filter(({ init, container }) => !init && (container.ports?.length ?? 0) > 0)
+        .filter(({ init }) => !init)
         .flatMap(({ container, path }) => {
           const out: Finding[] = [];
-          if (!container.readinessProbe) out.push(finding("probes", t.ro, `${path}.readinessProbe`, `served container "${container.name}" has no readiness probe`));
-          if (!container.livenessProbe) out.push(finding("probes", t.ro, `${path}.livenessProbe`, `served container "${container.name}" has no liveness probe`));
+          if (served && (container.ports?.length ?? 0) > 0) {
+            if (!container.readinessProbe) out.push(finding("probes", t.ro, `${path}.readinessProbe`, `served container "${container.name}" has no readiness probe`));
+            if (!container.livenessProbe) out.push(finding("probes", t.ro, `${path}.livenessProbe`, `served container "${container.name}" has no liveness probe`));
+          } else if (LONG_RUNNING.has(t.ro.object.kind ?? "") && !container.livenessProbe) {
+            out.push(finding("probes", t.ro, `${path}.livenessProbe`, `long-running container "${container.name}" has no liveness probe: if it hangs, nothing restarts it`));
+          }
           return out;
         });
     });
@@ -93,7 +100,32 @@ interface Hpa {
   scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string };
   minReplicas?: number;
   maxReplicas?: number;
-  metrics?: { type?: string; resource?: { name?: string } }[];
+  metrics?: { type?: string; resource?: { name?: string; target?: { type?: string; averageUtilization?: number } } }[];
+}
+
+/**
+ * A memory utilization target must let the autoscaler scale down and must be reachable. Memory,
+ * unlike CPU, does not spread over more pods: each pod holds about its request at rest (what a
+ * request is meant to be). The autoscaler goes from n to n-1 pods only when
+ * ceil(n * usage / target) < n and usage / target is off by more than the tolerance (0.1, the
+ * controller manager's default), so from min+1 to min only if usage <= target * min / (min+1) and
+ * usage < 0.9 * target: with pods at their request, the target must exceed
+ * 100 * max((min+1) / min, 1 / 0.9) percent. And a target at or above the limit is never reached:
+ * pods are OOM-killed first.
+ */
+function memoryTargetProblem(spec: Hpa, i: number, requests: number, limits: number): { path: string; message: string } | undefined {
+  const target = spec.metrics?.[i]?.resource?.target?.averageUtilization;
+  if (target === undefined || spec.metrics?.[i]?.resource?.target?.type !== "Utilization") return undefined;
+  const min = spec.minReplicas ?? 1;
+  const path = `spec.metrics[${i}].resource.target.averageUtilization`;
+  const floor = 100 * Math.max((min + 1) / min, 1 / 0.9);
+  if (target <= floor) {
+    return { path, message: `memory target ${target}% of the request leaves no room to scale down: pods at their memory request would have to use under ${target}% x ${min}/${min + 1} of it to go from ${min + 1} to ${min} replicas (the target must be above ${Math.floor(floor)}%); scale on CPU, or raise the target` };
+  }
+  if (Number.isFinite(limits) && (target / 100) * requests >= limits) {
+    return { path, message: `memory target ${target}% of the request is at or above the memory limit: pods are OOM-killed before the autoscaler adds any` };
+  }
+  return undefined;
 }
 
 export const autoscalerRule: Rule = (ctx) =>
@@ -120,6 +152,16 @@ export const autoscalerRule: Rule = (ctx) =>
             }
           }
         }
+        (spec.metrics ?? []).forEach((m, i) => {
+          if (m.type !== "Resource" || m.resource?.name !== "memory" || !t) return;
+          const mains = containersOf(t).filter(({ init }) => !init);
+          const sum = (kind: "requests" | "limits") => mains.reduce((acc, { container }) => acc + quantity(String(container.resources?.[kind]?.memory ?? "NaN")), 0);
+          const requests = sum("requests");
+          const limits = sum("limits");
+          if (!(requests > 0)) return;
+          const problem = memoryTargetProblem(spec, i, requests, Number.isNaN(limits) ? Infinity : limits);
+          if (problem) out.push(finding("autoscaler", hpa, problem.path, problem.message));
+        });
         if ((target.object.spec as { replicas?: number } | undefined)?.replicas !== undefined) {
           out.push(finding("autoscaler", target, "spec.replicas", `replicas is set although ${objectId(hpa.object)} owns the count: every sync would reset it`));
         }

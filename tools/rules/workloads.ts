@@ -13,21 +13,26 @@ export interface Container {
   securityContext?: Record<string, unknown>;
   livenessProbe?: unknown;
   readinessProbe?: unknown;
-  envFrom?: { configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean }; prefix?: string }[];
-  env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: { name?: string; optional?: boolean }; secretKeyRef?: { name?: string; optional?: boolean } } }[];
+  envFrom?: { prefix?: string; configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean } }[];
+  env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: { name?: string; key?: string; optional?: boolean }; secretKeyRef?: { name?: string; key?: string; optional?: boolean } } }[];
+  volumeMounts?: { name: string; mountPath: string; subPath?: string; readOnly?: boolean }[];
+}
+
+export interface Volume {
+  name: string;
+  configMap?: { name?: string; optional?: boolean };
+  secret?: { secretName?: string; optional?: boolean };
+  persistentVolumeClaim?: { claimName?: string };
+  projected?: { sources?: { configMap?: { name?: string; optional?: boolean }; secret?: { name?: string; optional?: boolean } }[] };
+  emptyDir?: { medium?: string; sizeLimit?: string | number };
+  downwardAPI?: unknown;
 }
 
 export interface PodSpec {
   containers?: Container[];
   initContainers?: Container[];
   securityContext?: Record<string, unknown>;
-  volumes?: {
-    name: string;
-    configMap?: { name?: string; optional?: boolean };
-    secret?: { secretName?: string; optional?: boolean };
-    persistentVolumeClaim?: { claimName?: string };
-    projected?: { sources?: { configMap?: { name?: string; optional?: boolean }; secret?: { name?: string; optional?: boolean } }[] };
-  }[];
+  volumes?: Volume[];
 }
 
 export interface PodTemplate {
@@ -210,4 +215,72 @@ export function scalersOf(objects: RenderedObject[], target: RenderedObject): { 
     if (o.object.kind === "ScaledObject" && (ref.kind ?? "Deployment") === target.object.kind) out.push({ ro: o, min: spec.minReplicaCount ?? 0 });
   }
   return out;
+}
+
+/** Workloads whose pods run until stopped (as opposed to Jobs, CronJobs and hooks). */
+export const LONG_RUNNING = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"]);
+
+/** One environment variable of a container: where it is set, and its value when git knows it. */
+export interface EnvVar {
+  name: string;
+  /** Field path of the entry that sets it (env[i] or envFrom[i]). */
+  path: string;
+  /** The value, for literals and ConfigMap keys; undefined for Secrets. */
+  value?: string;
+}
+
+/**
+ * The environment a container starts with, as the kubelet builds it: envFrom in order (a later
+ * source wins), then env (wins over envFrom). ConfigMaps are read from the rendered objects;
+ * a Secret's keys from the rendered Secret or the ExternalSecret that writes it. `open` is true
+ * when a source's keys cannot be known here (a Secret nothing renders, an ExternalSecret's dataFrom).
+ */
+export function containerEnv(container: Container, path: string, objects: RenderedObject[]): { vars: Map<string, EnvVar>; open: boolean } {
+  const vars = new Map<string, EnvVar>();
+  let open = false;
+  const configMap = (name: string | undefined) => (name ? (objects.find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === name)?.object.data as Record<string, unknown> | undefined) : undefined);
+  const secretKeys = (name: string | undefined): string[] | undefined => {
+    if (!name) return undefined;
+    const secret = objects.find((o) => o.object.kind === "Secret" && o.object.metadata?.name === name)?.object;
+    if (secret) return [...Object.keys((secret.data as object | undefined) ?? {}), ...Object.keys((secret.stringData as object | undefined) ?? {})];
+    const external = objects.find((o) => o.object.kind === "ExternalSecret" && createdKeys(o.object).includes(`Secret/${name}`))?.object;
+    if (!external) return undefined;
+    const spec = (external.spec ?? {}) as { data?: { secretKey?: string }[]; dataFrom?: unknown[] };
+    if (spec.dataFrom?.length) open = true;
+    return (spec.data ?? []).map((d) => d.secretKey ?? "").filter(Boolean);
+  };
+  (container.envFrom ?? []).forEach((source, i) => {
+    const at = `${path}.envFrom[${i}]`;
+    const prefix = source.prefix ?? "";
+    if (source.configMapRef) {
+      const data = configMap(source.configMapRef.name);
+      if (!data) open ||= !source.configMapRef.optional;
+      for (const [k, v] of Object.entries(data ?? {})) vars.set(prefix + k, { name: prefix + k, path: at, value: String(v) });
+    }
+    if (source.secretRef) {
+      const keys = secretKeys(source.secretRef.name);
+      if (!keys) open ||= !source.secretRef.optional;
+      for (const k of keys ?? []) vars.set(prefix + k, { name: prefix + k, path: at });
+    }
+  });
+  (container.env ?? []).forEach((e, i) => {
+    const at = `${path}.env[${i}]`;
+    const cm = e.valueFrom?.configMapKeyRef;
+    const value = cm ? configMap(cm.name)?.[cm.key ?? ""] : e.value;
+    vars.set(e.name, { name: e.name, path: at, value: value === undefined || e.valueFrom?.secretKeyRef ? undefined : String(value) });
+  });
+  return { vars, open };
+}
+
+/** The volume mounted at the longest mountPath that contains `dir`, with the path inside it. */
+export function mountFor(t: PodTemplate, container: Container, dir: string): { mount: NonNullable<Container["volumeMounts"]>[number]; volume?: Volume; rest: string } | undefined {
+  const norm = (p: string) => p.replace(/\/+$/, "") || "/";
+  const target = norm(dir);
+  let best: NonNullable<Container["volumeMounts"]>[number] | undefined;
+  for (const m of container.volumeMounts ?? []) {
+    const mp = norm(m.mountPath);
+    if ((target === mp || target.startsWith(mp === "/" ? "/" : `${mp}/`)) && (!best || mp.length > norm(best.mountPath).length)) best = m;
+  }
+  if (!best) return undefined;
+  return { mount: best, volume: (t.spec.volumes ?? []).find((v) => v.name === best!.name), rest: target.slice(norm(best.mountPath).length) };
 }

@@ -63,6 +63,9 @@ const redisSchema = z.discriminatedUnion("mode", [
 
 const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
 
+/** Pods outside the application's namespaces, by namespace name and labels. */
+const clusterPods = z.strictObject({ namespace: dnsLabel, podLabels: z.record(z.string(), z.string()) });
+
 const environmentSchema = z.strictObject({
   namespace: dnsLabel,
   host: dnsName,
@@ -74,7 +77,7 @@ const environmentSchema = z.strictObject({
   /** Prefix of this environment's keys in the secret backend (default "<name>/<env>"). */
   secretsPath: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a slash-separated key prefix").optional(),
   /** Values merged into the application's ConfigMap (ringlet-config). */
-  config: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name"), z.string()).default({}),
+  config: z.record(envVarName, z.string()).default({}),
   components: z.record(z.string(), environmentComponentSchema).default({}),
 });
 
@@ -91,14 +94,32 @@ export const specSchema = z
   images: z.array(z.strictObject({ name: imageName, initialTag: z.string().min(1) })).min(1),
   /** The application ConfigMap (a configMapGenerator in base/app) that `config` values merge into. */
   configMap: dnsLabel,
-  /** The data layer's stable connection ConfigMap, and the keys a managed database overrides. */
+  /**
+   * The data layer's stable ConfigMap (what pods and the PreSync hook read to start), the keys a
+   * managed database overrides, and the keys derived from each environment's host: a template
+   * in which "{host}" stands for the host, e.g. CSRF_TRUSTED_ORIGINS: "https://{host}".
+   */
   connection: z.strictObject({
     configMap: dnsLabel,
     hostKey: z.string().min(1),
     portKey: z.string().min(1),
+    hostSettings: z.record(envVarName, z.string().includes("{host}", { message: 'must contain "{host}"' })).default({}),
     /** The connection ConfigMap's Redis URL keys and the database number each uses on a managed Redis. */
     redis: z.strictObject({ urlKeys: z.record(envVarName, z.number().int().min(0).max(15)) }).optional(),
   }),
+  /**
+   * What the NetworkPolicy rules take as given outside the environments' namespaces: the pods of
+   * the ingress controller (they must reach every Ingress backend) and of the cluster DNS.
+   */
+  cluster: z
+    .strictObject({
+      ingressController: clusterPods.default({ namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" } }),
+      dns: clusterPods.default({ namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } }),
+    })
+    .default({
+      ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" } },
+      dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
+    }),
   components: z.record(dnsLabel, componentSchema),
   /** In promotion order: the first is where new tags land, the last is production. */
   environments: z.record(dnsLabel, environmentSchema),
