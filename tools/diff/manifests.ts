@@ -3,7 +3,7 @@
 import { existsSync } from "node:fs";
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { makeTempDir } from "../core/cleanup.ts";
+import { makeTempDir, pausePoint } from "../core/cleanup.ts";
 import { parseYamlStream } from "../core/yaml.ts";
 import { exportTree } from "../git/git.ts";
 import { mapLimit, render } from "../render/kustomize.ts";
@@ -83,6 +83,7 @@ export async function renderSnapshotWith(root: string, replacements: Map<string,
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), content);
     }
+    await pausePoint("rendering");
     return await renderSnapshot(dir, envs, layers);
   } finally {
     await temp.remove();

@@ -28,8 +28,8 @@ export interface GitHubClientOptions {
   /** No single HTTP attempt may take longer (ms). Default RINGLET_GITHUB_REQUEST_TIMEOUT_S, else 30 s. */
   requestTimeoutMs?: number;
   /**
-   * Every request of this client must be done within this many ms of its creation (retries and
-   * waits included). Default RINGLET_GITHUB_TIMEOUT_S, else 300 s.
+   * Every request of this client must be done within this many ms of its first one (retries and
+   * waits included): one client per GitHub step. Default RINGLET_GITHUB_TIMEOUT_S, else 300 s.
    */
   phaseTimeoutMs?: number;
 }
@@ -74,21 +74,26 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const baseUrl = checkApiUrl((options.baseUrl ?? (process.env.GITHUB_API_URL || "https://api.github.com")).replace(/\/+$/, ""));
   const requestTimeoutMs = options.requestTimeoutMs ?? secondsFromEnv("RINGLET_GITHUB_REQUEST_TIMEOUT_S", 30);
   const phaseTimeoutMs = options.phaseTimeoutMs ?? secondsFromEnv("RINGLET_GITHUB_TIMEOUT_S", 300);
-  // The whole GitHub phase has one deadline: when it passes, the request in flight is aborted
-  // and nothing is retried any more (a server that accepts and never answers once held a run
-  // for 20 minutes).
+  // A GitHub step (all requests of this client) has one deadline, counted from its first
+  // request: when it passes, the request in flight is aborted and nothing is retried any more
+  // (a server that accepts and never answers once held a run for 20 minutes).
   const phase = new AbortController();
-  const startedAt = Date.now();
+  let startedAt: number | undefined;
   const doNotRetry = [400, 401, 403, 404, 410, 422, 451];
-  const timer = setTimeout(() => {
-    doNotRetry.push(500, 502, 503, 504);
-    phase.abort(new Error("deadline"));
-  }, phaseTimeoutMs);
-  timer.unref();
-  const remainingSeconds = () => Math.max(0, (phaseTimeoutMs - (Date.now() - startedAt)) / 1000);
+  const startPhase = () => {
+    if (startedAt !== undefined) return;
+    startedAt = Date.now();
+    const timer = setTimeout(() => {
+      doNotRetry.push(500, 502, 503, 504);
+      phase.abort(new Error("deadline"));
+    }, phaseTimeoutMs);
+    timer.unref();
+  };
+  const remainingSeconds = () => Math.max(0, (phaseTimeoutMs - (Date.now() - (startedAt ?? Date.now()))) / 1000);
   // Each HTTP attempt gets its own deadline, under the phase's. Octokit turns a failed fetch into
   // a 500 that the retry plugin retries; the notice says so, so a wait is never silent.
   const timedFetch = async (url: string | URL, init: RequestInit = {}) => {
+    startPhase();
     const attempt = AbortSignal.timeout(requestTimeoutMs);
     const signal = AbortSignal.any([attempt, phase.signal, ...(init.signal ? [init.signal] : [])]);
     const what = `${init.method ?? "GET"} ${pathOf(String(url))}`;

@@ -266,7 +266,9 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
       nextStep: `Committed on branch ${plan.branch}. To deploy: git push -u origin ${plan.branch}, then open a pull request against the default branch (or set GITHUB_TOKEN and run this command again to have it pushed and opened for you).`,
     };
   }
-  const { octokit, owner, repo, base } = github;
+  const { owner, repo, base } = github;
+  // A fresh client: the pull-request step gets its own deadline (RINGLET_GITHUB_TIMEOUT_S).
+  const octokit = createGitHubClient({ token: token!, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: apiUrl });
   const { upsertPullRequest } = await import("../github/pull-request.ts");
   commit = await pushWithRetry(root, plan, token, apiUrl, base, options.log);
   const prefix = branchPrefix(plan.env);

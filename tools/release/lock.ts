@@ -8,11 +8,10 @@
 // is gone (same host, dead pid) is taken over with a notice, and its journal tells the new run
 // what to finish or undo (see recoverJournal in apply.ts).
 import { rmSync } from "node:fs";
-import { open, readFile, rename, rm, stat } from "node:fs/promises";
+import { open, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { PreconditionError } from "../core/errors.ts";
 import { HOST, onInterrupt, pidAlive } from "../core/cleanup.ts";
-import { writeFileAtomic } from "../core/fs.ts";
 import { git } from "../git/git.ts";
 
 export interface Journal {
@@ -132,7 +131,10 @@ function held(path: string, info: LockInfo, takenOver: LockInfo | undefined): Re
     takenOver,
     async journal(journal) {
       current = { ...info, ...(journal ? { journal } : {}) };
-      await writeFileAtomic(path, `${JSON.stringify(current)}\n`);
+      // Replaced whole (write aside, rename over): a crash leaves the old journal or the new one.
+      const aside = `${path}.${process.pid}.new`;
+      await writeFile(aside, `${JSON.stringify(current)}\n`);
+      await rename(aside, path);
     },
     async release() {
       if (released) return;
