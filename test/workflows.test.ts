@@ -252,13 +252,13 @@ describe("workflow steps run as the workflows invoke them", () => {
     const context = { github: { event: { inputs: { tag: "--help", environment: "dev" } } }, secrets };
     const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
     expect(r.code).toBe(1);
-    expect(r.stderr).toContain('tag "--help": may not start with "-"');
+    expect(r.stderr).toContain('tag "--help": the tag may not start with "-"');
     expect(r.stdout).not.toContain("Usage:");
     expect(gh.requests).toEqual([]);
     expect(await repo.state()).toEqual(before);
   });
 
-  it("validate: the rendered diff is one comment, updated in place on every push, and in the job summary", async () => {
+  it("validate: the rendered diff is one comment, updated in place on every push, and in the job summary", { timeout: 240_000 }, async () => {
     const summary = await setup();
     gh.addPull({ head: "deploy/dev/v2.0.0", base: "main", title: "deploy(dev)" });
     // The pull request's branch: a bump committed on top of main.
@@ -294,7 +294,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     expect(await readFile(summary, "utf8")).toContain("### Rendered manifest changes");
   });
 
-  it("promote: a merged deploy/dev pull request opens the promotion to staging, and prod is never merged", async () => {
+  it("promote: a merged deploy/dev pull request opens the promotion to staging, and prod is never merged", { timeout: 240_000 }, async () => {
     const summary = await setup();
     const bumped = await repo.cli(["bump-image", "v3.1.0"]);
     expect(bumped.code, bumped.stderr).toBe(0);

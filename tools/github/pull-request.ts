@@ -97,8 +97,8 @@ export async function upsertPullRequest(octokit: Octokit, options: UpsertPullReq
         }
         // Another run may have closed, merged or superseded either one since the list: look
         // again right before closing, and close nothing once ours is no longer open.
-        const [ours, theirs] = await Promise.all([getPull(octokit, owner, repo, pr.number), getPull(octokit, owner, repo, old.number)]);
-        if (ours.state !== "open") break;
+        if ((await getPull(octokit, owner, repo, pr.number)).state !== "open") break;
+        const theirs = await getPull(octokit, owner, repo, old.number);
         if (theirs.state !== "open" || theirs.head?.ref !== old.head) continue;
         await octokit.rest.issues.createComment({ owner, repo, issue_number: old.number, body: text });
         await octokit.rest.pulls.update({ owner, repo, pull_number: old.number, state: "closed" });
