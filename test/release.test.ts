@@ -264,7 +264,7 @@ describe("semver downgrades", () => {
 });
 
 describe("promote", () => {
-  it("carries dev's tag to staging after the dev move is merged; refuses to skip or go backwards", async () => {
+  it("carries dev's tag to staging after the dev move is merged; refuses to skip or go backwards", { timeout: 180_000 }, async () => {
     const repo = await newRepo();
     const originalStaging = await repo.read(STAGING);
     const originalProd = await repo.read(PROD);
@@ -495,7 +495,7 @@ describe("bump-image with a token: opening the pull request", () => {
 // Independent repositories and fakes; most of the time is spent waiting out GitHub retry and
 // write-spacing delays (1 s units, not adjustable from the CLI), so these run side by side.
 describe.concurrent("bump-image with a token: superseding, retries, failures", () => {
-  it("a newer bump of the same environment supersedes the older pull request", async () => {
+  it("a newer bump of the same environment supersedes the older pull request", { timeout: 180_000 }, async () => {
     const repo = await newRepo();
     const gh = await newFake();
     // Another environment's open deploy PR must be left alone.
