@@ -4,6 +4,8 @@
 // as it was — files (tracked, untracked, uncommitted edits), index, HEAD, branches, every ref and
 // the origin's refs. Expected substrings are written by hand from what the user did wrong.
 import { execFile } from "node:child_process";
+import { writeFile } from "node:fs/promises";
+import { hostname } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
@@ -130,6 +132,23 @@ const cases: Case[] = [
   { name: "detached HEAD", args: ["bump-image", "v1.0.1"], setup: async (repo) => void (await repo.git("checkout", "--quiet", "--detach", "HEAD")), code: 1, says: ["HEAD is detached"] },
   { name: "--pr without a token", args: ["bump-image", "v1.0.1", "--pr"], code: 1, says: ["--pr", "GITHUB_TOKEN"] },
   { name: "--pr without a token (promote)", args: ["promote", "staging", "--pr"], code: 1, says: ["--pr", "GITHUB_TOKEN"] },
+  // ---- concurrency and the GitHub connection (issue 11, items 2 and 5)
+  {
+    name: "repository lock held by another run",
+    args: ["bump-image", "v1.0.1"],
+    // This test process is alive, so the lock it names is held.
+    setup: async (repo) => writeFile(join(repo.root, ".git", "ringlet.lock"), JSON.stringify({ pid: process.pid, host: hostname(), command: "promote staging", started: "2026-01-01T00:00:00.000Z" })),
+    code: 1,
+    says: ["another run is writing to this repository", `pid ${process.pid}`, "`promote staging`"],
+  },
+  {
+    name: "plain-http GITHUB_API_URL off this machine",
+    args: ["bump-image", "v1.0.1"],
+    env: { GITHUB_TOKEN: "ghs_NOTSENT123", GITHUB_API_URL: "http://github.example.com/api/v3", GITHUB_REPOSITORY: "ringlet/ringlet-gitops" },
+    code: 1,
+    says: ["GITHUB_API_URL http://github.example.com is plain http", "clear text"],
+  },
+  { name: "a tag of --help after -- (as the workflows pass it)", args: ["bump-image", "--env", "dev", "--", "--help"], code: 1, says: ['"--help"', 'may not start with "-"'] },
   // ---- flags and positionals
   { name: "unknown flag", args: ["bump-image", "v1.0.1", "--bogus"], code: 2, says: ["Unknown option '--bogus'"] },
   { name: "flag of the other command", args: ["bump-image", "v1.0.1", "--force"], code: 2, says: ["Unknown option '--force'"] },

@@ -46,7 +46,7 @@ describe("upsertPullRequest", () => {
     const { gh, octokit } = await setup();
     const result = await upsertPullRequest(octokit, { owner, repo, head: "deploy/dev/abc", title: "Deploy abc to dev", body: "Images: abc", labels: ["deploy", "dev"] });
 
-    expect(result).toEqual({ number: 1, url: `https://github.com/${owner}/${repo}/pull/1`, action: "created", superseded: [] });
+    expect(result).toEqual({ number: 1, url: `https://github.com/${owner}/${repo}/pull/1`, action: "created", superseded: [], newer: [] });
     expect(calls(gh)).toEqual([
       `GET /repos/${owner}/${repo}/pulls?state=open&head=${owner}:deploy/dev/abc`,
       `GET /repos/${owner}/${repo}`,
@@ -96,6 +96,9 @@ describe("upsertPullRequest", () => {
     expect(result).toMatchObject({ number: 5, action: "created", superseded: [older.number] });
     expect(calls(gh).slice(3)).toEqual([
       `GET /repos/${owner}/${repo}/pulls?state=open&per_page=100`,
+      // Looked at again right before closing: ours still open, theirs still open on that branch.
+      `GET /repos/${owner}/${repo}/pulls/5`,
+      `GET /repos/${owner}/${repo}/pulls/${older.number}`,
       `POST /repos/${owner}/${repo}/issues/${older.number}/comments`,
       `PATCH /repos/${owner}/${repo}/pulls/${older.number}`,
     ]);
@@ -104,6 +107,47 @@ describe("upsertPullRequest", () => {
     const states = Object.fromEntries(gh.pulls.map((p) => [p.number, p.state]));
     expect(states).toEqual({ [older.number]: "closed", [closed.number]: "closed", [prod.number]: "open", [fork.number]: "open", 5: "open" });
     expect(gh.violations).toEqual([]);
+  });
+
+  it("never closes a newer move, and re-checks each one right before closing it (issue 11.2)", async () => {
+    const { gh, octokit } = await setup();
+    const gone = gh.addPull({ head: "deploy/dev/v1.0.1" });
+    const older = gh.addPull({ head: "deploy/dev/v1.0.2" });
+    const newer = gh.addPull({ head: "deploy/dev/v3.0.0" });
+    // Another run closes #gone between our list and our close: GitHub then says it is closed.
+    gh.failNext(1, { status: 200, body: undefined }, (r) => {
+      if (r.operationId !== "pulls/get" || r.path !== `/repos/${owner}/${repo}/pulls/${gone.number}`) return false;
+      gh.pulls.find((p) => p.number === gone.number)!.state = "closed";
+      return false;
+    });
+    const version = (head: string) => Number(head.split("/v")[1]!.replaceAll(".", ""));
+
+    const result = await upsertPullRequest(octokit, {
+      owner,
+      repo,
+      head: "deploy/dev/v2.0.0",
+      title: "v2.0.0",
+      body: "...",
+      supersede: { headPrefix: "deploy/dev/", comment: () => "superseded", isOlder: (old) => version(old.head) < 200 },
+    });
+
+    expect(result.superseded).toEqual([older.number]);
+    expect(result.newer.map((p) => p.number)).toEqual([newer.number]);
+    const states = Object.fromEntries(gh.pulls.map((p) => [p.head, p.state]));
+    expect(states).toEqual({ "deploy/dev/v1.0.1": "closed", "deploy/dev/v1.0.2": "closed", "deploy/dev/v3.0.0": "open", "deploy/dev/v2.0.0": "open" });
+    // The one closed meanwhile got no comment; only the older one did.
+    expect(gh.comments.map((c) => c.issueNumber)).toEqual([older.number]);
+    expect(gh.violations).toEqual([]);
+  });
+
+  it("a garbled 200 is an error naming the request, not an undefined that travels on (issue 11.6)", async () => {
+    const { gh, octokit } = await setup();
+    gh.failNext(1, { status: 200, raw: "<html>proxy</html>" }, "pulls/create");
+
+    const error = await caught(upsertPullRequest(octokit, { owner, repo, head: "deploy/dev/abc", base: "main", title: "t", body: "b" }));
+
+    expect(error).toBeInstanceOf(GitHubError);
+    expect(error.message).toBe(`GitHub's answer to POST /repos/${owner}/${repo}/pulls is not what GitHub documents (text that is not JSON ("<html>proxy</html>")); a proxy or a GitHub outage may be in the way: try again later`);
   });
 
   it("updates the pull request that appeared between its lookup and its create", async () => {
@@ -190,6 +234,35 @@ describe("retries and rate limits", () => {
     );
     expect(logs).toHaveLength(1);
     expect(logs[0]).toMatch(/^GitHub rate limit reached on GET .*; giving up/);
+  });
+});
+
+describe("deadlines and where the token may go (issue 11, items 3 and 5)", () => {
+  it("a server that accepts and never answers: each attempt is cut off, retried with a notice, and the step gives up at its deadline", async () => {
+    const { gh, octokit, logs } = await setup({ requestTimeoutMs: 300, phaseTimeoutMs: 2000 });
+    gh.failNext(50, { status: 200, hang: true }, "repos/get");
+
+    const started = Date.now();
+    const error = await caught(octokit.rest.repos.get({ owner, repo }));
+    const elapsed = Date.now() - started;
+
+    expect(error).toBeInstanceOf(GitHubError);
+    expect((error as GitHubError).timedOut).toBe(true);
+    expect(error.message).toMatch(/^GitHub did not (answer GET \/repos\/ringlet\/gitops within 0\.3 s|finish within 2 s)/);
+    expect(logs.some((l) => l.startsWith(`GitHub did not answer GET /repos/${owner}/${repo} within 0.3 s (RINGLET_GITHUB_REQUEST_TIMEOUT_S); retrying`))).toBe(true);
+    // 1 try + 3 retries of 0.3 s plus short waits, never more than the step's deadline (and some slack for a busy machine).
+    expect(elapsed).toBeLessThan(10_000);
+    expect(gh.requests.filter((r) => r.operationId === "repos/get").length).toBeGreaterThanOrEqual(2);
+  });
+
+  it("refuses a plain-http API URL off this machine (the token would travel in clear text), accepts localhost", () => {
+    for (const url of ["http://github.example.com/api/v3", "http://10.0.0.5", "ftp://api.github.com"]) {
+      expect(() => createGitHubClient({ token: TOKEN, baseUrl: url }), url).toThrow(PreconditionError);
+    }
+    expect(() => createGitHubClient({ token: TOKEN, baseUrl: "http://github.example.com" })).toThrow("is plain http: the token would travel in clear text");
+    for (const url of ["http://127.0.0.1:8080", "http://localhost:3000/api/v3", "https://ghe.example.com/api/v3"]) {
+      expect(() => createGitHubClient({ token: TOKEN, baseUrl: url }), url).not.toThrow();
+    }
   });
 });
 

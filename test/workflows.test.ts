@@ -62,15 +62,33 @@ describe("workflow lint and conventions", () => {
 
   it("grants no permissions at the top and the least each job needs", () => {
     const needs: Record<string, Record<string, Any>> = {
-      "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read", "pull-requests": "write" } },
+      "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
       "bump-image.yml": { bump: { contents: "write", "pull-requests": "write" } },
-      "promote.yml": { promote: { contents: "write", "pull-requests": "write" } },
+      "promote.yml": { target: { contents: "read" }, promote: { contents: "write", "pull-requests": "write" } },
     };
     for (const f of files) {
       const wf = workflows.get(f)!;
       expect(wf.permissions, f).toEqual({});
+      expect(Object.keys(wf.jobs).sort(), f).toEqual(Object.keys(needs[f]!).sort());
       for (const [job, perms] of Object.entries(needs[f]!)) expect(wf.jobs[job].permissions, `${f} ${job}`).toEqual(perms);
     }
+  });
+
+  it("in validate.yml, no job that runs the pull request's code holds a write token (issue 11.16)", () => {
+    const jobs = workflows.get("validate.yml")!.jobs as Record<string, Any>;
+    for (const [name, job] of Object.entries(jobs)) {
+      const writes = Object.values(job.permissions ?? {}).includes("write");
+      if (!writes) continue;
+      // It checks out the base commit, never the pull request's merge commit...
+      const checkout = (job.steps as Any[]).find((s) => String(s.uses ?? "").startsWith("actions/checkout@"));
+      expect(checkout?.with?.ref, name).toBe("${{ github.event.pull_request.base.sha }}");
+      // ...and runs nothing that executes the pull request's files (tests, check, render).
+      for (const s of job.steps as Any[]) if (s.run) expect(s.run, `${name}: ${s.name}`).not.toMatch(/pnpm (test|check|render)\b|--base/);
+      // What it posts comes from the read-only job, as an artifact.
+      expect(job.needs, name).toBe("rendered-diff");
+      expect((job.steps as Any[]).some((s) => String(s.uses ?? "").startsWith("actions/download-artifact@")), name).toBe(true);
+    }
+    expect(Object.values(jobs).some((j) => Object.values(j.permissions ?? {}).includes("write"))).toBe(true);
   });
 
   it("never runs code from a fork with secrets: no pull_request_target", () => {
@@ -88,10 +106,18 @@ describe("workflow lint and conventions", () => {
     }
   });
 
-  it("serialises bumps of one environment and never deploys with kubectl", () => {
+  it("serialises bumps and promotions of one environment in one group, and never deploys with kubectl", () => {
     const bump = workflows.get("bump-image.yml")!;
     expect(bump.concurrency.group).toMatch(/^deploy-\$\{\{.*environment.*\}\}$/);
     expect(bump.concurrency["cancel-in-progress"]).toBe(false);
+    const promote = workflows.get("promote.yml")!.jobs.promote;
+    expect(promote.concurrency["cancel-in-progress"]).toBe(false);
+    for (const env of ["dev", "staging", "prod"]) {
+      const bumpGroup = evaluate(bump.concurrency.group, { github: { event: { inputs: { environment: env } } } });
+      const dispatched = evaluate(bump.concurrency.group, { github: { event: { client_payload: { environment: env } } } });
+      const promoteGroup = evaluate(promote.concurrency.group, { needs: { target: { outputs: { to: env } } } });
+      expect([bumpGroup, dispatched, promoteGroup]).toEqual([`deploy-${env}`, `deploy-${env}`, `deploy-${env}`]);
+    }
     for (const f of files) expect(texts.get(f), f).not.toMatch(/\bkubectl\b|\bargocd app sync\b/);
   });
 
@@ -139,6 +165,7 @@ async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Re
     RINGLET_GITHUB_RETRY_UNIT_MS: "1",
     GITHUB_REPOSITORY: "ringlet/ringlet-gitops",
     GITHUB_STEP_SUMMARY: summary,
+    GITHUB_OUTPUT: join(summary, "..", "output"),
   });
   for (const [k, v] of Object.entries(s.env)) env[k] = evaluate(v, context);
   try {
@@ -148,6 +175,28 @@ async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Re
     const err = e as { code?: number; stdout?: string; stderr?: string };
     return { code: typeof err.code === "number" ? err.code : 1, stdout: err.stdout ?? "", stderr: err.stderr ?? "" };
   }
+}
+
+/**
+ * promote.yml as GitHub runs it: the target job's step writes from/to to GITHUB_OUTPUT, the
+ * promote job runs when `to` is not empty, with those outputs as `needs.target.outputs`.
+ */
+async function runPromotion(repo: TestRepo, gh: FakeGitHub, context: Any, summary: string): Promise<StepRun & { outputs: Record<string, string>; skipped: boolean }> {
+  const output = join(summary, "..", "output");
+  await rm(output, { force: true });
+  const target = await runStep(repo, gh, step("promote.yml", "target", "Resolve the stages"), context, summary);
+  const outputs = Object.fromEntries(
+    (await readFile(output, "utf8").catch(() => ""))
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  if (target.code !== 0) return { ...target, outputs, skipped: true };
+  const job = workflows.get("promote.yml")!.jobs.promote;
+  expect(job.if).toBe("needs.target.outputs.to != ''");
+  if (!outputs.to) return { ...target, outputs, skipped: true };
+  const r = await runStep(repo, gh, step("promote.yml", "promote", "Promote"), { ...context, needs: { target: { outputs } } }, summary);
+  return { code: r.code, stdout: target.stdout + r.stdout, stderr: target.stderr + r.stderr, outputs, skipped: false };
 }
 
 describe("workflow steps run as the workflows invoke them", () => {
@@ -197,14 +246,32 @@ describe("workflow steps run as the workflows invoke them", () => {
     expect(gh.requests).toEqual([]);
   });
 
-  it("validate: the rendered diff is one comment, updated in place on every push, and in the job summary", async () => {
+  it("bump-image: a tag of --help is refused as a tag, not obeyed as an option (a green run that did nothing)", async () => {
+    const summary = await setup();
+    const before = await repo.state();
+    const context = { github: { event: { inputs: { tag: "--help", environment: "dev" } } }, secrets };
+    const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
+    expect(r.code).toBe(1);
+    expect(r.stderr).toContain('tag "--help": the tag may not start with "-"');
+    expect(r.stdout).not.toContain("Usage:");
+    expect(gh.requests).toEqual([]);
+    expect(await repo.state()).toEqual(before);
+  });
+
+  it("validate: the rendered diff is one comment, updated in place on every push, and in the job summary", { timeout: 240_000 }, async () => {
     const summary = await setup();
     gh.addPull({ head: "deploy/dev/v2.0.0", base: "main", title: "deploy(dev)" });
     // The pull request's branch: a bump committed on top of main.
     const bumped = await repo.cli(["bump-image", "v2.0.0"]);
     expect(bumped.code, bumped.stderr).toBe(0);
-    const context = { github: { base_ref: "main", event: { pull_request: { number: 1 } } }, secrets };
-    const s = step("validate.yml", "rendered-diff", "Rendered diff (comment)");
+    const context = { github: { base_ref: "main", event: { pull_request: { number: 1 } } }, runner: { temp: dir }, secrets };
+    const render = step("validate.yml", "rendered-diff", "Rendered diff");
+    // The read-only job has no token to use: none is given to its step.
+    expect(render.env.GITHUB_TOKEN).toBeUndefined();
+    const s = {
+      run: `${render.run}\n${step("validate.yml", "comment", "Comment the rendered diff").run}`,
+      env: { ...render.env, ...step("validate.yml", "comment", "Comment the rendered diff").env },
+    };
     const first = await runStep(repo, gh, s, context, summary);
     expect(first.code, first.stderr).toBe(0);
     noToken(first);
@@ -227,7 +294,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     expect(await readFile(summary, "utf8")).toContain("### Rendered manifest changes");
   });
 
-  it("promote: a merged deploy/dev pull request opens the promotion to staging, and prod is never merged", async () => {
+  it("promote: a merged deploy/dev pull request opens the promotion to staging, and prod is never merged", { timeout: 240_000 }, async () => {
     const summary = await setup();
     const bumped = await repo.cli(["bump-image", "v3.1.0"]);
     expect(bumped.code, bumped.stderr).toBe(0);
@@ -235,7 +302,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     await repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #7 from ringlet/deploy/dev/v3.1.0", "deploy/dev/v3.1.0");
     await repo.git("push", "-q", "origin", "main");
     const context = { github: { event: { pull_request: { head: { ref: "deploy/dev/v3.1.0" } } } }, secrets };
-    const r = await runStep(repo, gh, step("promote.yml", "promote", "Promote to the next stage (after a merged deploy)"), context, summary);
+    const r = await runPromotion(repo, gh, context, summary);
     expect(r.code, r.stderr).toBe(0);
     noToken(r);
     expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/staging/v3.1.0", "open"]]);
@@ -243,9 +310,10 @@ describe("workflow steps run as the workflows invoke them", () => {
     // No workflow ever merges: only pulls/create and updates, never pulls/merge.
     expect(gh.requests.some((q) => q.operationId === "pulls/merge")).toBe(false);
     // After prod, there is no next stage: nothing is opened.
-    const last = await runStep(repo, gh, step("promote.yml", "promote", "Promote to the next stage (after a merged deploy)"), { github: { event: { pull_request: { head: { ref: "deploy/prod/v3.1.0" } } } }, secrets }, summary);
+    const last = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/prod/v3.1.0" } } } }, secrets }, summary);
     expect(last.code, last.stderr).toBe(0);
-    expect(last.stdout).toContain("prod is the last stage");
+    expect(last.outputs).toEqual({ from: "prod", to: "" });
+    expect(last.skipped).toBe(true);
     expect(gh.pulls).toHaveLength(1);
   });
 
@@ -253,7 +321,8 @@ describe("workflow steps run as the workflows invoke them", () => {
     const summary = await setup();
     const context = { github: { event: { inputs: { from: "dev", to: "staging" } } }, secrets };
     // dev and staging run the same tag on a fresh repository: nothing to do, and no pull request.
-    const r = await runStep(repo, gh, step("promote.yml", "promote", "Promote (manual)"), context, summary);
+    const r = await runPromotion(repo, gh, context, summary);
+    expect(r.outputs).toEqual({ from: "dev", to: "staging" });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("staging already runs");
     expect(gh.pulls).toEqual([]);

@@ -25,6 +25,10 @@ export interface FakeResponse {
   status: number;
   headers?: Record<string, string>;
   body?: unknown;
+  /** Faults: send these bytes as the body instead of JSON (a garbled 200). */
+  raw?: string;
+  /** Faults: accept the request and never answer (the connection stays open until close()). */
+  hang?: boolean;
 }
 
 export interface FakePull {
@@ -221,6 +225,7 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
   const pulls: FakePull[] = [];
   const comments: FakeComment[] = [];
   const failures: Array<{ response: FakeResponse; only: (request: RecordedRequest) => boolean }> = [];
+  const hanging = new Set<ServerResponse>();
   let nextNumber = 1;
   let nextCommentId = 1001;
   let url = "";
@@ -424,7 +429,16 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
         violations.push(`fake GitHub crashed on ${req.method} ${req.url}: ${String(error)}`);
         reply = { status: 500, body: { message: "fake GitHub crashed" } };
       }
+      if (reply.hang) {
+        hanging.add(res);
+        return;
+      }
       const body = reply.body === undefined ? { message: STATUS_CODES[reply.status] ?? "Error" } : reply.body;
+      if (reply.raw !== undefined) {
+        res.writeHead(reply.status, { "content-type": "application/json; charset=utf-8", ...reply.headers });
+        res.end(reply.raw);
+        return;
+      }
       res.writeHead(reply.status, { "content-type": "application/json; charset=utf-8", "x-github-request-id": `FAKE:${requests.length}`, ...reply.headers });
       res.end(reply.status === 204 ? undefined : JSON.stringify(body));
     });
@@ -445,6 +459,7 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
     },
     async close() {
       if (!server.listening) return;
+      for (const res of hanging) res.destroy();
       // Octokit's fetch keeps connections alive; close() alone would wait for them to idle out.
       server.closeAllConnections();
       await new Promise<void>((resolve, reject) => server.close((error) => (error ? reject(error) : resolve())));

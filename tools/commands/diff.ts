@@ -1,8 +1,9 @@
 // `pnpm diff`: what merging this branch changes in every environment, rendered by the real
 // kustomize at the base ref and in the working tree. The same output locally and in CI, where it
 // is also posted as one pull-request comment (updated in place) and written to the job summary.
-import { appendFile } from "node:fs/promises";
-import type { Command } from "../cli.ts";
+import { appendFile, readFile } from "node:fs/promises";
+import { resolve } from "node:path";
+import type { Command, CommandContext } from "../cli.ts";
 import { PreconditionError, UsageError } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { githubToken } from "../core/secrets.ts";
@@ -29,18 +30,31 @@ async function environmentsAt(root: string, rev: string): Promise<string[]> {
 export const diffCommand: Command = {
   name: "diff",
   summary: "Render every environment at a git ref and in the working tree, and print the rendered-manifest difference.",
-  usage: "pnpm diff [--base <ref>] [--format text|markdown] [--comment <pull-request>]",
+  usage: "pnpm diff [--base <ref>] [--format text|markdown] [--comment <pull-request> [--post <file>]]",
   help:
     "      --base <ref>        what to compare against (default: HEAD; in a pull request: origin/<base branch>)\n" +
     "      --format <f>        text (default) or markdown (collapsible, fits GitHub's 65,536-character limit)\n" +
-    "      --comment <number>  post the markdown as one comment on that pull request, updated in place (needs GITHUB_TOKEN)\n",
-  options: { base: { type: "string" }, format: { type: "string" }, comment: { type: "string" } },
+    "      --comment <number>  post the markdown as one comment on that pull request, updated in place (needs GITHUB_TOKEN)\n" +
+    "      --post <file>       with --comment: post this file (the output of --format markdown, made by another job) instead of rendering\n",
+  options: { base: { type: "string" }, format: { type: "string" }, comment: { type: "string" }, post: { type: "string" } },
   async run(ctx) {
     const format = (ctx.values.format as string | undefined) ?? "text";
     if (format !== "text" && format !== "markdown") throw new UsageError(`--format takes text or markdown, not ${JSON.stringify(format)}`);
     const comment = ctx.values.comment as string | undefined;
     if (comment !== undefined && !/^[1-9]\d*$/.test(comment)) throw new UsageError(`--comment takes a pull-request number, not ${JSON.stringify(comment)}`);
     if (ctx.positionals.length) throw new UsageError(`unexpected argument ${JSON.stringify(ctx.positionals[0])}`);
+    const post = ctx.values.post as string | undefined;
+    if (post !== undefined) {
+      // The privileged half of the pull-request workflow: it holds a write token, so it renders
+      // nothing and runs none of the pull request's code; it only posts what the read-only job made.
+      if (comment === undefined) throw new UsageError("--post needs --comment <pull-request>");
+      const text = await readFile(resolve(post), "utf8").catch(() => {
+        throw new PreconditionError(`--post ${post}: no such file (the rendered-diff artifact is missing)`);
+      });
+      if (!text.startsWith(DIFF_COMMENT_MARKER)) throw new PreconditionError(`--post ${post}: not the output of \`pnpm diff --format markdown\` (it must start with ${DIFF_COMMENT_MARKER})`);
+      await postComment(ctx, Number(comment), text);
+      return 0;
+    }
     const base = (ctx.values.base as string | undefined) ?? "HEAD";
     if (!(await revParse(ctx.root, base))) throw new UsageError(`--base ${base} is not a commit in this repository (for a pull request, fetch the base branch first)`);
 
@@ -62,16 +76,18 @@ export const diffCommand: Command = {
       for (const e of errors) ctx.stderr(`render failed: ${e}\n`);
     }
     if (ctx.env.GITHUB_STEP_SUMMARY) await appendFile(ctx.env.GITHUB_STEP_SUMMARY, markdown());
-    if (comment !== undefined) {
-      const token = githubToken(ctx.env);
-      if (!token) throw new PreconditionError("--comment needs GITHUB_TOKEN (pull-requests: write)");
-      const { createGitHubClient, resolveRepository } = await import("../github/client.ts");
-      const { upsertComment } = await import("../github/pull-request.ts");
-      const { owner, repo } = resolveRepository({ env: ctx.env, originUrl: await remoteUrl(ctx.root) });
-      const octokit = createGitHubClient({ token, baseUrl: ctx.env.GITHUB_API_URL || undefined, log: (l) => ctx.stderr(`${l}\n`) });
-      const result = await upsertComment(octokit, { owner, repo, issueNumber: Number(comment), marker: DIFF_COMMENT_MARKER, body: markdown() });
-      ctx.stderr(`diff: comment ${result.id} ${result.action} on #${comment}\n`);
-    }
+    if (comment !== undefined) await postComment(ctx, Number(comment), markdown());
     return errors.length ? 1 : 0;
   },
 };
+
+async function postComment(ctx: CommandContext, issueNumber: number, body: string): Promise<void> {
+  const token = githubToken(ctx.env);
+  if (!token) throw new PreconditionError("--comment needs GITHUB_TOKEN (pull-requests: write)");
+  const { createGitHubClient, resolveRepository } = await import("../github/client.ts");
+  const { upsertComment } = await import("../github/pull-request.ts");
+  const { owner, repo } = resolveRepository({ env: ctx.env, originUrl: await remoteUrl(ctx.root) });
+  const octokit = createGitHubClient({ token, baseUrl: ctx.env.GITHUB_API_URL || undefined, log: (l) => ctx.stderr(`${l}\n`) });
+  const result = await upsertComment(octokit, { owner, repo, issueNumber, marker: DIFF_COMMENT_MARKER, body });
+  ctx.stderr(`diff: comment ${result.id} ${result.action} on #${issueNumber}\n`);
+}

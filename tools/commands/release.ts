@@ -9,7 +9,8 @@ import { progress } from "../core/term.ts";
 import { formatDiffText } from "../diff/format.ts";
 import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
 import { showFile } from "../git/git.ts";
-import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch } from "../release/apply.ts";
+import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch, lockRepository } from "../release/apply.ts";
+import type { RepositoryLock } from "../release/lock.ts";
 import { pullRequestBody } from "../release/body.ts";
 import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
@@ -29,7 +30,30 @@ const COMMON_OPTIONS = {
   image: { type: "string" },
 } as const;
 
+/**
+ * A real run holds the repository lock from its first check to its last write (two runs in one
+ * clone would mix their edits), and first finishes or undoes what a killed run left.
+ */
 async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): Promise<number> {
+  if (ctx.values["dry-run"]) return executeLocked(ctx, spec, request, undefined);
+  const log = (line: string) => ctx.stderr(`${line}\n`);
+  const what = `${request.kind === "bump" ? "bump-image" : "promote"} ${request.env}`;
+  let lock: RepositoryLock;
+  try {
+    lock = await lockRepository(ctx.root, what, log);
+  } catch (error) {
+    // Not a git repository: the preconditions say so in their words.
+    if (error instanceof ToolError) await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: false });
+    throw error;
+  }
+  try {
+    return await executeLocked(ctx, spec, request, lock);
+  } finally {
+    await lock.release();
+  }
+}
+
+async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanRequest, lock: RepositoryLock | undefined): Promise<number> {
   const dryRun = Boolean(ctx.values["dry-run"]);
   const json = Boolean(ctx.values.json);
   const wantsPullRequest = Boolean(ctx.values.pr || githubToken(ctx.env));
@@ -76,6 +100,7 @@ async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): P
     body: async () => pullRequestBody(plan, spec, rendered.changes),
     labels: ["deploy", `env:${plan.env}`],
     log: (line) => ctx.stderr(`${line}\n`),
+    lock: lock!,
   });
   if (json) {
     ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: commit, ...result }, null, 2)}\n`);

@@ -1,6 +1,7 @@
 import { randomBytes } from "node:crypto";
-import { mkdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
-import { dirname } from "node:path";
+import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
+import { basename, dirname, join } from "node:path";
+import { pausePoint, pidAlive } from "./cleanup.ts";
 
 /**
  * Writes a file so that a reader (or a crash) sees either the old content or the new, never
@@ -18,11 +19,30 @@ export async function writeFileAtomic(file: string, content: string): Promise<vo
   }
   try {
     await writeFile(temp, content, { mode: mode ?? 0o644, flag: "wx" });
+    await pausePoint("atomic-write");
     await rename(temp, file);
   } catch (error) {
     await rm(temp, { force: true });
     throw error;
   }
+}
+
+/**
+ * Removes the temp files writeFileAtomic left beside `file` when its process was killed between
+ * writing and renaming (`<name>.<pid>.<hex>.tmp` whose pid is gone). Returns their paths.
+ */
+export async function removeStaleAtomicTemps(file: string): Promise<string[]> {
+  const dir = dirname(file);
+  const prefix = `${basename(file)}.`;
+  const removed: string[] = [];
+  for (const name of await readdir(dir).catch(() => [] as string[])) {
+    if (!name.startsWith(prefix)) continue;
+    const m = /^(\d+)\.[0-9a-f]{8}\.tmp$/.exec(name.slice(prefix.length));
+    if (!m || pidAlive(Number(m[1]))) continue;
+    await rm(join(dir, name), { force: true });
+    removed.push(join(dir, name));
+  }
+  return removed;
 }
 
 export async function readTextIfExists(file: string): Promise<string | undefined> {

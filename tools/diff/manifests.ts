@@ -1,9 +1,9 @@
 // Rendered-manifest diffs: what will change in the cluster, resource by resource. Used by
 // `pnpm diff`, by bump-image's --dry-run and by the pull-request body, so all three agree.
 import { existsSync } from "node:fs";
-import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { cp, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
+import { makeTempDir, pausePoint } from "../core/cleanup.ts";
 import { RenderRefusedError } from "../core/errors.ts";
 import { parseYamlStream } from "../core/yaml.ts";
 import { exportTree } from "../git/git.ts";
@@ -66,18 +66,20 @@ export async function renderSnapshot(root: string, envs: string[], layers: Layer
 
 /** Renders the tree as it is at a git revision (exported to a temp folder; the checkout is untouched). */
 export async function renderSnapshotAt(root: string, rev: string, envs: string[]): Promise<Snapshot> {
-  const dir = await mkdtemp(join(tmpdir(), "ringlet-rev-"));
+  // Removed on exit or interruption too; copies left by a killed run are swept by the next one.
+  const temp = await makeTempDir("rev");
   try {
-    await exportTree(root, rev, RENDER_INPUTS, dir);
-    return await renderSnapshot(dir, envs);
+    await exportTree(root, rev, RENDER_INPUTS, temp.path);
+    return await renderSnapshot(temp.path, envs);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await temp.remove();
   }
 }
 
 /** Renders the tree with some files replaced, in a temp copy: the real tree is never written. */
 export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
-  const dir = await mkdtemp(join(tmpdir(), "ringlet-plan-"));
+  const temp = await makeTempDir("plan");
+  const dir = temp.path;
   try {
     // verbatimSymlinks: a relative link stays relative, so it points inside the copy as it did in the
     // checkout (fs.cp would rewrite it to an absolute path into the checkout; issue 11, item 9). A
@@ -87,9 +89,10 @@ export async function renderSnapshotWith(root: string, replacements: Map<string,
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), content);
     }
+    await pausePoint("rendering");
     return await renderSnapshot(dir, envs, layers);
   } finally {
-    await rm(dir, { recursive: true, force: true });
+    await temp.remove();
   }
 }
 

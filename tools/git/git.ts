@@ -22,16 +22,52 @@ export async function git(cwd: string, args: string[], options: GitOptions = {})
 }
 
 export async function tryGit(cwd: string, args: string[], options: GitOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
-  const env = { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options.env };
+  const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options.env };
+  // git's tracing prints HTTP headers (the token's basic-auth header among them) into the stderr
+  // we pass on; GIT_TRACE_REDACT=0 even turns its own masking off. None of it reaches our git.
+  for (const key of Object.keys(env)) if (/^GIT_TRACE/.test(key) || key === "GIT_CURL_VERBOSE") delete env[key];
   const result = await run("git", args, { cwd, env });
   return { code: result.code, stdout: result.stdout, stderr: redact(result.stderr, options.secrets) };
 }
 
-/** Environment that makes `git push`/`fetch` over https authenticate with a token (as actions/checkout does). */
-export function pushAuthEnv(token: string | undefined, remoteUrl: string): NodeJS.ProcessEnv {
-  if (!token || !/^https:\/\//.test(remoteUrl)) return {};
+/**
+ * The host that serves git for the GitHub whose REST API is at `apiUrl`: github.com for
+ * api.github.com, <name>.ghe.com for api.<name>.ghe.com, and the API's own host for GitHub
+ * Enterprise Server (https://<host>/api/v3).
+ */
+export function gitHostOfApi(apiUrl: string): string | undefined {
+  let host: string;
+  try {
+    host = new URL(apiUrl).hostname.toLowerCase();
+  } catch {
+    return undefined;
+  }
+  if (host === "api.github.com") return "github.com";
+  if (/^api\.[a-z0-9-]+\.ghe\.com$/.test(host)) return host.slice("api.".length);
+  return host;
+}
+
+/**
+ * Environment that makes `git push`/`fetch` authenticate with the token (as actions/checkout
+ * does), or, with the reason, none: the token goes only over https, and only to the git host of
+ * the GitHub the API URL names. An origin elsewhere (a mirror, a typo, someone else's server)
+ * never sees it.
+ */
+export function pushAuthEnv(token: string | undefined, remoteUrl: string, apiUrl: string): { env: NodeJS.ProcessEnv; withheld?: string } {
+  if (!token) return { env: {} };
+  let url: URL;
+  try {
+    url = new URL(remoteUrl);
+  } catch {
+    return { env: {}, withheld: "the origin is not an https URL" };
+  }
+  if (url.protocol !== "https:") return { env: {}, withheld: `the origin is not https (${url.protocol.replace(/:$/, "")})` };
+  const expected = gitHostOfApi(apiUrl);
+  if (url.hostname.toLowerCase() !== expected) {
+    return { env: {}, withheld: `the origin's host ${url.hostname} is not ${expected ?? "the GitHub host"} (the host of GITHUB_API_URL ${apiUrl})` };
+  }
   const basic = Buffer.from(`x-access-token:${token}`).toString("base64");
-  return { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraheader", GIT_CONFIG_VALUE_0: `AUTHORIZATION: basic ${basic}` };
+  return { env: { GIT_CONFIG_COUNT: "1", GIT_CONFIG_KEY_0: "http.extraheader", GIT_CONFIG_VALUE_0: `AUTHORIZATION: basic ${basic}` } };
 }
 
 export async function topLevel(cwd: string): Promise<string> {
@@ -55,8 +91,9 @@ export async function revParse(cwd: string, rev: string): Promise<string | undef
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 
-export async function remoteUrl(cwd: string, remote = "origin"): Promise<string | undefined> {
-  const result = await tryGit(cwd, ["remote", "get-url", remote]);
+/** The remote's URL with insteadOf rules applied (where git really connects); `push`: its push URL. */
+export async function remoteUrl(cwd: string, remote = "origin", push = false): Promise<string | undefined> {
+  const result = await tryGit(cwd, ["remote", "get-url", ...(push ? ["--push"] : []), remote]);
   return result.code === 0 ? result.stdout.trim() : undefined;
 }
 

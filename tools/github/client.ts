@@ -25,6 +25,39 @@ export interface GitHubClientOptions {
    * GitHub asks. Tests pass 1 so a full retry sequence takes milliseconds.
    */
   minRetryDelayMs?: number;
+  /** No single HTTP attempt may take longer (ms). Default RINGLET_GITHUB_REQUEST_TIMEOUT_S, else 30 s. */
+  requestTimeoutMs?: number;
+  /**
+   * Every request of this client must be done within this many ms of its first one (retries and
+   * waits included): one client per GitHub step. Default RINGLET_GITHUB_TIMEOUT_S, else 300 s.
+   */
+  phaseTimeoutMs?: number;
+}
+
+/** Seconds from an environment variable (fractions allowed), in ms; `fallback` when unset or not a positive number. */
+function secondsFromEnv(name: string, fallback: number): number {
+  const value = Number(process.env[name]);
+  return Number.isFinite(value) && value > 0 ? value * 1000 : fallback * 1000;
+}
+
+const isLoopback = (host: string) => host === "localhost" || host === "[::1]" || host === "::1" || /^127\.\d+\.\d+\.\d+$/.test(host);
+
+/**
+ * The API URL to talk to. The token travels in every request's Authorization header, so plain
+ * http is refused unless it stays on this machine (a local test server).
+ */
+export function checkApiUrl(baseUrl: string): string {
+  let url: URL;
+  try {
+    url = new URL(baseUrl);
+  } catch {
+    throw new PreconditionError(`GITHUB_API_URL ${JSON.stringify(baseUrl)} is not a URL`);
+  }
+  if (url.protocol === "https:") return baseUrl;
+  if (url.protocol === "http:" && isLoopback(url.hostname)) return baseUrl;
+  throw new PreconditionError(
+    `GITHUB_API_URL ${url.origin} is plain ${url.protocol.replace(/:$/, "")}: the token would travel in clear text; use https (plain http is accepted only for localhost)`,
+  );
 }
 
 // A primary rate limit can reset an hour away; hanging a CI job that long helps nobody.
@@ -38,10 +71,52 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const retries = options.retries ?? 3;
   // RINGLET_GITHUB_RETRY_UNIT_MS lets end-to-end tests of the CLI shrink the waits too.
   const unit = options.minRetryDelayMs ?? (Number(process.env.RINGLET_GITHUB_RETRY_UNIT_MS) || 1000);
-  const baseUrl = (options.baseUrl ?? (process.env.GITHUB_API_URL || "https://api.github.com")).replace(/\/+$/, "");
+  const baseUrl = checkApiUrl((options.baseUrl ?? (process.env.GITHUB_API_URL || "https://api.github.com")).replace(/\/+$/, ""));
+  const requestTimeoutMs = options.requestTimeoutMs ?? secondsFromEnv("RINGLET_GITHUB_REQUEST_TIMEOUT_S", 30);
+  const phaseTimeoutMs = options.phaseTimeoutMs ?? secondsFromEnv("RINGLET_GITHUB_TIMEOUT_S", 300);
+  // A GitHub step (all requests of this client) has one deadline, counted from its first
+  // request: when it passes, the request in flight is aborted and nothing is retried any more
+  // (a server that accepts and never answers once held a run for 20 minutes).
+  const phase = new AbortController();
+  let startedAt: number | undefined;
+  const doNotRetry = [400, 401, 403, 404, 410, 422, 451];
+  const startPhase = () => {
+    if (startedAt !== undefined) return;
+    startedAt = Date.now();
+    const timer = setTimeout(() => {
+      doNotRetry.push(500, 502, 503, 504);
+      phase.abort(new Error("deadline"));
+    }, phaseTimeoutMs);
+    timer.unref();
+  };
+  const remainingSeconds = () => Math.max(0, (phaseTimeoutMs - (Date.now() - (startedAt ?? Date.now()))) / 1000);
+  // Each HTTP attempt gets its own deadline, under the phase's. Octokit turns a failed fetch into
+  // a 500 that the retry plugin retries; the notice says so, so a wait is never silent.
+  const timedFetch = async (url: string | URL, init: RequestInit = {}) => {
+    startPhase();
+    const attempt = AbortSignal.timeout(requestTimeoutMs);
+    const signal = AbortSignal.any([attempt, phase.signal, ...(init.signal ? [init.signal] : [])]);
+    const what = `${init.method ?? "GET"} ${pathOf(String(url))}`;
+    try {
+      const response = await fetch(url, { ...init, signal });
+      if (response.status >= 500 && !phase.signal.aborted) log(`GitHub answered ${response.status} to ${what}; retrying (up to ${retries} times)`);
+      return response;
+    } catch (error) {
+      if (phase.signal.aborted) throw new GitHubTimeout(`GitHub did not finish within ${phaseTimeoutMs / 1000} s (RINGLET_GITHUB_TIMEOUT_S); the last request was ${what}`);
+      if (attempt.aborted) {
+        log(`GitHub did not answer ${what} within ${requestTimeoutMs / 1000} s (RINGLET_GITHUB_REQUEST_TIMEOUT_S); retrying (up to ${retries} times, ${Math.round(remainingSeconds())} s left)`);
+        throw new GitHubTimeout(`GitHub did not answer ${what} within ${requestTimeoutMs / 1000} s (RINGLET_GITHUB_REQUEST_TIMEOUT_S)`);
+      }
+      throw error;
+    }
+  };
 
   const onLimit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
     const what = `${kind} on ${request.method} ${request.url}`;
+    if (retryAfter * (unit / 1000) > remainingSeconds()) {
+      log(`GitHub ${what}; giving up: the wait (${retryAfter}s) would pass the GitHub deadline (RINGLET_GITHUB_TIMEOUT_S).`);
+      return false;
+    }
     if (retryCount >= retries || retryAfter > MAX_RATE_LIMIT_WAIT_SECONDS) {
       log(`GitHub ${what}; giving up (retry after ${retryAfter}s, ${retryCount} retries done).`);
       return false;
@@ -64,8 +139,8 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
     userAgent: "ringlet-gitops",
     log: octokitLog,
     // @octokit/request logs deprecation notices to `console` unless given a logger here.
-    request: { log: octokitLog },
-    retry: { retries, retryAfterBaseValue: unit },
+    request: { log: octokitLog, fetch: timedFetch },
+    retry: { retries, retryAfterBaseValue: unit, doNotRetry },
     throttle: {
       retryAfterBaseValue: unit,
       onRateLimit: onLimit("rate limit reached"),
@@ -80,9 +155,26 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
 
   // Registered last, so it wraps the plugins and sees only the final error of a request.
   octokit.hook.error("request", (error) => {
+    const cause = (error as { cause?: unknown }).cause;
+    if (cause instanceof GitHubTimeout || phase.signal.aborted) {
+      throw new GitHubError(redact(cause instanceof GitHubTimeout ? cause.message : `GitHub did not finish within ${phaseTimeoutMs / 1000} s (RINGLET_GITHUB_TIMEOUT_S)`, secrets), undefined, true);
+    }
     throw scrubError(error, secrets);
   });
   return octokit;
+}
+
+/** A request or the phase ran out of time (the message says which); becomes a GitHubError with timedOut set. */
+class GitHubTimeout extends Error {
+  override name = "GitHubTimeout";
+}
+
+function pathOf(url: string): string {
+  try {
+    return new URL(url).pathname;
+  } catch {
+    return url;
+  }
 }
 
 export { redact } from "../core/secrets.ts";
@@ -97,6 +189,8 @@ interface HttpErrorLike {
 /** Turns a failed GitHub request into one line that says what to fix. Never includes headers. */
 export function describeGitHubError(error: unknown, context: { owner: string; repo: string }): GitHubError {
   if (error instanceof GitHubError) return error;
+  const cause = (error as { cause?: unknown })?.cause;
+  if (cause instanceof GitHubTimeout) return new GitHubError(cause.message, undefined, true);
   const e = (typeof error === "object" && error !== null ? error : { message: String(error) }) as HttpErrorLike;
   const slug = `${context.owner}/${context.repo}`;
   const status = typeof e.status === "number" ? e.status : undefined;

@@ -2,6 +2,7 @@
 // pass the one from createGitHubClient and tests pass one pointed at the fake server.
 import type { Octokit } from "@octokit/rest";
 import { describeGitHubError } from "./client.ts";
+import { checkReply, pullListReply, pullReply, repositoryReply } from "./replies.ts";
 
 /** GitHub rejects PR and comment bodies longer than this many characters. */
 export const MAX_BODY = 65536;
@@ -36,8 +37,16 @@ export interface UpsertPullRequestOptions extends Repo {
   title: string;
   body: string;
   labels?: string[];
-  /** Close other open PRs from branches under `headPrefix`, after commenting `comment(newPr)`. */
-  supersede?: { headPrefix: string; comment: (newPr: { number: number; html_url: string }) => string };
+  /**
+   * Close other open PRs from branches under `headPrefix`, after commenting `comment(newPr)`, but
+   * only those `isOlder` says are older moves than this one (default: a lower number): a run that
+   * finishes late must never close a newer move another run opened meanwhile.
+   */
+  supersede?: {
+    headPrefix: string;
+    comment: (newPr: { number: number; html_url: string }) => string;
+    isOlder?: (old: OpenPullRequest, ours: { number: number }) => boolean;
+  };
 }
 
 export interface UpsertPullRequestResult {
@@ -45,6 +54,8 @@ export interface UpsertPullRequestResult {
   url: string;
   action: "created" | "updated";
   superseded: number[];
+  /** Open PRs under the prefix left open because they are newer moves than this one. */
+  newer: OpenPullRequest[];
 }
 
 export async function upsertPullRequest(octokit: Octokit, options: UpsertPullRequestOptions): Promise<UpsertPullRequestResult> {
@@ -58,9 +69,9 @@ export async function upsertPullRequest(octokit: Octokit, options: UpsertPullReq
       pr = found;
       await octokit.rest.pulls.update({ owner, repo, pull_number: pr.number, title, body });
     } else {
-      const base = options.base ?? (await octokit.rest.repos.get({ owner, repo })).data.default_branch;
+      const base = options.base ?? checkReply(repositoryReply, (await octokit.rest.repos.get({ owner, repo })).data, `GET /repos/${owner}/${repo}`).default_branch;
       try {
-        pr = (await octokit.rest.pulls.create({ owner, repo, head, base, title, body })).data;
+        pr = checkReply(pullReply, (await octokit.rest.pulls.create({ owner, repo, head, base, title, body })).data, `POST /repos/${owner}/${repo}/pulls`);
         action = "created";
       } catch (error) {
         // Another run (or a retried create that did land) opened it first: update that one.
@@ -74,16 +85,27 @@ export async function upsertPullRequest(octokit: Octokit, options: UpsertPullReq
       await octokit.rest.issues.addLabels({ owner, repo, issue_number: pr.number, labels });
     }
     const superseded: number[] = [];
+    const newer: OpenPullRequest[] = [];
     if (supersede) {
       const text = truncateBody(supersede.comment({ number: pr.number, html_url: pr.html_url }));
+      const isOlder = supersede.isOlder ?? ((old, ours) => old.number < ours.number);
       for (const old of await listOpenPullRequests(octokit, { owner, repo, headPrefix: supersede.headPrefix })) {
         if (old.number === pr.number) continue;
+        if (!isOlder(old, pr)) {
+          newer.push(old);
+          continue;
+        }
+        // Another run may have closed, merged or superseded either one since the list: look
+        // again right before closing, and close nothing once ours is no longer open.
+        if ((await getPull(octokit, owner, repo, pr.number)).state !== "open") break;
+        const theirs = await getPull(octokit, owner, repo, old.number);
+        if (theirs.state !== "open" || theirs.head?.ref !== old.head) continue;
         await octokit.rest.issues.createComment({ owner, repo, issue_number: old.number, body: text });
         await octokit.rest.pulls.update({ owner, repo, pull_number: old.number, state: "closed" });
         superseded.push(old.number);
       }
     }
-    return { number: pr.number, url: pr.html_url, action, superseded };
+    return { number: pr.number, url: pr.html_url, action, superseded, newer };
   });
 }
 
@@ -91,7 +113,11 @@ async function findOpenPull(octokit: Octokit, options: Repo & { head: string; ba
   const { owner, repo, head, base } = options;
   // GitHub ignores a head filter without the owner: prefix and returns every open PR.
   const { data } = await octokit.rest.pulls.list({ owner, repo, state: "open", head: `${owner}:${head}`, ...(base ? { base } : {}) });
-  return data[0];
+  return checkReply(pullListReply, data, `GET /repos/${owner}/${repo}/pulls`)[0];
+}
+
+async function getPull(octokit: Octokit, owner: string, repo: string, number: number) {
+  return checkReply(pullReply, (await octokit.rest.pulls.get({ owner, repo, pull_number: number })).data, `GET /repos/${owner}/${repo}/pulls/${number}`);
 }
 
 function isAlreadyExists(error: unknown): boolean {
