@@ -29,7 +29,7 @@ export function overlayDir(env: string, layer: Layer): string {
 }
 
 function problemsToFindings(rule: string, error: ValidationError): Finding[] {
-  return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message }));
+  return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message, ...(p.line !== undefined ? { line: p.line } : {}) }));
 }
 
 function firstChangedLine(before: string, after: string): number {

@@ -3,6 +3,7 @@ import { relative } from "node:path";
 import type { z } from "zod";
 import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
+import { locateLine } from "../check/locate.ts";
 import { specSchema, type Spec } from "./schema.ts";
 
 /** Environment names must start with a letter: an integer-like key would reorder the promotion order. */
@@ -47,6 +48,10 @@ export function specProblems(spec: Spec, file: string): Problem[] {
       }
     }
   }
+  const [first] = envNames;
+  const firstGates = first ? spec.environments[first]!.gates : undefined;
+  if (firstGates?.soak !== undefined) add(`environments.${first}.gates.soak`, `${first} is the first stage: there is no previous stage for a tag to soak in`);
+  if (firstGates?.checks.length) add(`environments.${first}.gates.checks`, `${first} is the first stage: there is no previous stage whose commit the checks would be read from`);
   const webs = Object.entries(spec.components).filter(([, c]) => c.kind === "web");
   if (webs.length > 1) add("components", `at most one web component is served by the Ingress; found ${webs.map(([n]) => n).join(", ")}`);
   return problems;
@@ -54,13 +59,18 @@ export function specProblems(spec: Spec, file: string): Problem[] {
 
 export { quantity } from "./quantity.ts";
 
+/** Each problem with the line of its path in `text` (the deepest part of the path that exists). */
+export function withLines(problems: Problem[], text: string): Problem[] {
+  return problems.map((p) => (p.line !== undefined || !p.path ? p : { ...p, line: locateLine(text, undefined, undefined, p.path) }));
+}
+
 /** Parses and validates a spec's text; throws a ValidationError listing every problem. */
 export function parseSpec(text: string, file: string): Spec {
   const raw = parseYaml(text, file);
   const parsed = specSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ValidationError(zodProblems(file, parsed.error));
+  if (!parsed.success) throw new ValidationError(withLines(zodProblems(file, parsed.error), text));
   const problems = specProblems(parsed.data, file);
-  if (problems.length) throw new ValidationError(problems);
+  if (problems.length) throw new ValidationError(withLines(problems, text));
   return parsed.data;
 }
 
