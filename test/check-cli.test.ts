@@ -154,12 +154,15 @@ describe("pnpm generate", () => {
 
   it("refuses an invalid spec and writes nothing", async () => {
     const before = await repo.snapshot();
-    await repo.write("overlays/environments.yaml", (await repo.read("overlays/environments.yaml")).replace("sync: manual", "sync: sometimes"));
+    const broken = (await repo.read("overlays/environments.yaml")).replace("sync: manual", "sync: sometimes");
+    await repo.write("overlays/environments.yaml", broken);
     try {
       const mid = await repo.snapshot();
       const r = await repo.cli(["generate"]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain("overlays/environments.yaml: environments.prod.sync:");
+      // file:line: path, the line being the one the bad value is on.
+      const line = broken.split("\n").findIndex((l) => l.includes("sync: sometimes")) + 1;
+      expect(r.stderr).toContain(`overlays/environments.yaml:${line}: environments.prod.sync:`);
       expect(await repo.snapshot()).toEqual(mid);
     } finally {
       await repo.git("checkout", "-q", "--", ".");

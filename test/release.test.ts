@@ -306,7 +306,14 @@ describe("promote", () => {
     }
 
     // With --force, dev's tag goes straight to prod.
-    const forced = await repo.cli(["promote", "dev", "prod", "--force"]);
+    // prod's gates (soak in staging, checks, freeze windows) refuse a tag staging never ran;
+    // overridden here, with reasons (test/gates.test.ts tests the gates themselves).
+    const gates = ["--override", "soak=skipping staging on purpose", "--override", "checks=no GitHub here", "--override", "window=test"];
+    const refused = await repo.cli(["promote", "dev", "prod", "--force"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("v9.9.9 never ran in staging");
+    expect(await repo.state()).toEqual(before);
+    const forced = await repo.cli(["promote", "dev", "prod", "--force", ...gates]);
     expect(forced.code).toBe(0);
     expect(await repo.read(PROD)).toBe(replaceOnce(originalProd, TAG_LINE_V1, "    newTag: v9.9.9\n"));
     expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/prod/v9.9.9");
