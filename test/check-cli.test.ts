@@ -1,6 +1,7 @@
 // `pnpm check`, `pnpm generate` and `pnpm render` end to end, as a user runs them, on temp copies
 // of this repository broken in the ways the rules exist for.
 import { execFile } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -128,6 +129,19 @@ describe("pnpm check", () => {
     const replicasLine = specLines.findIndex((l, i) => i > prodAt && l.includes("replicas: { min: 3, max: 10 }")) + 1;
     expect(r.stdout).toContain(`overlays/environments.yaml:${replicasLine}: spec/invalid: environments.prod.components.web.replicas: min 12 is above max 10`);
     expect(r.stdout).toContain("environments.staging.host: must be a DNS name");
+  });
+
+  it("reports a hold on an environment or image that does not exist, with its line", async () => {
+    await repo.write("overlays/holds.yaml", "holds:\n  - environment: prod\n    reason: fine\n  - environment: qa\n    image: nginx\n    reason: typo\n");
+    try {
+      const r = await repo.cli(["check"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('overlays/holds.yaml:4: holds/invalid: holds[1].environment: unknown environment "qa"; environments: dev, staging, prod');
+      expect(r.stdout).toContain('overlays/holds.yaml:5: holds/invalid: holds[1].image: unknown image "nginx"');
+      expect(r.stdout).toContain("2 findings");
+    } finally {
+      await rm(join(repo.root, "overlays/holds.yaml"));
+    }
   });
 });
 

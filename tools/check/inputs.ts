@@ -198,6 +198,18 @@ function overlaysOnDisk(root: string): string[] {
     .filter((dir) => existsSync(join(root, dir, "kustomization.yaml")));
 }
 
+/** overlays/holds.yaml must name environments and images that exist (a pull request adding a hold is checked too). */
+async function holdFindings(root: string, spec: Spec): Promise<Finding[]> {
+  const { loadHolds } = await import("../release/holds.ts");
+  try {
+    await loadHolds(root, spec);
+    return [];
+  } catch (error) {
+    if (error instanceof ValidationError) return problemsToFindings("holds/invalid", error);
+    throw error;
+  }
+}
+
 export async function gatherInputs(root: string, specFile: string): Promise<CheckInputs> {
   const specRel = specFile.startsWith(root) ? specFile.slice(root.length + 1) : specFile;
   const renders = new Renders(root);
@@ -236,7 +248,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       }),
     ),
   ]);
-  findings.push(...drift, ...argocd.findings);
+  findings.push(...drift, ...argocd.findings, ...(await holdFindings(root, spec)));
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));
