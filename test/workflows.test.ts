@@ -51,7 +51,8 @@ describe("workflow lint and conventions", () => {
 
   it("pins every action to a full commit SHA with its version in a comment", () => {
     for (const f of files) {
-      const uses = [...texts.get(f)!.matchAll(/uses:\s*(\S+)(.*)$/gm)];
+      // A step's `uses:` key (not "statuses:", which ends in the same letters).
+      const uses = [...texts.get(f)!.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)];
       expect(uses.length, f).toBeGreaterThan(0);
       for (const [, ref, rest] of uses) {
         expect(ref, `${f}: ${ref}`).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
@@ -309,7 +310,7 @@ describe("gates, holds and rollback in the workflows", () => {
     const summary = await setup();
     const merge = await merged("staging", "v4.0.0", 0);
     gh.addCheckRun({ sha: merge, name: "test", conclusion: "success" });
-    const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets, vars: {} };
+    const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets };
     const early = await runStep(repo, gh, step("promote.yml", "promote", AUTO), context, summary, { RINGLET_NOW: at(2) });
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout).toContain("Not moving prod: its gates refuse (nothing written).");
@@ -318,7 +319,7 @@ describe("gates, holds and rollback in the workflows", () => {
     expect(text).toContain("### Gates into prod: refused");
     expect(text).toMatch(/\| soak \| ✗ failed \| v4\.0\.0 has run in staging for 2h so far .*22h remaining \|/);
 
-    const scheduled = await runStep(repo, gh, step("promote.yml", "promote", "Promote when the gates pass (scheduled)"), { github: { event: {} }, secrets, vars: {} }, summary, { RINGLET_NOW: at(25) });
+    const scheduled = await runStep(repo, gh, step("promote.yml", "promote", "Promote when the gates pass (scheduled)"), { github: { event: {} }, secrets }, summary, { RINGLET_NOW: at(25) });
     expect(scheduled.code, scheduled.stderr).toBe(0);
     noToken(scheduled);
     expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/v4.0.0", "open"]]);
