@@ -41,7 +41,7 @@ export async function locatedSpecProblems(root: string, problems: Problem[]): Pr
   const text = await readFile(specPath, "utf8").catch(() => undefined);
   if (text === undefined) return problems;
   const { withLines } = await import("../spec/load.ts");
-  return problems.map((p) => (p.file === "overlays/environments.yaml" ? withLines([p], text)[0]! : p));
+  return Promise.all(problems.map(async (p) => (p.file === "overlays/environments.yaml" ? (await withLines([p], text))[0]! : p)));
 }
 
 /** Appends to GitHub Actions' job summary when there is one. */

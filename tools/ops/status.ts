@@ -158,7 +158,7 @@ export async function environmentStatus(root: string, spec: Spec, options: Statu
     }
   }
   const holdsText = await showFile(root, revision.commit, HOLDS_FILE);
-  const holds = holdsText === undefined ? [] : parseHolds(holdsText, spec).map((h) => ({ environment: h.environment, image: h.image ?? null, reason: h.reason, line: h.line ?? null }));
+  const holds = holdsText === undefined ? [] : (await parseHolds(holdsText, spec)).map((h) => ({ environment: h.environment, image: h.image ?? null, reason: h.reason, line: h.line ?? null }));
   return { ref: revision.name, commit: revision.commit, environments, github, holds };
 }
 

@@ -13,7 +13,6 @@ import { join } from "node:path";
 import { z } from "zod";
 import { ValidationError, type Problem } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
-import { locateLine } from "../check/locate.ts";
 import { withLines } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
 
@@ -35,10 +34,10 @@ function pathOf(path: readonly PropertyKey[]): string {
 }
 
 /** Parses and checks holds against the spec: every problem at once, with file, line and path. */
-export function parseHolds(text: string, spec: Spec, file = HOLDS_FILE): Hold[] {
+export async function parseHolds(text: string, spec: Spec, file = HOLDS_FILE): Promise<Hold[]> {
   const raw = parseYaml(text, file);
   const parsed = holdsSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ValidationError(withLines(parsed.error.issues.map((i) => ({ file, path: pathOf(i.path), message: i.message })), text));
+  if (!parsed.success) throw new ValidationError(await withLines(parsed.error.issues.map((i) => ({ file, path: pathOf(i.path), message: i.message })), text));
   const holds = parsed.data.holds ?? [];
   const problems: Problem[] = [];
   const envs = Object.keys(spec.environments);
@@ -47,8 +46,9 @@ export function parseHolds(text: string, spec: Spec, file = HOLDS_FILE): Hold[] 
     if (!spec.environments[hold.environment]) problems.push({ file, path: `holds[${i}].environment`, message: `unknown environment ${JSON.stringify(hold.environment)}; environments: ${envs.join(", ")}` });
     if (hold.image !== undefined && !images.includes(hold.image)) problems.push({ file, path: `holds[${i}].image`, message: `unknown image ${JSON.stringify(hold.image)}; images: ${images.join(", ")}` });
   });
-  if (problems.length) throw new ValidationError(withLines(problems, text));
-  return holds.map((hold, i) => ({ ...hold, line: locateLine(text, undefined, undefined, `holds[${i}]`) }));
+  if (problems.length) throw new ValidationError(await withLines(problems, text));
+  const located = await withLines(holds.map((_, i) => ({ file, path: `holds[${i}]`, message: "" })), text);
+  return holds.map((hold, i) => ({ ...hold, line: located[i]!.line }));
 }
 
 /** The holds of the repository; none when the file does not exist. */

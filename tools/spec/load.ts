@@ -3,7 +3,6 @@ import { relative } from "node:path";
 import type { z } from "zod";
 import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
-import { locateLine } from "../check/locate.ts";
 import { specSchema, type Spec } from "./schema.ts";
 
 /** Environment names must start with a letter: an integer-like key would reorder the promotion order. */
@@ -59,18 +58,23 @@ export function specProblems(spec: Spec, file: string): Problem[] {
 
 export { quantity } from "./quantity.ts";
 
-/** Each problem with the line of its path in `text` (the deepest part of the path that exists). */
-export function withLines(problems: Problem[], text: string): Problem[] {
+/**
+ * Each problem with the line of its path in `text` (the deepest part of the path that exists).
+ * The locator (and the full YAML parser under it) is loaded only when there are problems.
+ */
+export async function withLines(problems: Problem[], text: string): Promise<Problem[]> {
+  if (!problems.some((p) => p.line === undefined && p.path)) return problems;
+  const { locateLine } = await import("../check/locate.ts");
   return problems.map((p) => (p.line !== undefined || !p.path ? p : { ...p, line: locateLine(text, undefined, undefined, p.path) }));
 }
 
-/** Parses and validates a spec's text; throws a ValidationError listing every problem. */
+/** Parses and validates a spec's text; throws a ValidationError listing every problem (loadSpec adds their lines). */
 export function parseSpec(text: string, file: string): Spec {
   const raw = parseYaml(text, file);
   const parsed = specSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ValidationError(withLines(zodProblems(file, parsed.error), text));
+  if (!parsed.success) throw new ValidationError(zodProblems(file, parsed.error));
   const problems = specProblems(parsed.data, file);
-  if (problems.length) throw new ValidationError(withLines(problems, text));
+  if (problems.length) throw new ValidationError(problems);
   return parsed.data;
 }
 
@@ -82,7 +86,12 @@ export async function loadSpec(specFile: string, root: string): Promise<Spec> {
   } catch {
     throw new ValidationError([{ file: display, path: "", message: "the environments spec is missing" }]);
   }
-  return parseSpec(text, display);
+  try {
+    return parseSpec(text, display);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(await withLines(error.problems, text));
+    throw error;
+  }
 }
 
 /** The one environment a command takes as its argument (render, plan, history): a usage error otherwise. */
