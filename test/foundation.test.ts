@@ -190,7 +190,10 @@ describe.each(ENVS)("%s", (env) => {
     expect(redis.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
     expect(redis.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
     // Ringlet's own pods carry the label the policies allow.
-    for (const o of all(env)) if (podSpecOf(o)) expect(o.spec.template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+    for (const o of all(env)) {
+      const template = o.kind === "CronJob" ? o.spec.jobTemplate.spec.template : o.spec?.template;
+      if (podSpecOf(o)) expect(template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+    }
   });
 });
 

@@ -250,10 +250,14 @@ describe("after a bump of dev and a promotion to staging", () => {
     // prod has a managed database: no in-cluster PostgreSQL in its data layer.
     expect(steps(dataHeader, appHeader)).toEqual([
       "Sync 0 NetworkPolicy/ringlet-redis",
+      "Sync 0 NetworkPolicy/ringlet-redis-cache",
+      "Sync 0 PodDisruptionBudget/ringlet-redis",
       "Sync 0 ConfigMap/ringlet-connection",
       "Sync 0 PersistentVolumeClaim/ringlet-media",
       "Sync 0 Service/ringlet-redis",
+      "Sync 0 Service/ringlet-redis-cache",
       "Sync 0 Service/ringlet-redis-headless",
+      "Sync 0 Deployment/ringlet-redis-cache",
       "Sync 0 StatefulSet/ringlet-redis",
       "Sync 0 ExternalSecret/ringlet-db-credentials",
       "Sync 0 ExternalSecret/ringlet-django",
@@ -320,16 +324,23 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect((data!.steps as Obj[]).map((s) => `${s.order} ${s.kind}/${s.name}`)).toEqual([
       "1 NetworkPolicy/ringlet-postgres",
       "2 NetworkPolicy/ringlet-redis",
-      "3 ConfigMap/ringlet-connection",
-      "4 PersistentVolumeClaim/ringlet-media",
-      "5 Service/ringlet-postgres",
-      "6 Service/ringlet-postgres-headless",
-      "7 Service/ringlet-redis",
-      "8 Service/ringlet-redis-headless",
-      "9 StatefulSet/ringlet-postgres",
-      "10 StatefulSet/ringlet-redis",
-      "11 ExternalSecret/ringlet-db-credentials",
-      "12 ExternalSecret/ringlet-django",
+      "3 NetworkPolicy/ringlet-redis-cache",
+      "4 PodDisruptionBudget/ringlet-redis",
+      "5 ConfigMap/ringlet-connection",
+      "6 PersistentVolumeClaim/ringlet-media",
+      "7 PersistentVolumeClaim/ringlet-postgres-backups",
+      "8 Service/ringlet-postgres",
+      "9 Service/ringlet-postgres-headless",
+      "10 Service/ringlet-redis",
+      "11 Service/ringlet-redis-cache",
+      "12 Service/ringlet-redis-headless",
+      "13 Deployment/ringlet-redis-cache",
+      "14 StatefulSet/ringlet-postgres",
+      "15 StatefulSet/ringlet-redis",
+      // Argo CD's kind order puts CronJob after the workloads it backs up.
+      "16 CronJob/ringlet-postgres-backup",
+      "17 ExternalSecret/ringlet-db-credentials",
+      "18 ExternalSecret/ringlet-django",
     ]);
     expect(Object.keys((app!.steps as Obj[])[0]!)).toEqual(["order", "phase", "wave", "kind", "name", "hook", "deletePolicies"]);
   });
@@ -485,9 +496,12 @@ describe("plan flags what would run before what it needs exists", () => {
 
   it("a PreSync hook reading the hashed ringlet-config of its own sync: flagged, exit 1", async () => {
     // The migration container's envFrom gets the application ConfigMap too.
-    const marker = "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n          env:\n";
+    const marker = "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n          env:\n            - name: DJANGO_SETTINGS_MODULE\n";
     expect(job.split(marker).length - 1).toBe(1);
-    await commitJob(job.replace(marker, "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n            - configMapRef:\n                name: ringlet-config\n          env:\n"), "migrate: read ringlet-config");
+    await commitJob(
+      job.replace(marker, "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n            - configMapRef:\n                name: ringlet-config\n          env:\n            - name: DJANGO_SETTINGS_MODULE\n"),
+      "migrate: read ringlet-config",
+    );
     const hashed = (await render(repo, "overlays/prod")).find((o) => o.kind === "ConfigMap")!.metadata.name as string;
     expect(hashed).toMatch(/^ringlet-config-[a-z0-9]{10}$/);
 

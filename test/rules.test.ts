@@ -56,6 +56,37 @@ describe("the clean repository", () => {
 });
 
 describe("policy rules fire on broken fixtures", () => {
+  it("libpq-user: the migration hook's pg_isready without PGUSER (the old wait-for-db), and the backup's pg_dump without it", () => {
+    const ctx = fixture();
+    const init = pod(obj(ctx, "prod", "Job", "ringlet-migrate")).initContainers[0];
+    init.env = init.env.filter((e: Any) => e.name !== "PGUSER");
+    const backup = spec(obj(ctx, "dev", "CronJob", "ringlet-postgres-backup")).jobTemplate.spec.template.spec.containers[0];
+    backup.env = backup.env.filter((e: Any) => e.name !== "PGUSER");
+    expect(fire(policyRules["libpq-user"]!, ctx)).toEqual([
+      expect.objectContaining({ rule: "policy/libpq-user", env: "dev", object: "CronJob/ringlet-postgres-backup", path: "spec.jobTemplate.spec.template.spec.containers[0].command" }),
+      expect.objectContaining({ rule: "policy/libpq-user", env: "prod", object: "Job/ringlet-migrate", path: "spec.template.spec.initContainers[0].command" }),
+    ]);
+  });
+  it("libpq-user: quiet with --username, with PGUSER from a rendered ConfigMap, as root, and without `command` (the entrypoint runs)", () => {
+    const ctx = fixture();
+    const job = obj(ctx, "staging", "Job", "ringlet-migrate");
+    const init = pod(job).initContainers[0];
+    init.env = init.env.filter((e: Any) => e.name !== "PGUSER");
+    const broken = structuredClone(ctx);
+    expect(fire(policyRules["libpq-user"]!, broken).map((f) => f.env)).toEqual(["staging"]);
+    init.args = [init.args[0].replace("pg_isready ", "pg_isready --username=ringlet ")];
+    expect(fire(policyRules["libpq-user"]!, ctx)).toEqual([]);
+    const fromConfigMap = structuredClone(broken);
+    const connection = obj(fromConfigMap, "staging", "ConfigMap", "ringlet-connection");
+    (connection.data as Any).PGUSER = "ringlet";
+    expect(fire(policyRules["libpq-user"]!, fromConfigMap)).toEqual([]);
+    const withEntrypoint = structuredClone(broken);
+    delete pod(obj(withEntrypoint, "staging", "Job", "ringlet-migrate")).initContainers[0].command;
+    expect(fire(policyRules["libpq-user"]!, withEntrypoint)).toEqual([]);
+    const asRoot = structuredClone(broken);
+    pod(obj(asRoot, "staging", "Job", "ringlet-migrate")).initContainers[0].securityContext.runAsUser = 0;
+    expect(fire(policyRules["libpq-user"]!, asRoot)).toEqual([]);
+  });
   it("resources: a container without a memory limit", () => {
     const ctx = fixture();
     delete pod(obj(ctx, "staging", "Deployment", "ringlet-worker")).containers[0].resources.limits.memory;

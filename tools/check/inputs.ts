@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { ValidationError, ToolError } from "../core/errors.ts";
+import { RenderLimitError, RenderRefusedError, ToolError, ValidationError } from "../core/errors.ts";
 import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import { render } from "../render/kustomize.ts";
@@ -115,7 +115,7 @@ function unsettle<T>(settled: Settled<T>): T {
   throw settled.error;
 }
 
-type RenderResult = { output: string; error: string | undefined } | { fatal: unknown };
+type RenderResult = { output: string; error: string | undefined; cause?: ToolError } | { fatal: unknown };
 
 /**
  * Renders overlay directories, at most as many at once as there are cores, each at most once.
@@ -161,7 +161,7 @@ class Renders {
     await Promise.all(this.results.values());
   }
 
-  async get(dir: string): Promise<{ output: string; error: string | undefined }> {
+  async get(dir: string): Promise<{ output: string; error: string | undefined; cause?: ToolError }> {
     const result = await this.start(dir);
     if ("fatal" in result) throw result.fatal;
     return result;
@@ -169,9 +169,9 @@ class Renders {
 
   private async run(dir: string): Promise<RenderResult> {
     try {
-      return { output: await render(join(this.root, dir)), error: undefined };
+      return { output: await render(join(this.root, dir), { root: this.root }), error: undefined };
     } catch (error) {
-      if (error instanceof ToolError) return { output: "", error: error.message };
+      if (error instanceof ToolError) return { output: "", error: error.message, cause: error };
       return { fatal: error };
     } finally {
       this.running--;
@@ -182,6 +182,26 @@ class Renders {
       }
     }
   }
+}
+
+/**
+ * What a failed render becomes: a refused one, its problems at their own file and line (once,
+ * however many overlays share the file); a stopped one, a finding naming the overlay; any other,
+ * kustomize's message.
+ */
+function renderFailure(root: string, kfile: string, env: string, message: string, cause: ToolError | undefined, seen: Set<string>): Finding[] {
+  if (cause instanceof RenderRefusedError) {
+    return cause.problems
+      .filter((p) => {
+        const key = `${p.rule}\0${p.file}\0${p.path}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .map((p) => ({ rule: p.rule, file: p.file, path: p.path, line: p.line, env, message: p.message }));
+  }
+  if (cause instanceof RenderLimitError) return [{ rule: "render/limit", file: kfile, path: "", env, message: cause.message }];
+  return [{ rule: "render/kustomize", file: kfile, path: "", env, message: message.replaceAll(`${root}/`, "") }];
 }
 
 /** The overlays on disk, app and data layer (synchronously: they should start before anything else). */
@@ -252,6 +272,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));
+  const seen = new Set<string>();
   const kustomizations: KustomizationFile[] = [];
   for (const r of rendered) {
     const kfile = `${r.dir}/kustomization.yaml`;
@@ -263,7 +284,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       else if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
     if (r.error) {
-      findings.push({ rule: "render/kustomize", file: kfile, path: "", env: r.env, message: r.error.replaceAll(`${root}/`, "") });
+      findings.push(...renderFailure(root, kfile, r.env, r.error, r.cause, seen));
       continue;
     }
     const target = environments.find((e) => e.env === r.env)!;

@@ -168,8 +168,10 @@ function appOverlay(input: PlanInput, envName: string, env: Environment): Overla
  */
 function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Environment): unknown[] {
   const prefix = env.secretsPath ?? `${spec.name}/${envName}`;
+  // The data layer's own ExternalSecrets and those its components add.
+  const dirs = ["base/data/", ...dataComponents(env).map((c) => `components/${c}/`)];
   return base.objects
-    .filter((o) => o.object.kind === "ExternalSecret" && o.file.startsWith("base/data/"))
+    .filter((o) => o.object.kind === "ExternalSecret" && dirs.some((d) => o.file.startsWith(d)))
     .map(({ object }) => {
       const data = ((object.spec as { data?: { secretKey: string; remoteRef: { key: string } & Record<string, unknown> }[] } | undefined)?.data ?? []).map((d) => ({
         ...d,
@@ -178,6 +180,14 @@ function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Envi
       return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name }, spec: { data } };
     })
     .filter((p) => (p.spec.data as unknown[]).length > 0);
+}
+
+/** The components an environment's data layer uses instead of in-cluster services (components/<name>). */
+function dataComponents(env: Environment): string[] {
+  const out: string[] = [];
+  if (env.database.mode === "managed") out.push("managed-postgres");
+  if (env.redis.mode === "managed") out.push("managed-redis");
+  return out;
 }
 
 function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environment): OverlayParts {
@@ -195,8 +205,9 @@ function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environme
     files.push({ path: `${dir}/secret-keys.yaml`, content: `${PATCH_HEADER}# Where this environment's secrets live in the secret backend.\n${docs(secretPatches)}` });
     patches.push({ path: "secret-keys.yaml" });
   }
+  const components = dataComponents(env);
+  if (components.length) kustomization.components = components.map((c) => `../../../components/${c}`);
   if (env.database.mode === "managed") {
-    kustomization.components = ["../../../components/managed-postgres"];
     files.push({
       path: `${dir}/database.yaml`,
       content: `${PATCH_HEADER}# The managed PostgreSQL this environment uses instead of the in-cluster one.\n${yaml({
@@ -207,6 +218,20 @@ function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environme
       })}`,
     });
     patches.push({ path: "database.yaml" });
+  }
+  const redisKeys = Object.entries(spec.connection.redis?.urlKeys ?? {});
+  if (env.redis.mode === "managed" && redisKeys.length) {
+    const { host, port, tls } = env.redis;
+    files.push({
+      path: `${dir}/redis.yaml`,
+      content: `${PATCH_HEADER}# The managed Redis this environment uses instead of the in-cluster ones (its password: the\n# managed-redis component's ExternalSecret).\n${yaml({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: spec.connection.configMap },
+        data: Object.fromEntries(redisKeys.map(([key, db]) => [key, `${tls ? "rediss" : "redis"}://${host}:${port}/${db}`])),
+      })}`,
+    });
+    patches.push({ path: "redis.yaml" });
   }
   if (patches.length) kustomization.patches = patches;
   return { kustomization, files };

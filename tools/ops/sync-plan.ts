@@ -381,7 +381,7 @@ async function applicationsOf(root: string, spec: Spec, env: string): Promise<Ap
 export async function planSync(root: string, spec: Spec, env: string): Promise<SyncPlan> {
   const apps = await applicationsOf(root, spec, env);
   if (apps.length === 0) throw new ValidationError([{ file: `overlays/${env}`, path: "", message: "the environment has no overlay to sync" }]);
-  const rendered = await Promise.all(apps.map(async (app) => ({ app, text: await render(join(root, app.path)) })));
+  const rendered = await Promise.all(apps.map(async (app) => ({ app, text: await render(join(root, app.path), { root }) })));
   const applications: ApplicationPlan[] = [];
   const findings: PlanFinding[] = [];
   const earlier: { name: string; creates: Map<string, Task> }[] = [];
