@@ -232,10 +232,12 @@ describe("Argo CD applications", () => {
       const env = /^overlays\/([^/]+)/.exec(a.spec.source.path)![1];
       if (env === "prod") expect(a.spec.syncPolicy.automated).toBeUndefined();
       else expect(a.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
-      // Only the data Application (synced first) creates and labels the namespace.
+      // Either may create the namespace (whichever syncs first); only the data Application labels it.
       const data = a.spec.source.path.endsWith("/data");
-      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(data);
+      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(true);
       expect(a.spec.syncPolicy.managedNamespaceMetadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe(data ? "restricted" : undefined);
+      // prod is protected from the root's prune; dev and staging are not.
+      expect(a.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe(env === "prod" ? "Prune=false,Delete=false" : undefined);
       expect(a.spec.syncPolicy.retry.backoff).toEqual({ duration: "10s", factor: 2, maxDuration: "5m" });
       expect(a.metadata.finalizers).toEqual(["resources-finalizer.argocd.argoproj.io"]);
       expect(a.metadata.namespace).toBe("argocd");

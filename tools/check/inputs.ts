@@ -52,13 +52,28 @@ async function driftFindings(root: string, spec: Spec): Promise<Finding[]> {
   });
 }
 
-async function argocdObjects(root: string): Promise<{ objects: RenderedObject[]; findings: Finding[] }> {
+async function argocdObjects(root: string): Promise<{ objects: RenderedObject[]; findings: Finding[]; resources: string[] | undefined }> {
   const objects: RenderedObject[] = [];
   const findings: Finding[] = [];
   let names: string[] = [];
+  let resources: string[] | undefined;
   try {
-    names = (await readdir(join(root, "argocd"))).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort();
-  } catch {
+    const all = await readdir(join(root, "argocd"));
+    names = all.filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort();
+    const kustomization = all.find((n) => /^kustomization\.ya?ml$/.test(n));
+    if (kustomization) {
+      const file = `argocd/${kustomization}`;
+      try {
+        const value = parseYaml(await readFile(join(root, file), "utf8"), file) as { resources?: unknown } | null;
+        const list = Array.isArray(value?.resources) ? value.resources : [];
+        resources = list.filter((r): r is string => typeof r === "string").map((r) => `argocd/${r.replace(/^\.\//, "")}`);
+      } catch (error) {
+        if (error instanceof ValidationError) findings.push(...problemsToFindings("yaml/parse", error));
+        else throw error;
+      }
+    }
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
     findings.push({ rule: "argocd/missing", file: "argocd/", path: "", message: "the argocd/ folder is missing" });
   }
   for (const name of names) {
@@ -72,7 +87,7 @@ async function argocdObjects(root: string): Promise<{ objects: RenderedObject[];
       else throw error;
     }
   }
-  return { objects, findings };
+  return { objects, findings, resources };
 }
 
 /**
@@ -251,6 +266,14 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   const targets = envs.flatMap((env) => (["app", "data"] as const).map((layer) => ({ env, layer, dir: overlayDir(env, layer) })));
   progress(`check: rendering ${targets.length} overlays with kustomize`);
   renders.keepOnly(new Set(targets.map((t) => t.dir)));
+  const crds = import("./crds.ts").then(({ loadCrdDefaults }) => loadCrdDefaults(root)).then(
+    (defaults) => ({ defaults, findings: [] as Finding[] }),
+    (error: unknown) => {
+      if (error instanceof ValidationError) return { defaults: {}, findings: problemsToFindings("yaml/parse", error) };
+      throw error;
+    },
+  );
+  crds.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const [drift, argocd, rendered] = await Promise.all([
     driftFindings(root, spec).catch((error: unknown) => {
       if (error instanceof ValidationError) return problemsToFindings("drift/generated", error).map((f) => (f.file === "overlays/environments.yaml" ? { ...f, rule: "spec/invalid" } : f));
@@ -268,7 +291,8 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       }),
     ),
   ]);
-  findings.push(...drift, ...argocd.findings, ...(await holdFindings(root, spec)));
+  const crdDefaults = await crds;
+  findings.push(...drift, ...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec)));
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));
@@ -303,6 +327,8 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       specFile: specRel,
       environments: environments.filter((e) => !failed.has(e.env)),
       argocd: argocd.objects,
+      argocdResources: argocd.resources,
+      crdDefaults: crdDefaults.defaults,
       kustomizations: kustomizations.filter((k) => !failed.has(k.env)),
     },
     findings,
