@@ -6,7 +6,9 @@
 import { execFile } from "node:child_process";
 import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { createTestRepo, type TestRepo } from "./support/repo.ts";
@@ -17,6 +19,20 @@ const DEV = "overlays/dev/kustomization.yaml";
 const STAGING = "overlays/staging/kustomization.yaml";
 const IMAGES_BLOCK = "images:\n  - name: ghcr.io/ringlet/ringlet\n    newTag: v1.0.0\n";
 const HEX = "0123456789abcdef".repeat(4);
+const SPEC = "overlays/environments.yaml";
+const SPEC_TEXT = readFileSync(join(TOOLS_ROOT, SPEC), "utf8");
+/** 1-based line of the only line of the spec that starts with `text`: what an error must point at. */
+function specLine(text: string, replaced = SPEC_TEXT): number {
+  const lines = replaced.split("\n");
+  const found = lines.flatMap((l, i) => (l.trimStart().startsWith(text) ? [i + 1] : []));
+  if (found.length !== 1) throw new Error(`fixture: ${JSON.stringify(text)} must occur once in the spec`);
+  return found[0]!;
+}
+/** A spec edit committed before the command runs. */
+function specEdit(from: string, to: string): (repo: TestRepo) => Promise<void> {
+  return async (repo) => commitFile(repo, SPEC, await replaceInFile(repo, SPEC, from, to), "edit the spec");
+}
+const HOLDS = "overlays/holds.yaml";
 
 
 
@@ -177,6 +193,90 @@ const cases: Case[] = [
     code: 1,
     says: ["from v2.0.0 to v1.0.0", "--allow-downgrade"],
   },
+  // ---- gates, holds, rollback (the spec's file, line and path; the tree as it was)
+  {
+    name: "unparsable freeze window schedule",
+    args: ["bump-image", "v1.0.1"],
+    setup: specEdit('schedule: "0 15 * * 5"', 'schedule: "61 15 * * 5"'),
+    code: 1,
+    says: [`${SPEC}:${specLine('schedule: "0 15 * * 5"')}: environments.prod.gates.windows[0].schedule: "61 15 * * 5" is not a cron schedule`, "minute"],
+  },
+  {
+    name: "freeze window schedule with six fields",
+    args: ["promote", "staging"],
+    setup: specEdit('schedule: "0 15 * * 5"', 'schedule: "0 0 15 * * 5"'),
+    code: 1,
+    says: [`${SPEC}:${specLine('schedule: "0 15 * * 5"')}: environments.prod.gates.windows[0].schedule:`, "five fields"],
+  },
+  {
+    name: "unparsable soak duration",
+    args: ["bump-image", "v1.0.1"],
+    setup: specEdit("soak: 24h", "soak: 1 day"),
+    code: 1,
+    says: [`${SPEC}:${specLine("soak: 24h")}: environments.prod.gates.soak: "1 day" is not a duration such as "30m", "24h", "2d"`],
+  },
+  {
+    name: "unparsable window duration",
+    args: ["bump-image", "v1.0.1"],
+    setup: specEdit("duration: 65h", "duration: 65hours"),
+    code: 1,
+    says: [`${SPEC}:${specLine("duration: 65h")}: environments.prod.gates.windows[0].duration: "65hours" is not a duration`],
+  },
+  {
+    name: "unknown time zone",
+    args: ["bump-image", "v1.0.1"],
+    setup: specEdit("timeZone: UTC", "timeZone: Mars/Olympus"),
+    code: 1,
+    says: [`${SPEC}:${specLine("timeZone: UTC")}: environments.prod.gates.windows[0].timeZone: "Mars/Olympus" is not an IANA time zone`],
+  },
+  {
+    name: "soak on the first stage",
+    args: ["bump-image", "v1.0.1"],
+    setup: specEdit("    sync: auto\n    database:\n      mode: in-cluster\n    config:\n      # localhost: the kubelet's probes ask for it (see base/app/web-deployment.yaml).\n      DJANGO_ALLOWED_HOSTS: dev.", "    sync: auto\n    gates: { soak: 1h }\n    database:\n      mode: in-cluster\n    config:\n      # localhost: the kubelet's probes ask for it (see base/app/web-deployment.yaml).\n      DJANGO_ALLOWED_HOSTS: dev."),
+    code: 1,
+    says: ["environments.dev.gates.soak: dev is the first stage"],
+  },
+  {
+    name: "hold on an unknown environment",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, HOLDS, "# holds\nholds:\n  - environment: qa\n    reason: nobody knows\n", "hold qa"),
+    code: 1,
+    says: [`${HOLDS}:3: holds[0].environment: unknown environment "qa"; environments: dev, staging, prod`],
+  },
+  {
+    name: "hold on an unknown image",
+    args: ["promote", "staging"],
+    setup: async (repo) => commitFile(repo, HOLDS, "holds:\n  - environment: staging\n    image: nginx\n    reason: pinned\n", "hold nginx"),
+    code: 1,
+    says: [`${HOLDS}:3: holds[0].image: unknown image "nginx"; images: ghcr.io/ringlet/ringlet`],
+  },
+  {
+    name: "hold without a reason",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, HOLDS, "holds:\n  - environment: dev\n    reason: ''\n", "hold dev"),
+    code: 1,
+    says: [`${HOLDS}:3: holds[0].reason: a hold needs a reason`],
+  },
+  {
+    name: "a held environment",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, HOLDS, "holds:\n  - environment: dev\n    reason: INC-3\n", "hold dev"),
+    code: 1,
+    says: [`${HOLDS}:2: holds[0]: dev is held: INC-3. Release the hold`],
+  },
+  { name: "a gate refuses (the tag never ran in staging)", args: ["bump-image", "v1.0.1", "--env", "prod"], code: 1, says: ["the gates of prod refuse this move", "v1.0.1 never ran in staging", "--override"] },
+  { name: "override without a reason", args: ["bump-image", "v1.0.1", "--env", "prod", "--override", "soak="], code: 2, says: ["--override soak needs a reason"] },
+  { name: "override of an unknown gate", args: ["bump-image", "v1.0.1", "--env", "prod", "--override", "mood=good"], code: 2, says: ['unknown gate "mood"'] },
+  { name: "override of a gate dev does not have", args: ["bump-image", "v1.0.1", "--override", "window=now"], code: 1, says: ["dev declares no window gate to override"] },
+  { name: "RINGLET_NOW that is not a time", args: ["bump-image", "v1.0.1", "--env", "prod"], env: { RINGLET_NOW: "tomorrow" }, code: 2, says: ['RINGLET_NOW="tomorrow" is not an ISO 8601 time'] },
+  { name: "rollback an unknown environment", args: ["rollback", "qa"], code: 1, says: [`${SPEC}:${specLine("environments:")}: environments: unknown environment "qa"; environments: dev, staging, prod`] },
+  { name: "rollback an unknown image", args: ["rollback", "prod", "--image", "nginx"], code: 1, says: [`${SPEC}:${specLine("images:")}: images: unknown image "nginx"`] },
+  { name: "rollback to a tag never run", args: ["rollback", "prod", "--to", "v0.1.0"], code: 1, says: ['prod never ran ghcr.io/ringlet/ringlet "v0.1.0"', "--force"] },
+  { name: "rollback to a bad tag", args: ["rollback", "prod", "--to", "$(id)"], code: 1, says: ['"$(id)"', "OCI tag grammar"] },
+  { name: "rollback with nothing before", args: ["rollback", "prod"], code: 1, says: ["prod has no entry 1 step back"] },
+  { name: "rollback with --to and --steps", args: ["rollback", "prod", "--to", "v1.0.0", "--steps", "1"], code: 2, says: ["either --to <tag> or --steps <n>"] },
+  { name: "rollback --steps 0", args: ["rollback", "prod", "--steps", "0"], code: 2, says: ["--steps takes a positive whole number"] },
+  { name: "rollback without an environment", args: ["rollback"], code: 2, says: ["expected one environment"] },
 ];
 
 const repos: TestRepo[] = [];

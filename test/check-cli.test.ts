@@ -1,6 +1,7 @@
 // `pnpm check`, `pnpm generate` and `pnpm render` end to end, as a user runs them, on temp copies
 // of this repository broken in the ways the rules exist for.
 import { execFile } from "node:child_process";
+import { rm } from "node:fs/promises";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -130,6 +131,19 @@ describe("pnpm check", () => {
     expect(r.stdout).toContain(`overlays/environments.yaml:${replicasLine}: spec/invalid: environments.prod.components.web.replicas: min 12 is above max 10`);
     expect(r.stdout).toContain("environments.staging.host: must be a DNS name");
   });
+
+  it("reports a hold on an environment or image that does not exist, with its line", async () => {
+    await repo.write("overlays/holds.yaml", "holds:\n  - environment: prod\n    reason: fine\n  - environment: qa\n    image: nginx\n    reason: typo\n");
+    try {
+      const r = await repo.cli(["check"]);
+      expect(r.code).toBe(1);
+      expect(r.stdout).toContain('overlays/holds.yaml:4: holds/invalid: holds[1].environment: unknown environment "qa"; environments: dev, staging, prod');
+      expect(r.stdout).toContain('overlays/holds.yaml:5: holds/invalid: holds[1].image: unknown image "nginx"');
+      expect(r.stdout).toContain("2 findings");
+    } finally {
+      await rm(join(repo.root, "overlays/holds.yaml"));
+    }
+  });
 });
 
 describe("pnpm generate", () => {
@@ -176,12 +190,15 @@ describe("pnpm generate", () => {
 
   it("refuses an invalid spec and writes nothing", async () => {
     const before = await repo.snapshot();
-    await repo.write("overlays/environments.yaml", (await repo.read("overlays/environments.yaml")).replace("sync: manual", "sync: sometimes"));
+    const broken = (await repo.read("overlays/environments.yaml")).replace("sync: manual", "sync: sometimes");
+    await repo.write("overlays/environments.yaml", broken);
     try {
       const mid = await repo.snapshot();
       const r = await repo.cli(["generate"]);
       expect(r.code).toBe(1);
-      expect(r.stderr).toContain("overlays/environments.yaml: environments.prod.sync:");
+      // file:line: path, the line being the one the bad value is on.
+      const line = broken.split("\n").findIndex((l) => l.includes("sync: sometimes")) + 1;
+      expect(r.stderr).toContain(`overlays/environments.yaml:${line}: environments.prod.sync:`);
       expect(await repo.snapshot()).toEqual(mid);
     } finally {
       await repo.git("checkout", "-q", "--", ".");

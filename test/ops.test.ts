@@ -167,7 +167,7 @@ describe("after a bump of dev and a promotion to staging", () => {
     const result = await repo.cli(["status", "--json"]);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
-    expect(Object.keys(json)).toEqual(["ref", "commit", "environments", "github"]);
+    expect(Object.keys(json)).toEqual(["ref", "commit", "environments", "github", "holds"]);
     expect(json.ref).toBe("main");
     expect(json.commit).toBe(merge13);
     expect(json.github).toBeNull();

@@ -306,7 +306,14 @@ describe("promote", () => {
     }
 
     // With --force, dev's tag goes straight to prod.
-    const forced = await repo.cli(["promote", "dev", "prod", "--force"]);
+    // prod's gates (soak in staging, checks, freeze windows) refuse a tag staging never ran;
+    // overridden here, with reasons (test/gates.test.ts tests the gates themselves).
+    const gates = ["--override", "soak=skipping staging on purpose", "--override", "checks=no GitHub here", "--override", "window=test"];
+    const refused = await repo.cli(["promote", "dev", "prod", "--force"]);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain("v9.9.9 never ran in staging");
+    expect(await repo.state()).toEqual(before);
+    const forced = await repo.cli(["promote", "dev", "prod", "--force", ...gates]);
     expect(forced.code).toBe(0);
     expect(await repo.read(PROD)).toBe(replaceOnce(originalProd, TAG_LINE_V1, "    newTag: v9.9.9\n"));
     expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/prod/v9.9.9");
@@ -430,7 +437,9 @@ describe("bump-image with a token: opening the pull request", () => {
 
   it("pushes the branch and opens one labelled pull request, with requests GitHub documents", async () => {
     expect(first.code).toBe(0);
-    expect(ops(gh)).toEqual(["repos/get", "pulls/list", "pulls/create", "issues/add-labels", "pulls/list"]);
+    // Last, the tool's own `gates` commit status on the pushed commit (dev declares no gates).
+    expect(ops(gh)).toEqual(["repos/get", "pulls/list", "pulls/create", "issues/add-labels", "pulls/list", "repos/create-commit-status"]);
+    expect(gh.statuses.map((x) => [x.context, x.state, x.description])).toEqual([["gates", "success", "bump into dev: no gates declared"]]);
     expect(gh.violations).toEqual([]);
     expect(gh.requests[1]?.query).toMatchObject({ state: "open", head: `${OWNER}:deploy/dev/v9.9.9` });
     expect(gh.requests[2]?.body).toMatchObject({ head: "deploy/dev/v9.9.9", base: "main" });
@@ -517,10 +526,10 @@ describe.concurrent("bump-image with a token: superseding, retries, failures", (
     expect(comments).toHaveLength(1);
     expect(comments[0]?.body).toContain(`#${latest?.number}`);
     expect(gh.comments.filter((c) => c.issueNumber === other.number)).toEqual([]);
-    // Comment first, then close.
-    const tail = ops(gh).slice(-2);
-    expect(tail).toEqual(["issues/create-comment", "pulls/update"]);
-    expect(gh.requests.at(-1)?.body).toEqual({ state: "closed" });
+    // Comment first, then close (then the `gates` status of the new branch).
+    const tail = ops(gh).slice(-3);
+    expect(tail).toEqual(["issues/create-comment", "pulls/update", "repos/create-commit-status"]);
+    expect(gh.requests.at(-2)?.body).toEqual({ state: "closed" });
     expect(newer.stdout).toContain(`#${older?.number}`);
     expect(gh.violations).toEqual([]);
   });

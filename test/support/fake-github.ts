@@ -54,6 +54,23 @@ export interface FakeComment {
   updatedAt: string;
 }
 
+export interface FakeStatus {
+  id: number;
+  sha: string;
+  context: string;
+  state: "error" | "failure" | "pending" | "success";
+  description: string | null;
+  createdAt: string;
+}
+
+export interface FakeCheckRun {
+  id: number;
+  sha: string;
+  name: string;
+  status: "queued" | "in_progress" | "completed";
+  conclusion: "success" | "failure" | "neutral" | "cancelled" | "skipped" | "timed_out" | "action_required" | null;
+}
+
 export interface FakeGitHub {
   /** Base URL to pass as `baseUrl`. */
   url: string;
@@ -61,6 +78,13 @@ export interface FakeGitHub {
   violations: string[];
   pulls: FakePull[];
   comments: FakeComment[];
+  /** Commit statuses, oldest first (what repos/create-commit-status posted, and seeded ones). */
+  statuses: FakeStatus[];
+  checkRuns: FakeCheckRun[];
+  /** Seeds a commit status as if a CI system had posted it. */
+  addStatus(status: { sha: string; context: string; state: FakeStatus["state"]; description?: string }): FakeStatus;
+  /** Seeds a check run as if a GitHub App (Actions) had reported it. */
+  addCheckRun(run: { sha: string; name: string; status?: FakeCheckRun["status"]; conclusion?: FakeCheckRun["conclusion"] }): FakeCheckRun;
   /** Seeds a pull request as if someone had opened it earlier. */
   addPull(pull: { head: string; base?: string; title?: string; body?: string; headOwner?: string; state?: "open" | "closed" }): FakePull;
   /**
@@ -224,6 +248,10 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
   const violations: string[] = [];
   const pulls: FakePull[] = [];
   const comments: FakeComment[] = [];
+  const statuses: FakeStatus[] = [];
+  const checkRuns: FakeCheckRun[] = [];
+  let nextStatusId = 7001;
+  let nextRunId = 9001;
   const failures: Array<{ response: FakeResponse; only: (request: RecordedRequest) => boolean }> = [];
   const hanging = new Set<ServerResponse>();
   let nextNumber = 1;
@@ -296,6 +324,58 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
     return pull;
   };
 
+  const addStatus: FakeGitHub["addStatus"] = (x) => {
+    const status: FakeStatus = { id: nextStatusId++, sha: x.sha, context: x.context, state: x.state, description: x.description ?? null, createdAt: now() };
+    statuses.push(status);
+    return status;
+  };
+  const addCheckRun: FakeGitHub["addCheckRun"] = (x) => {
+    const status = x.status ?? "completed";
+    const run: FakeCheckRun = { id: nextRunId++, sha: x.sha, name: x.name, status, conclusion: status === "completed" ? (x.conclusion ?? "success") : null };
+    checkRuns.push(run);
+    return run;
+  };
+  const statusJson = (st: FakeStatus) => ({
+    url: `${url}/repos/${owner}/${repo}/statuses/${st.sha}`,
+    avatar_url: null,
+    id: st.id,
+    node_id: `SC_${st.id}`,
+    state: st.state,
+    description: st.description,
+    target_url: null,
+    context: st.context,
+    created_at: st.createdAt,
+    updated_at: st.createdAt,
+    creator: user,
+  });
+  const checkRunJson = (r: FakeCheckRun) => ({
+    id: r.id,
+    node_id: `CR_${r.id}`,
+    head_sha: r.sha,
+    name: r.name,
+    external_id: null,
+    url: `${url}/repos/${owner}/${repo}/check-runs/${r.id}`,
+    html_url: `https://github.com/${owner}/${repo}/runs/${r.id}`,
+    details_url: null,
+    status: r.status,
+    conclusion: r.conclusion,
+    started_at: now(),
+    completed_at: r.status === "completed" ? now() : null,
+    output: { title: null, summary: null, text: null, annotations_count: 0, annotations_url: "" },
+    check_suite: { id: 1 },
+    app: null,
+    pull_requests: [],
+  });
+  // GitHub's combined state: failure if any latest status is error/failure, pending if any is
+  // pending or there are none, success otherwise.
+  const combinedJson = (sha: string) => {
+    const latest = new Map<string, FakeStatus>();
+    for (const st of statuses.filter((x) => x.sha === sha)) latest.set(st.context, st);
+    const list = [...latest.values()];
+    const state = list.some((x) => x.state === "error" || x.state === "failure") ? "failure" : list.length === 0 || list.some((x) => x.state === "pending") ? "pending" : "success";
+    return { state, sha, total_count: list.length, statuses: list.map((x) => ({ ...statusJson(x), creator: undefined })), repository: repoJson(), commit_url: `${url}/repos/${owner}/${repo}/commits/${sha}`, url: `${url}/repos/${owner}/${repo}/commits/${sha}/status` };
+  };
+
   type Reply = FakeResponse;
   const notFound: Reply = { status: 404, body: { message: "Not Found", documentation_url: "https://docs.github.com/rest" } };
   const invalid = (message: string, errors?: unknown[]): Reply => ({ status: 422, body: { message, errors, documentation_url: "https://docs.github.com/rest" } });
@@ -361,6 +441,19 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
       const comment = { id: nextCommentId++, issueNumber: Number(p.issue_number), body: b.body, createdAt: now(), updatedAt: now() };
       comments.push(comment);
       return { status: 201, body: commentJson(comment) };
+    },
+    "repos/get-combined-status-for-ref": (p) => ({ status: 200, body: combinedJson(p.ref!) }),
+    "checks/list-for-ref": (p, q, _b, path) => {
+      const name = q.get("check_name");
+      const list = checkRuns.filter((r) => r.sha === p.ref && (name === null || r.name === name)).sort((a, b) => b.id - a.id);
+      const page = paginate(list.map(checkRunJson), q, path);
+      // This endpoint wraps its page in an object; Octokit's paginate unwraps it.
+      return { ...page, body: { total_count: list.length, check_runs: page.body } };
+    },
+    "repos/create-commit-status": (p, _q, b) => {
+      if (!/^[0-9a-f]{40}$/.test(p.sha ?? "")) return invalid("Validation Failed", [{ resource: "Status", field: "sha", code: "invalid" }]);
+      const st = addStatus({ sha: p.sha!, context: b.context ?? "default", state: b.state, description: b.description ?? undefined });
+      return { status: 201, body: statusJson(st) };
     },
     "issues/update-comment": (p, _q, b) => {
       const comment = comments.find((c) => c.id === Number(p.comment_id));
@@ -452,6 +545,10 @@ export async function startFakeGitHub(options: { owner: string; repo: string; to
     violations,
     pulls,
     comments,
+    statuses,
+    checkRuns,
+    addStatus,
+    addCheckRun,
     addPull,
     failNext(count, response, only) {
       const test = typeof only === "function" ? only : (r: RecordedRequest) => only === undefined || r.operationId === only;

@@ -30,7 +30,7 @@ export function overlayDir(env: string, layer: Layer): string {
 }
 
 function problemsToFindings(rule: string, error: ValidationError): Finding[] {
-  return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message }));
+  return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message, ...(p.line !== undefined ? { line: p.line } : {}) }));
 }
 
 function firstChangedLine(before: string, after: string): number {
@@ -234,6 +234,18 @@ function overlaysOnDisk(root: string): string[] {
     .filter((dir) => existsSync(join(root, dir, "kustomization.yaml")));
 }
 
+/** overlays/holds.yaml must name environments and images that exist (a pull request adding a hold is checked too). */
+async function holdFindings(root: string, spec: Spec): Promise<Finding[]> {
+  const { loadHolds } = await import("../release/holds.ts");
+  try {
+    await loadHolds(root, spec);
+    return [];
+  } catch (error) {
+    if (error instanceof ValidationError) return problemsToFindings("holds/invalid", error);
+    throw error;
+  }
+}
+
 export async function gatherInputs(root: string, specFile: string): Promise<CheckInputs> {
   const specRel = specFile.startsWith(root) ? specFile.slice(root.length + 1) : specFile;
   const renders = new Renders(root);
@@ -283,7 +295,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     ),
   ]);
   const crdDefaults = await crds;
-  findings.push(...drift, ...argocd.findings, ...crdDefaults.findings);
+  findings.push(...drift, ...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec)));
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));

@@ -14,6 +14,7 @@ export const commands: CommandEntry[] = [
   { name: "diff", summary: "Rendered-manifest difference of every environment between a git ref and the working tree.", load: async () => (await import("./diff.ts")).diffCommand },
   { name: "bump-image", summary: "Move an environment to a new image tag, on a branch, with a pull request.", load: async () => (await import("./release.ts")).bumpImageCommand },
   { name: "promote", summary: "Carry an environment's tag to the next stage, on a branch, with a pull request.", load: async () => (await import("./release.ts")).promoteCommand },
+  { name: "rollback", summary: "Move an environment back to a tag it ran before, on a branch, with a pull request.", load: async () => (await import("./rollback.ts")).rollbackCommand },
   { name: "status", summary: "What runs where: environments × images, how far behind, open deploy pull requests.", load: async () => (await import("./status.ts")).statusCommand },
   { name: "plan", summary: "What a full Argo CD sync of an environment does, in Argo CD's order.", load: async () => (await import("./plan.ts")).planCommand },
   { name: "history", summary: "The tags an environment has run, from the git history of its overlay.", load: async () => (await import("./history.ts")).historyCommand },

@@ -1,5 +1,5 @@
 // bump-image and promote: one flow (plan → rendered diff → apply), two ways to say the target.
-import { readFile } from "node:fs/promises";
+import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command, CommandContext } from "../cli.ts";
 import { ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
@@ -12,12 +12,16 @@ import { showFile } from "../git/git.ts";
 import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch, lockRepository } from "../release/apply.ts";
 import type { RepositoryLock } from "../release/lock.ts";
 import { pullRequestBody } from "../release/body.ts";
+import { evaluateGates, GateRefusal, gatesCommitText, gatesMarkdown, gatesStatus, gatesText, hasGates, parseOverrides, setGatesStatus, type GateReport } from "../release/gates.ts";
+import { holdProblems, loadHolds } from "../release/holds.ts";
 import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
 
 const COMMON_HELP =
   "      --dry-run          print what would change, with the rendered-manifest diff; write nothing\n" +
+  "      --override <gate>=<reason>  pass a refusing gate (soak, checks, window) anyway; the reason is recorded\n" +
+  "      --if-gates-pass    when a gate or a hold refuses, report why (and in the job summary) and exit 0\n" +
   "      --json             print the result as JSON\n" +
   "      --pr               require a pull request (fail without GITHUB_TOKEN)\n" +
   "      --allow-downgrade  allow moving to a lower semver tag\n";
@@ -28,16 +32,54 @@ const COMMON_OPTIONS = {
   pr: { type: "boolean" },
   "allow-downgrade": { type: "boolean" },
   image: { type: "string" },
+  override: { type: "string", multiple: true },
+  "if-gates-pass": { type: "boolean" },
 } as const;
+
+/** Problems about the spec with the line of their path in it (read only when there are problems). */
+export async function locatedSpecProblems(root: string, problems: Problem[]): Promise<Problem[]> {
+  const specPath = repoPaths(root).spec;
+  const text = await readFile(specPath, "utf8").catch(() => undefined);
+  if (text === undefined) return problems;
+  const { withLines } = await import("../spec/load.ts");
+  return Promise.all(problems.map(async (p) => (p.file === "overlays/environments.yaml" ? (await withLines([p], text))[0]! : p)));
+}
+
+/** Appends to GitHub Actions' job summary when there is one. */
+async function jobSummary(ctx: CommandContext, markdown: string): Promise<void> {
+  const file = ctx.env.GITHUB_STEP_SUMMARY;
+  if (file) await appendFile(file, `${markdown}\n`);
+}
+
+/**
+ * Holds, then gates (tools/release/holds.ts, tools/release/gates.ts): evaluated after the plan is
+ * known and before anything is rendered or written. A rollback passes no gate (it is the way out
+ * of a bad release) but respects holds like every other move.
+ */
+async function admit(ctx: CommandContext, spec: Spec, plan: ReleasePlan): Promise<GateReport | undefined> {
+  const moving = plan.moves.filter((m) => refText(m.before) !== refText(m.after)).map((m) => m.image);
+  const held = holdProblems(await loadHolds(ctx.root, spec), plan.env, moving);
+  if (held.length) throw new ValidationError(held);
+  const overrides = parseOverrides(ctx.values.override as unknown as string[] | undefined);
+  if (plan.kind === "rollback") {
+    if (overrides.size) throw new UsageError("no gate applies to a rollback: --override has nothing to override");
+    return undefined;
+  }
+  if (!hasGates(spec, plan.env) && overrides.size === 0) return undefined;
+  const report = await evaluateGates(ctx.root, spec, { env: plan.env, moves: plan.moves, overrides, processEnv: ctx.env });
+  if (!report.passed) throw new GateRefusal(report);
+  return report;
+}
+
 
 /**
  * A real run holds the repository lock from its first check to its last write (two runs in one
  * clone would mix their edits), and first finishes or undoes what a killed run left.
  */
-async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): Promise<number> {
+export async function execute(ctx: CommandContext, spec: Spec, request: PlanRequest): Promise<number> {
   if (ctx.values["dry-run"]) return executeLocked(ctx, spec, request, undefined);
   const log = (line: string) => ctx.stderr(`${line}\n`);
-  const what = `${request.kind === "bump" ? "bump-image" : "promote"} ${request.env}`;
+  const what = `${request.kind === "bump" ? "bump-image" : request.kind} ${request.env}`;
   let lock: RepositoryLock;
   try {
     lock = await lockRepository(ctx.root, what, log);
@@ -81,6 +123,28 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     await checkBranchStart(ctx.root, plan, current);
   }
 
+  let gates: GateReport | undefined;
+  try {
+    gates = await admit(ctx, spec, plan);
+  } catch (error) {
+    const refusal = error instanceof GateRefusal ? error : error instanceof ValidationError && error.problems.some((p) => p.file === "overlays/holds.yaml") ? error : undefined;
+    if (refusal) {
+      await jobSummary(ctx, refusal instanceof GateRefusal ? gatesMarkdown(refusal.report) : `### ${plan.env} is held\n\n${refusal.problems.map((p) => `- ${p.message}`).join("\n")}\n`);
+      if (ctx.values["if-gates-pass"]) {
+        const why = refusal instanceof GateRefusal ? gatesText(refusal.report) : refusal.problems.map((p) => `  ${p.message}\n`).join("");
+        if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false, refused: true, ...(refusal instanceof GateRefusal ? { gates: refusal.report } : { holds: refusal.problems }) }, null, 2)}\n`);
+        else ctx.stdout(`Not moving ${plan.env}: ${refusal instanceof GateRefusal ? "its gates refuse" : "it is held"} (nothing written).\n${why}`);
+        return 0;
+      }
+    }
+    throw error;
+  }
+  if (gates) {
+    plan = { ...plan, commitMessage: `${plan.commitMessage}${gatesCommitText(gates)}` };
+    await jobSummary(ctx, gatesMarkdown(gates));
+    if (!json) ctx.stderr(`gates into ${plan.env}:\n${gatesText(gates)}`);
+  }
+
   const envs = [plan.env];
   // The new state must build before anything is written (a tag like `yes` once broke it).
   const rendered = await diffOf(ctx.root, plan, envs);
@@ -89,7 +153,7 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
   }
   if (dryRun) {
     const diff = rendered.changes;
-    if (json) ctx.stdout(`${JSON.stringify({ dryRun: true, ...summary(plan), resources: diff.map(({ diff: _d, ...rest }) => rest) }, null, 2)}\n`);
+    if (json) ctx.stdout(`${JSON.stringify({ dryRun: true, ...summary(plan), resources: diff.map(({ diff: _d, ...rest }) => rest), ...(gates ? { gates } : {}) }, null, 2)}\n`);
     else ctx.stdout(`Would ${plan.title} on branch ${plan.branch}\n\n${formatDiffText(diff, envs, ctx.colour)}`);
     return 0;
   }
@@ -97,11 +161,17 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     env: ctx.env,
     commit,
     requirePullRequest: Boolean(ctx.values.pr),
-    body: async () => pullRequestBody(plan, spec, rendered.changes),
+    body: async () => pullRequestBody(plan, spec, rendered.changes, plan.kind === "rollback" ? undefined : gates ? gatesMarkdown(gates) : undefined),
     labels: ["deploy", `env:${plan.env}`],
     log: (line) => ctx.stderr(`${line}\n`),
     lock: lock!,
   });
+  if (result.pushed) {
+    // Branch protection can require this status: set on every deploy branch, so an ungated
+    // environment's pull request is not left waiting for it.
+    const what = plan.kind === "rollback" ? "rollback, gates do not apply" : `${plan.kind} into ${plan.env}`;
+    await setGatesStatus(ctx.root, ctx.env, result.commit, plan.kind === "rollback" ? { state: "success", description: what } : gatesStatus(gates, what));
+  }
   if (json) {
     ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: commit, ...result }, null, 2)}\n`);
   } else {
@@ -180,7 +250,7 @@ export const bumpImageCommand: Command = {
     const images = typeof ctx.values.image === "string" ? imagesFor(ctx, spec, problems, specFile) : [spec.images[0]!.name];
     // A digest-only bump keeps no tag: the tag would no longer describe what runs.
     const ref = target.ref.newTag === undefined ? { digest: target.ref.digest } : target.ref;
-    if (problems.length) throw new ValidationError(problems);
+    if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
     return execute(ctx, spec, { kind: "bump", env, targets: images.map((image) => ({ image, ref })), allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });
   },
 };
@@ -203,7 +273,7 @@ export const promoteCommand: Command = {
       // --from <env>: promote to whatever stage follows it (used by automation after a merge).
       if (ctx.positionals.length) throw new UsageError("give either --from <env> or positional environments, not both");
       const at = order.indexOf(fromFlag);
-      if (at < 0) throw new ValidationError([envProblem(spec, fromFlag, specFile, "--from")!]);
+      if (at < 0) throw new ValidationError(await locatedSpecProblems(ctx.root, [envProblem(spec, fromFlag, specFile, "--from")!]));
       if (at === order.length - 1) {
         if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: Boolean(ctx.values["dry-run"]), from: fromFlag, environment: null, changed: false, reason: "last stage" }, null, 2)}\n`);
         else ctx.stdout(`${fromFlag} is the last stage: nothing to promote to.\n`);
@@ -234,7 +304,7 @@ export const promoteCommand: Command = {
       }
     }
     const images = imagesFor(ctx, spec, problems, specFile);
-    if (problems.length) throw new ValidationError(problems);
+    if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
     const targets = await currentRefs(ctx.root, spec, from, images);
     return execute(ctx, spec, { kind: "promote", env: to, from, targets, allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });
   },

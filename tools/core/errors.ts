@@ -14,6 +14,8 @@ export interface Problem {
   file: string;
   path: string;
   message: string;
+  /** 1-based line of `path` in `file`, when the file was at hand to look it up. */
+  line?: number;
 }
 
 /** Input that does not validate; carries every problem at once, not just the first. */
@@ -76,7 +78,8 @@ export class GitHubError extends Error {
 }
 
 export function formatProblem(p: Problem): string {
-  return p.path ? `${p.file}: ${p.path}: ${p.message}` : `${p.file}: ${p.message}`;
+  const where = p.line ? `${p.file}:${p.line}` : p.file;
+  return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
 }
 
 export function exitCodeFor(error: unknown): number {

@@ -6,10 +6,11 @@ import { GitHubError, PreconditionError, ValidationError } from "../core/errors.
 import { paint } from "../core/term.ts";
 import { readImage } from "../edit/kustomization.ts";
 import { compareSemver, parseSemver } from "../edit/tag.ts";
-import { isAncestor, remoteUrl, showFiles } from "../git/git.ts";
+import { isAncestor, remoteUrl, showFile, showFiles } from "../git/git.ts";
 import { createGitHubClient, redact, resolveRepository } from "../github/client.ts";
 import { listOpenPullRequests } from "../github/pull-request.ts";
 import { branchPrefix } from "../release/plan.ts";
+import { HOLDS_FILE, parseHolds } from "../release/holds.ts";
 import type { Spec } from "../spec/schema.ts";
 import { clip, formatColumns, shortDate, shortSha, type Cell } from "../core/table.ts";
 import { kustomizationFile, refLabel, refOf, resolveRevision, sameRef, tagChanges, type TagRef } from "./history.ts";
@@ -61,6 +62,8 @@ export interface StatusReport {
   commit: string;
   environments: EnvironmentStatus[];
   github: { repository: string | null; error: string | null } | null;
+  /** The holds (overlays/holds.yaml) at the same revision: what bump-image, promote and rollback refuse to move. */
+  holds: { environment: string; image: string | null; reason: string; line: number | null }[];
 }
 
 /** Semver distance: the first of major, minor, patch that differs, and by how much. */
@@ -154,7 +157,9 @@ export async function environmentStatus(root: string, spec: Spec, options: Statu
       github = { repository: (error as { repository?: string }).repository ?? null, error: redact(error.message, [token]) };
     }
   }
-  return { ref: revision.name, commit: revision.commit, environments, github };
+  const holdsText = await showFile(root, revision.commit, HOLDS_FILE);
+  const holds = holdsText === undefined ? [] : (await parseHolds(holdsText, spec)).map((h) => ({ environment: h.environment, image: h.image ?? null, reason: h.reason, line: h.line ?? null }));
+  return { ref: revision.name, commit: revision.commit, environments, github, holds };
 }
 
 /** One listing of the open pull requests, split by the deploy/<env>/ branch prefix. */
@@ -207,6 +212,7 @@ export function statusJson(report: StatusReport): string {
       pullRequests: e.pullRequests && e.pullRequests.map((p) => ({ number: p.number, title: p.title, url: p.url, branch: p.branch })),
     })),
     github: report.github && { repository: report.github.repository, error: report.github.error },
+    holds: report.holds.map((h) => ({ environment: h.environment, image: h.image, reason: h.reason, line: h.line })),
   };
   return `${JSON.stringify(value, null, 2)}\n`;
 }
@@ -242,6 +248,10 @@ export function statusText(report: StatusReport, spec: Spec, colour: boolean): s
   const headers = ["ENVIRONMENT", ...(many ? ["IMAGE"] : []), "RUNS", "VERSUS PREVIOUS", "CHANGED", "DATE", "PR", ...(withPulls ? ["OPEN DEPLOY PRS"] : [])];
   lines.push(formatColumns(headers, rows, colour).trimEnd());
   lines.push("");
+  for (const h of report.holds) {
+    lines.push(`${paint("held", "yellow", colour)}: ${h.environment} (${h.image ?? "every image"}): ${h.reason}  ${paint(`${HOLDS_FILE}:${h.line ?? ""}`, "dim", colour)}`);
+  }
+  if (report.holds.length) lines.push("");
   if (report.github === null) lines.push(paint("Open deploy pull requests: set GITHUB_TOKEN to list them.", "dim", colour));
   else if (report.github.error !== null) lines.push(`${paint("warning", "yellow", colour)}: open pull requests could not be listed: ${report.github.error}`);
   else {

@@ -13,8 +13,10 @@ export interface ImageMove {
   after: ImageRef;
 }
 
+export type ReleaseKind = "bump" | "promote" | "rollback";
+
 export interface ReleasePlan {
-  kind: "bump" | "promote";
+  kind: ReleaseKind;
   env: string;
   from?: string;
   /** Repository-relative kustomization path. */
@@ -79,7 +81,7 @@ function shortImage(image: string): string {
 }
 
 export interface PlanRequest {
-  kind: "bump" | "promote";
+  kind: ReleaseKind;
   env: string;
   from?: string;
   /** The images to move and where to. */
@@ -124,12 +126,14 @@ export async function planRelease(root: string, spec: Spec, request: PlanRequest
   if (problems.length) throw new ValidationError(problems);
 
   const main = moves[0]!;
-  const branch = `${branchPrefix(request.env)}${slug(main.after)}`;
+  // A rollback's branch says so (the promote workflow does not carry a rollback to the next stage).
+  const branch = `${branchPrefix(request.env)}${request.kind === "rollback" ? "rollback-" : ""}${slug(main.after)}`;
   const refProblem = branchNameProblem(branch);
   if (refProblem) problems.push({ file: "<arguments>", path: "tag", message: `the tag would make the branch name ${JSON.stringify(branch)}, which git refuses: ${refProblem}` });
   if (problems.length) throw new ValidationError(problems);
   const what = moves.map((m) => `${shortImage(m.image)} ${refText(m.before)} → ${refText(m.after)}`).join(", ");
-  const title = request.kind === "promote" ? `promote(${request.env}): ${what} from ${request.from}` : `deploy(${request.env}): ${what}`;
+  const title =
+    request.kind === "promote" ? `promote(${request.env}): ${what} from ${request.from}` : request.kind === "rollback" ? `rollback(${request.env}): ${what}` : `deploy(${request.env}): ${what}`;
   const details = moves.map((m) => `${m.image}: ${refText(m.before)} → ${refText(m.after)}`).join("\n");
   return {
     kind: request.kind,

@@ -47,6 +47,10 @@ export function specProblems(spec: Spec, file: string): Problem[] {
       }
     }
   }
+  const [first] = envNames;
+  const firstGates = first ? spec.environments[first]!.gates : undefined;
+  if (firstGates?.soak !== undefined) add(`environments.${first}.gates.soak`, `${first} is the first stage: there is no previous stage for a tag to soak in`);
+  if (firstGates?.checks.length) add(`environments.${first}.gates.checks`, `${first} is the first stage: there is no previous stage whose commit the checks would be read from`);
   const webs = Object.entries(spec.components).filter(([, c]) => c.kind === "web");
   if (webs.length > 1) add("components", `at most one web component is served by the Ingress; found ${webs.map(([n]) => n).join(", ")}`);
   return problems;
@@ -54,7 +58,17 @@ export function specProblems(spec: Spec, file: string): Problem[] {
 
 export { quantity } from "./quantity.ts";
 
-/** Parses and validates a spec's text; throws a ValidationError listing every problem. */
+/**
+ * Each problem with the line of its path in `text` (the deepest part of the path that exists).
+ * The locator (and the full YAML parser under it) is loaded only when there are problems.
+ */
+export async function withLines(problems: Problem[], text: string): Promise<Problem[]> {
+  if (!problems.some((p) => p.line === undefined && p.path)) return problems;
+  const { locateLine } = await import("../check/locate.ts");
+  return problems.map((p) => (p.line !== undefined || !p.path ? p : { ...p, line: locateLine(text, undefined, undefined, p.path) }));
+}
+
+/** Parses and validates a spec's text; throws a ValidationError listing every problem (loadSpec adds their lines). */
 export function parseSpec(text: string, file: string): Spec {
   const raw = parseYaml(text, file);
   const parsed = specSchema.safeParse(raw ?? {});
@@ -72,7 +86,12 @@ export async function loadSpec(specFile: string, root: string): Promise<Spec> {
   } catch {
     throw new ValidationError([{ file: display, path: "", message: "the environments spec is missing" }]);
   }
-  return parseSpec(text, display);
+  try {
+    return parseSpec(text, display);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(await withLines(error.problems, text));
+    throw error;
+  }
 }
 
 /** The one environment a command takes as its argument (render, plan, history): a usage error otherwise. */

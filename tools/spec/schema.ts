@@ -2,6 +2,7 @@
 // Argo CD project and applications. It is generic on purpose: a fork describes its own
 // components of a few kinds (served web, worker, singleton, hook job), not only Ringlet's.
 import { z } from "zod";
+import { gatesSchema } from "./gates.ts";
 import { quantity } from "./quantity.ts";
 
 const dnsLabel = z
@@ -79,6 +80,8 @@ const environmentSchema = z.strictObject({
   /** Values merged into the application's ConfigMap (ringlet-config). */
   config: z.record(envVarName, z.string()).default({}),
   components: z.record(z.string(), environmentComponentSchema).default({}),
+  /** What a promotion into this environment must pass (tools/release/gates.ts). */
+  gates: gatesSchema.optional(),
 });
 
 export const specSchema = z
