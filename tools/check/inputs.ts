@@ -29,7 +29,7 @@ export function overlayDir(env: string, layer: Layer): string {
 }
 
 function problemsToFindings(rule: string, error: ValidationError): Finding[] {
-  return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message }));
+  return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message, ...(p.line !== undefined ? { line: p.line } : {}) }));
 }
 
 function firstChangedLine(before: string, after: string): number {
@@ -221,7 +221,11 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   renders.keepOnly(new Set(targets.map((t) => t.dir)));
   const [drift, argocd, rendered] = await Promise.all([
     driftFindings(root, spec).catch((error: unknown) => {
-      if (error instanceof ValidationError) return problemsToFindings("drift/generated", error).map((f) => (f.file === "overlays/environments.yaml" ? { ...f, rule: "spec/invalid" } : f));
+      // What generate could not read is named for what it is: a file that is not YAML is a parse
+      // error of that file (not drift), a spec the base contradicts is an invalid spec.
+      if (error instanceof ValidationError) {
+        return problemsToFindings("drift/generated", error).map((f) => ({ ...f, rule: f.file === specRel ? "spec/invalid" : f.line !== undefined ? "yaml/parse" : f.rule }));
+      }
       throw error;
     }),
     argocdObjects(root),

@@ -9,6 +9,7 @@ export const checkCommand: Command = {
   usage: "pnpm check [--json]",
   help: "      --json        print findings as JSON (file, line, path, rule, message)\n",
   options: { json: { type: "boolean" } },
+  maxPositionals: 0,
   async run(ctx) {
     const started = performance.now();
     const result = await runCheck(ctx.root, repoPaths(ctx.root).spec);

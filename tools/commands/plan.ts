@@ -9,6 +9,7 @@ export const planCommand: Command = {
   usage: "pnpm plan <env> [--json]",
   help: "      --json        print the plan as JSON (applications in sync order, their steps, findings)\n",
   options: { json: { type: "boolean" } },
+  maxPositionals: 1,
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const env = environmentArgument(spec, ctx.positionals);

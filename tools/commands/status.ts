@@ -12,6 +12,7 @@ export const statusCommand: Command = {
     "      --json        print the status as JSON (environments in promotion order, keys in a fixed order)\n" +
     "      --ref <rev>   read the overlays at this revision (default: the branch Argo CD syncs, e.g. main)\n",
   options: { json: { type: "boolean" }, ref: { type: "string" } },
+  maxPositionals: 0,
   async run(ctx) {
     if (ctx.positionals.length) throw new UsageError(`status takes no arguments, got ${ctx.positionals.join(" ")}`);
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);

@@ -26,6 +26,12 @@ export interface PlanInput {
   base: BaseInfo;
   /** The `images:` entries each overlay has today; tags belong to bump-image and promote. */
   currentImages: Map<string, ImageEntry[]>;
+  /**
+   * Where an environment's tags come from when its overlay has no entry for an image: a renamed
+   * image's old entry in the same overlay, or a renamed environment's old overlay (see apply.ts).
+   * Without one, a new environment starts at the stage before it, the first at initialTag.
+   */
+  carried?: Map<string, ImageEntry[]>;
 }
 
 const HEADER = (what: string) =>
@@ -151,7 +157,7 @@ function appOverlay(input: PlanInput, envName: string, env: Environment): Overla
     kind: "Kustomization",
     namespace: env.namespace,
     resources: ["../../base/app"],
-    images: imagesFor(spec, input.currentImages.get(envName), previousImages(input, envName)),
+    images: imagesFor(spec, input.carried?.get(envName) ?? input.currentImages.get(envName), previousImages(input, envName)),
   };
   const config = Object.entries(env.config).sort(([a], [b]) => a.localeCompare(b));
   if (config.length) {
