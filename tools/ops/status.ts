@@ -10,7 +10,10 @@ import { isAncestor, remoteUrl, showFiles } from "../git/git.ts";
 import { createGitHubClient, redact, resolveRepository } from "../github/client.ts";
 import { listOpenPullRequests } from "../github/pull-request.ts";
 import { branchPrefix } from "../release/plan.ts";
+import { parseSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
+
+const SPEC_FILE = "overlays/environments.yaml";
 import { clip, formatColumns, shortDate, shortSha, type Cell } from "../core/table.ts";
 import { kustomizationFile, refLabel, refOf, resolveRevision, sameRef, tagChanges, type TagRef } from "./history.ts";
 
@@ -61,6 +64,8 @@ export interface StatusReport {
   commit: string;
   environments: EnvironmentStatus[];
   github: { repository: string | null; error: string | null } | null;
+  /** The spec at the revision read (environments in its promotion order). */
+  spec: Spec;
 }
 
 /** Semver distance: the first of major, minor, patch that differs, and by how much. */
@@ -107,8 +112,12 @@ export interface StatusOptions {
   retryDelayMs?: number;
 }
 
-export async function environmentStatus(root: string, spec: Spec, options: StatusOptions): Promise<StatusReport> {
-  const revision = await resolveRevision(root, spec, options.ref);
+export async function environmentStatus(root: string, workingSpec: Spec, options: StatusOptions): Promise<StatusReport> {
+  const revision = await resolveRevision(root, workingSpec, options.ref);
+  // The environments and images are those of the revision whose overlays are read: a spec edited
+  // in the working tree (an environment added, not yet merged) must not be read against main's overlays.
+  const specText = (await showFiles(root, [`${revision.commit}:${SPEC_FILE}`]))[0];
+  const spec = specText === undefined ? workingSpec : parseSpec(specText, `${SPEC_FILE} (${revision.name})`);
   const envs = Object.keys(spec.environments);
   const images = spec.images.map((i) => i.name);
   const token = githubToken(options.env);
@@ -154,7 +163,7 @@ export async function environmentStatus(root: string, spec: Spec, options: Statu
       github = { repository: (error as { repository?: string }).repository ?? null, error: redact(error.message, [token]) };
     }
   }
-  return { ref: revision.name, commit: revision.commit, environments, github };
+  return { ref: revision.name, commit: revision.commit, environments, github, spec };
 }
 
 /** One listing of the open pull requests, split by the deploy/<env>/ branch prefix. */
