@@ -6,12 +6,14 @@ import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { basename, dirname, join } from "node:path";
 import { promisify } from "node:util";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { cleanEnv, testRepos, TSX_LOADER, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 const newRepo = testRepos();
+// Each test chains several CLI runs (kustomize, git); on a shared two-core machine that can take minutes.
+vi.setConfig({ testTimeout: 300_000 });
 const SPEC = "overlays/environments.yaml";
 const CLI = join(TOOLS_ROOT, "tools", "cli.ts");
 
@@ -87,31 +89,33 @@ describe("12: findings point at the right place", () => {
       "overlays/staging/hand.yaml",
       "apiVersion: apps/v1\nkind: Deployment\nmetadata:\n  name: ringlet-worker\nspec:\n  template:\n    spec:\n      containers:\n        - name: worker\n          securityContext:\n            allowPrivilegeEscalation: true\n",
     );
-    // And one that puts a sidecar in front of the web container in dev (JSON patch by index).
-    await repo.write(
-      "overlays/dev/sidecar.yaml",
-      "- op: add\n  path: /spec/template/spec/containers/0\n  value:\n    name: sidecar\n    image: ghcr.io/ringlet/ringlet\n",
-    );
     await edit(repo, "overlays/staging/kustomization.yaml", "patches:\n", "patches:\n  - path: hand.yaml\n");
-    await edit(repo, "overlays/dev/kustomization.yaml", "patches:\n", "patches:\n  - path: sidecar.yaml\n    target:\n      kind: Deployment\n      name: ringlet-web\n");
-    // The web container itself, in the base, may run as root.
+    // The base web pod gets a helper container before web, and may run as root (a finding per
+    // container). dev's generated resources patch merges web by name, which puts web first.
+    await edit(repo, "base/app/web-deployment.yaml", "      containers:\n        - name: web\n", "      containers:\n        - name: helper\n          image: ghcr.io/ringlet/ringlet\n        - name: web\n");
     await edit(repo, "base/app/web-deployment.yaml", "        runAsNonRoot: true\n", "        runAsNonRoot: false\n");
+    // And a JSON patch adds a sidecar in dev.
+    await repo.write("overlays/dev/sidecar.yaml", "- op: add\n  path: /spec/template/spec/containers/0\n  value:\n    name: sidecar\n    image: ghcr.io/ringlet/ringlet\n");
+    await edit(repo, "overlays/dev/kustomization.yaml", "patches:\n", "patches:\n  - path: sidecar.yaml\n    target:\n      kind: Deployment\n      name: ringlet-web\n");
 
     const { findings } = await checkJson(repo);
     const escalation = findings.find((f) => f.env === "staging" && f.object === "Deployment/ringlet-worker" && f.path.endsWith("securityContext.allowPrivilegeEscalation"));
     expect(escalation, JSON.stringify(findings, null, 1)).toMatchObject({ file: "overlays/staging/hand.yaml", line: lineOf(await repo.read("overlays/staging/hand.yaml"), "            allowPrivilegeEscalation: true") });
 
-    // In dev the web container is the second one; its finding is on the base's web container.
-    const root = findings.find((f) => f.env === "dev" && f.object === "Deployment/ringlet-web" && f.path === "spec.template.spec.containers[1].securityContext.runAsNonRoot");
-    expect(root, JSON.stringify(findings.filter((f) => f.env === "dev"), null, 1)).toBeDefined();
-    expect(root!.file).toBe("base/app/web-deployment.yaml");
     const base = await repo.read("base/app/web-deployment.yaml");
-    const web = lineOf(base, "        - name: web");
-    expect(root!.line).toBeGreaterThan(web);
-    // The sidecar's own findings point at the patch that added it.
-    const sidecar = findings.filter((f) => f.env === "dev" && f.path.startsWith("spec.template.spec.containers[0]"));
-    expect(sidecar.length).toBeGreaterThan(0);
-    for (const f of sidecar) expect(f.file).toBe("overlays/dev/sidecar.yaml");
+    const [helperLine, webLine] = [lineOf(base, "        - name: helper"), lineOf(base, "        - name: web")];
+    const root = (container: string) => findings.find((f) => f.env === "dev" && f.object === "Deployment/ringlet-web" && f.message.includes(`container "${container}" may run as root`));
+    const web = root("web");
+    const helper = root("helper");
+    expect(web, JSON.stringify(findings.filter((f) => f.env === "dev"), null, 1)).toMatchObject({ file: "base/app/web-deployment.yaml" });
+    expect(helper).toMatchObject({ file: "base/app/web-deployment.yaml" });
+    // Each on its own container's lines, whatever index it renders at.
+    expect(helper!.line).toBeGreaterThanOrEqual(helperLine);
+    expect(helper!.line).toBeLessThan(webLine);
+    expect(web!.line).toBeGreaterThan(webLine);
+    // The sidecar's findings point at the patch that added it.
+    const sidecar = root("sidecar");
+    expect(sidecar).toMatchObject({ file: "overlays/dev/sidecar.yaml", line: 1 });
   });
 
   it("names the spec key behind a finding in a generated file", async () => {

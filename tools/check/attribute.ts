@@ -117,13 +117,19 @@ export function patchAt(patches: PatchSource[], kind: string, name: string, inde
     for (const doc of docs) {
       const root = doc.contents;
       if (isSeq(root)) {
-        // JSON6902: an op whose path is the finding's path or a parent of it.
+        // JSON6902: an op that sets a value (add, replace) at the finding's path or a parent of
+        // it. Its indices address the list as it was when the op ran, so an op that adds a whole
+        // named entry (a container) is matched by that name; other indices by position.
         for (const op of root.items) {
-          if (!isMap(op)) continue;
+          if (!isMap(op) || !["add", "replace"].includes(String(op.get("op")))) continue;
           const pointer = op.get("path");
           if (typeof pointer !== "string") continue;
-          const opSteps = pointerSteps(pointer);
-          const prefix = opSteps.length <= indexSteps.length && opSteps.every((s, i) => s === indexSteps[i]);
+          const opSteps: Step[] = pointerSteps(pointer);
+          const value: unknown = op.get("value");
+          const entryName = isMap(value) ? value.get("name") : undefined;
+          if (typeof entryName === "string" && (typeof opSteps[opSteps.length - 1] === "number" || opSteps[opSteps.length - 1] === "-")) opSteps[opSteps.length - 1] = { name: entryName };
+          const same = (s: Step, i: number) => (typeof s === "object" ? typeof steps[i] === "object" && (steps[i] as { name: string }).name === s.name : s === indexSteps[i]);
+          const prefix = opSteps.length <= indexSteps.length && opSteps.every(same);
           if (prefix && op.range) found = { file: patch.file, line: patch.inlineLine ?? linePos(op.range[0]) };
         }
       } else if (isMap(root) && declares(doc, kind, name) && root.get("kind") !== undefined) {
