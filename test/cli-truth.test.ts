@@ -278,6 +278,19 @@ describe("15: conventions", () => {
     expect((JSON.parse(r.stdout) as { environments: { name: string }[] }).environments.map((e) => e.name)).toEqual(["dev", "staging", "prod"]);
   });
 
+  it("handles an environment named constructor as a plain name", async () => {
+    const repo = await newRepo();
+    await edit(repo, SPEC, "\n  staging:\n", "\n  constructor:\n");
+    const gen = await repo.cli(["generate"]);
+    expect(gen.code, gen.stderr).toBe(0);
+    const check = await repo.cli(["check"]);
+    expect(check.code, check.stdout).toBe(0);
+    const render = await repo.cli(["render", "constructor"]);
+    expect(render.code, render.stderr).toBe(0);
+    expect(render.stdout).toContain("namespace: ringlet-staging");
+    expect((await repo.cli(["status", "--ref", "HEAD"])).code).toBe(0);
+  });
+
   it("bench has --help and refuses a --root that is not a checkout", async () => {
     const bench = (args: string[]) =>
       exec(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "bench", "run.ts"), ...args], { cwd: TOOLS_ROOT, env: cleanEnv() }).then(
