@@ -188,7 +188,7 @@ async function stageOrderProblems(root: string, spec: Spec, env: string, targets
     if (theirs.newTag === target.ref.newTag && (target.ref.digest === undefined || theirs.digest === target.ref.digest)) continue;
     const order_ = target.ref.newTag && theirs.newTag ? compareSemver(target.ref.newTag, theirs.newTag) : undefined;
     if (order_ !== undefined && order_ < 0) continue;
-    const why = order_ === undefined ? "which the previous stage does not run" : "ahead of the previous stage";
+    const why = order_ !== undefined && order_ > 0 ? "ahead of the previous stage" : "which the previous stage does not run";
     problems.push({
       file,
       path: "images",
