@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { parseYamlStream } from "../tools/core/yaml.ts";
 import { createTestRepo, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
@@ -225,6 +226,46 @@ describe("generate and check after changes of the spec", () => {
       await repo.git("clean", "-qfd", "--", "overlays", "argocd");
     }
   });
+});
+
+describe("a managed Redis", () => {
+  it("replaces the in-cluster Redis servers of an environment: URLs from the spec, the password from an ExternalSecret, every rule quiet", async () => {
+    const spec = await repo.read("overlays/environments.yaml");
+    const managed = spec.replace(
+      "  staging:\n    namespace: ringlet-staging\n    host: staging.ringlet.example.com\n    sync: auto\n    database:\n      mode: in-cluster\n",
+      "  staging:\n    namespace: ringlet-staging\n    host: staging.ringlet.example.com\n    sync: auto\n    database:\n      mode: in-cluster\n    redis:\n      mode: managed\n      host: staging.redis.example.internal\n",
+    );
+    expect(managed).not.toBe(spec);
+    await repo.write("overlays/environments.yaml", managed);
+    try {
+      expect((await repo.cli(["generate"])).code).toBe(0);
+      const check = await repo.cli(["check"]);
+      expect(check.code, check.stdout).toBe(0);
+      const rendered = await repo.cli(["render", "staging", "--data"]);
+      expect(rendered.code).toBe(0);
+      const objects = parseYamlStream(rendered.stdout, "render");
+      const names = objects.map((o) => `${o.kind}/${o.metadata?.name}`);
+      // The in-cluster servers are gone; the database stays.
+      expect(names.filter((n) => /redis/.test(n)).sort()).toEqual(["ExternalSecret/ringlet-redis"]);
+      expect(names).toContain("StatefulSet/ringlet-postgres");
+      const connection = objects.find((o) => o.kind === "ConfigMap")!.data as Record<string, string>;
+      // Each URL key of the spec, on its database number, over TLS on the default port.
+      expect({ cache: connection.REDIS_URL, broker: connection.CELERY_BROKER_URL }).toEqual({
+        cache: "rediss://staging.redis.example.internal:6380/0",
+        broker: "rediss://staging.redis.example.internal:6380/1",
+      });
+      const secret = objects.find((o) => o.kind === "ExternalSecret" && o.metadata?.name === "ringlet-redis")!;
+      expect((secret.spec as { data: { remoteRef: { key: string } }[] }).data[0]!.remoteRef.key).toBe("ringlet/staging/redis");
+      // Without the URL keys at the top, the spec says what is missing.
+      await repo.write("overlays/environments.yaml", managed.replace(/  redis:\n    urlKeys:\n      REDIS_URL: 0\n      CELERY_BROKER_URL: 1\n/, ""));
+      const invalid = await repo.cli(["check"]);
+      expect(invalid.code).toBe(1);
+      expect(invalid.stdout).toContain("environments.staging.redis: a managed Redis needs connection.redis.urlKeys");
+    } finally {
+      await repo.git("checkout", "-q", "--", ".");
+      await repo.git("clean", "-qfd", "--", "overlays", "argocd");
+    }
+  }, 180_000);
 });
 
 describe("pnpm render", () => {

@@ -190,7 +190,10 @@ describe.each(ENVS)("%s", (env) => {
     expect(redis.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
     expect(redis.spec.persistentVolumeClaimRetentionPolicy).toEqual({ whenDeleted: "Retain", whenScaled: "Retain" });
     // Ringlet's own pods carry the label the policies allow.
-    for (const o of all(env)) if (podSpecOf(o)) expect(o.spec.template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+    for (const o of all(env)) {
+      const template = o.kind === "CronJob" ? o.spec.jobTemplate.spec.template : o.spec?.template;
+      if (podSpecOf(o)) expect(template.metadata.labels["app.kubernetes.io/part-of"]).toBe("ringlet");
+    }
   });
 });
 
@@ -229,10 +232,12 @@ describe("Argo CD applications", () => {
       const env = /^overlays\/([^/]+)/.exec(a.spec.source.path)![1];
       if (env === "prod") expect(a.spec.syncPolicy.automated).toBeUndefined();
       else expect(a.spec.syncPolicy.automated).toEqual({ prune: true, selfHeal: true });
-      // Only the data Application (synced first) creates and labels the namespace.
+      // Either may create the namespace (whichever syncs first); only the data Application labels it.
       const data = a.spec.source.path.endsWith("/data");
-      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(data);
+      expect(a.spec.syncPolicy.syncOptions.includes("CreateNamespace=true")).toBe(true);
       expect(a.spec.syncPolicy.managedNamespaceMetadata?.labels?.["pod-security.kubernetes.io/enforce"]).toBe(data ? "restricted" : undefined);
+      // prod is protected from the root's prune; dev and staging are not.
+      expect(a.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe(env === "prod" ? "Prune=false,Delete=false" : undefined);
       expect(a.spec.syncPolicy.retry.backoff).toEqual({ duration: "10s", factor: 2, maxDuration: "5m" });
       expect(a.metadata.finalizers).toEqual(["resources-finalizer.argocd.argoproj.io"]);
       expect(a.metadata.namespace).toBe("argocd");

@@ -231,11 +231,15 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(result.code).toBe(0);
     const lines = result.stdout.split("\n");
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
-    const dataHeader = at(/^1\/2 +ringlet-prod-data +overlays\/prod\/data +\(Application sync wave -1, manual sync\)$/);
-    const appHeader = at(/^2\/2 +ringlet-prod +overlays\/prod +\(Application sync wave 0, manual sync\)$/);
+    // Manual Applications share the root's last wave (argocd/manual-blocks-root); data first by layer.
+    const dataHeader = at(/^1\/2 +ringlet-prod-data +overlays\/prod\/data +\(Application sync wave 1, manual sync\)$/);
+    const appHeader = at(/^2\/2 +ringlet-prod +overlays\/prod +\(Application sync wave 1, manual sync\)$/);
     expect(dataHeader).toBeGreaterThanOrEqual(0);
     expect(appHeader).toBeGreaterThan(dataHeader);
-    expect(lines.slice(dataHeader, appHeader).join("\n")).toMatch(/separate Application and a separate sync, one wave earlier under the root Application/);
+    expect(lines.slice(dataHeader, appHeader).join("\n")).toMatch(/separate Application and a separate sync, in the same wave under the root Application \(sync it before ringlet-prod when it changed\)/);
+    // Both are synced by hand: the runbook's words, for each.
+    expect(lines.filter((l) => l.startsWith("    By hand: Sync, all resources, with Prune: ")).length).toBe(2);
+    expect(result.stdout).toContain("skips every hook, the PreSync migration included");
     expect(lines.slice(appHeader).join("\n")).toContain(
       "Its PreSync hook Job/ringlet-migrate reads ConfigMap/ringlet-connection, Secret/ringlet-db-credentials, Secret/ringlet-django from ringlet-prod-data, another Application: never created by this sync.",
     );
@@ -250,10 +254,14 @@ describe("after a bump of dev and a promotion to staging", () => {
     // prod has a managed database: no in-cluster PostgreSQL in its data layer.
     expect(steps(dataHeader, appHeader)).toEqual([
       "Sync 0 NetworkPolicy/ringlet-redis",
+      "Sync 0 NetworkPolicy/ringlet-redis-cache",
+      "Sync 0 PodDisruptionBudget/ringlet-redis",
       "Sync 0 ConfigMap/ringlet-connection",
       "Sync 0 PersistentVolumeClaim/ringlet-media",
       "Sync 0 Service/ringlet-redis",
+      "Sync 0 Service/ringlet-redis-cache",
       "Sync 0 Service/ringlet-redis-headless",
+      "Sync 0 Deployment/ringlet-redis-cache",
       "Sync 0 StatefulSet/ringlet-redis",
       "Sync 0 ExternalSecret/ringlet-db-credentials",
       "Sync 0 ExternalSecret/ringlet-django",
@@ -298,8 +306,8 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(Object.keys(plan)).toEqual(["environment", "applications", "findings"]);
     expect(plan.environment).toBe("dev");
     const [data, app] = plan.applications as Obj[];
-    expect(Object.keys(data!)).toEqual(["name", "path", "layer", "syncWave", "automated", "steps", "onFailure", "skipped", "hookInputs"]);
-    expect({ ...data!, steps: undefined }).toEqual({ name: "ringlet-dev-data", path: "overlays/dev/data", layer: "data", syncWave: -1, automated: true, steps: undefined, onFailure: [], skipped: [], hookInputs: [] });
+    expect(Object.keys(data!)).toEqual(["name", "path", "layer", "syncWave", "automated", "steps", "onFailure", "skipped", "hookInputs", "manualSync"]);
+    expect({ ...data!, steps: undefined }).toEqual({ name: "ringlet-dev-data", path: "overlays/dev/data", layer: "data", syncWave: -1, automated: true, steps: undefined, onFailure: [], skipped: [], hookInputs: [], manualSync: null });
     // The migration hook reads only what the data Application, synced before, provides.
     expect({ ...app!, steps: undefined }).toEqual({
       name: "ringlet-dev",
@@ -315,21 +323,31 @@ describe("after a bump of dev and a promotion to staging", () => {
         { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-db-credentials", from: "ringlet-dev-data" },
         { hook: "Job/ringlet-migrate", reads: "Secret/ringlet-django", from: "ringlet-dev-data" },
       ],
+      manualSync: null,
     });
+    const prod = JSON.parse((await repo.cli(["plan", "prod", "--json"])).stdout);
+    expect(prod.applications.map((a: Obj) => (a.manualSync as string).split(":")[0])).toEqual(["Sync, all resources, with Prune", "Sync, all resources, with Prune"]);
     // dev keeps its in-cluster PostgreSQL: the data layer's order by kind, then name.
     expect((data!.steps as Obj[]).map((s) => `${s.order} ${s.kind}/${s.name}`)).toEqual([
       "1 NetworkPolicy/ringlet-postgres",
       "2 NetworkPolicy/ringlet-redis",
-      "3 ConfigMap/ringlet-connection",
-      "4 PersistentVolumeClaim/ringlet-media",
-      "5 Service/ringlet-postgres",
-      "6 Service/ringlet-postgres-headless",
-      "7 Service/ringlet-redis",
-      "8 Service/ringlet-redis-headless",
-      "9 StatefulSet/ringlet-postgres",
-      "10 StatefulSet/ringlet-redis",
-      "11 ExternalSecret/ringlet-db-credentials",
-      "12 ExternalSecret/ringlet-django",
+      "3 NetworkPolicy/ringlet-redis-cache",
+      "4 PodDisruptionBudget/ringlet-redis",
+      "5 ConfigMap/ringlet-connection",
+      "6 PersistentVolumeClaim/ringlet-media",
+      "7 PersistentVolumeClaim/ringlet-postgres-backups",
+      "8 Service/ringlet-postgres",
+      "9 Service/ringlet-postgres-headless",
+      "10 Service/ringlet-redis",
+      "11 Service/ringlet-redis-cache",
+      "12 Service/ringlet-redis-headless",
+      "13 Deployment/ringlet-redis-cache",
+      "14 StatefulSet/ringlet-postgres",
+      "15 StatefulSet/ringlet-redis",
+      // Argo CD's kind order puts CronJob after the workloads it backs up.
+      "16 CronJob/ringlet-postgres-backup",
+      "17 ExternalSecret/ringlet-db-credentials",
+      "18 ExternalSecret/ringlet-django",
     ]);
     expect(Object.keys((app!.steps as Obj[])[0]!)).toEqual(["order", "phase", "wave", "kind", "name", "hook", "deletePolicies"]);
   });
@@ -491,9 +509,12 @@ describe("plan flags what would run before what it needs exists", () => {
 
   it("a PreSync hook reading the hashed ringlet-config of its own sync: flagged, exit 1", async () => {
     // The migration container's envFrom gets the application ConfigMap too.
-    const marker = "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n          env:\n";
+    const marker = "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n          env:\n            - name: DJANGO_SETTINGS_MODULE\n";
     expect(job.split(marker).length - 1).toBe(1);
-    await commitJob(job.replace(marker, "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n            - configMapRef:\n                name: ringlet-config\n          env:\n"), "migrate: read ringlet-config");
+    await commitJob(
+      job.replace(marker, "          envFrom:\n            - configMapRef:\n                name: ringlet-connection\n            - configMapRef:\n                name: ringlet-config\n          env:\n            - name: DJANGO_SETTINGS_MODULE\n"),
+      "migrate: read ringlet-config",
+    );
     const hashed = (await render(repo, "overlays/prod")).find((o) => o.kind === "ConfigMap")!.metadata.name as string;
     expect(hashed).toMatch(/^ringlet-config-[a-z0-9]{10}$/);
 
@@ -535,6 +556,70 @@ describe("plan flags what would run before what it needs exists", () => {
     // Without the hook it is an ordinary Job of the Sync phase, after the Deployments by kind.
     const names = (plan.applications[1].steps as Obj[]).map((s) => `${s.phase} ${s.kind}/${s.name}`);
     expect(names.indexOf("Sync Job/ringlet-migrate")).toBeGreaterThan(names.indexOf("Sync Deployment/ringlet-worker"));
+  });
+});
+
+// ------------------------------------------------------------------ first install across the root
+
+describe("plan --first-install: the root Application's waves, then each child's own sync", () => {
+  let repo: TestRepo;
+
+  beforeAll(async () => {
+    repo = await newRepo();
+  });
+
+  it("project first, automated data, automated applications, the manual environment last; exit 0", async () => {
+    const result = await repo.cli(["plan", "--first-install", "--json"]);
+    expect(result.stderr).toBe("");
+    expect(result.code).toBe(0);
+    const plan = JSON.parse(result.stdout);
+    expect(Object.keys(plan)).toEqual(["root", "path", "waves", "manual", "manualSync", "findings"]);
+    expect(plan.root).toBe("ringlet-root");
+    // Within a wave Argo CD orders by kind, then name.
+    expect((plan.waves as Obj[]).map((w) => [w.wave, (w.objects as Obj[]).map((o) => `${o.kind}/${o.name}`)])).toEqual([
+      [-2, ["AppProject/ringlet"]],
+      [-1, ["Application/ringlet-dev-data", "Application/ringlet-staging-data"]],
+      [0, ["Application/ringlet-dev", "Application/ringlet-staging"]],
+      [1, ["Application/ringlet-prod", "Application/ringlet-prod-data"]],
+    ]);
+    const prod = (plan.waves[3].objects as Obj[])[0]!;
+    expect(prod.application).toEqual({ path: "overlays/prod", automated: false, preSync: ["Job/ringlet-migrate"], sync: 10, postSync: [], note: null });
+    expect((plan.waves[1].objects as Obj[])[0]!.application).toMatchObject({ path: "overlays/dev/data", automated: true, preSync: [], postSync: [] });
+    expect(plan.manual).toEqual(["ringlet-prod", "ringlet-prod-data"]);
+    expect(plan.manualSync).toMatch(/^Sync, all resources, with Prune: /);
+    expect(plan.findings).toEqual([]);
+
+    const text = await repo.cli(["plan", "--first-install"]);
+    expect(text.code).toBe(0);
+    const lines = text.stdout.split("\n");
+    expect(lines.filter((l) => /^Wave /.test(l))).toEqual(["Wave -2", "Wave -1", "Wave 0", "Wave 1"]);
+    expect(text.stdout).toContain("  Application/ringlet-dev  overlays/dev  automated: syncs itself once created\n      PreSync Job/ringlet-migrate → Sync 10 objects → PostSync: no hooks\n");
+    expect(text.stdout).toContain("the root's sync ends only once it is synced (nothing waits on it: last wave)");
+  });
+
+  it("a manual Application in an early wave, and the project after its Applications: flagged, exit 1", async () => {
+    const prodFile = await repo.read("argocd/prod.yaml");
+    const projectFile = await repo.read("argocd/project.yaml");
+    // The layout this repository once had: prod's data in the data wave, the project in wave 0.
+    const waveOne = '    argocd.argoproj.io/sync-wave: "1"\n';
+    expect(prodFile.split(waveOne).length - 1).toBe(2);
+    await repo.write("argocd/prod.yaml", prodFile.replace(waveOne, '    argocd.argoproj.io/sync-wave: "-1"\n'));
+    await repo.write("argocd/project.yaml", projectFile.replace('    argocd.argoproj.io/sync-wave: "-2"\n', ""));
+    const result = await repo.cli(["plan", "--first-install", "--json"]);
+    expect(result.code).toBe(1);
+    const plan = JSON.parse(result.stdout);
+    expect((plan.findings as Obj[]).map((f) => [f.rule, f.object])).toEqual([
+      ["project-wave", "AppProject/ringlet"],
+      ["manual-blocks-root", "Application/ringlet-prod-data"],
+    ]);
+    expect(plan.findings[1].message).toContain("so AppProject/ringlet (wave 0), Application/ringlet-dev (wave 0), Application/ringlet-staging (wave 0), Application/ringlet-prod (wave 1) would never be created");
+    const text = await repo.cli(["plan", "--first-install"]);
+    expect(text.code).toBe(1);
+    expect(text.stdout).toContain("with the health check, waves after -1 wait for it");
+    expect(text.stdout).toMatch(/2 problems: the first install would stall/);
+    // plan without an environment or --first-install is still a usage error.
+    expect((await repo.cli(["plan"])).code).toBe(2);
+    expect((await repo.cli(["plan", "dev", "--first-install"])).code).toBe(2);
   });
 });
 

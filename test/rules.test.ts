@@ -2,9 +2,13 @@
 // it stays quiet. Fixtures are the real rendered overlays with one thing broken by hand.
 import { beforeAll, describe, expect, it } from "vitest";
 import { gatherInputs } from "../tools/check/inputs.ts";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { TOOLS_ROOT, repoPaths } from "../tools/core/paths.ts";
-import type { KubeObject } from "../tools/core/yaml.ts";
+import { parseYamlStream, type KubeObject } from "../tools/core/yaml.ts";
+import { appOfAppsRules } from "../tools/rules/app-of-apps.ts";
 import { argocdRules } from "../tools/rules/argocd.ts";
+import { crdDefaults, crdListDefaultsRule } from "../tools/rules/crd-defaults.ts";
 import { consistencyRules } from "../tools/rules/consistency.ts";
 import { rules, runRules } from "../tools/rules/index.ts";
 import { unmatchedPatchRule } from "../tools/rules/patches.ts";
@@ -56,6 +60,37 @@ describe("the clean repository", () => {
 });
 
 describe("policy rules fire on broken fixtures", () => {
+  it("libpq-user: the migration hook's pg_isready without PGUSER (the old wait-for-db), and the backup's pg_dump without it", () => {
+    const ctx = fixture();
+    const init = pod(obj(ctx, "prod", "Job", "ringlet-migrate")).initContainers[0];
+    init.env = init.env.filter((e: Any) => e.name !== "PGUSER");
+    const backup = spec(obj(ctx, "dev", "CronJob", "ringlet-postgres-backup")).jobTemplate.spec.template.spec.containers[0];
+    backup.env = backup.env.filter((e: Any) => e.name !== "PGUSER");
+    expect(fire(policyRules["libpq-user"]!, ctx)).toEqual([
+      expect.objectContaining({ rule: "policy/libpq-user", env: "dev", object: "CronJob/ringlet-postgres-backup", path: "spec.jobTemplate.spec.template.spec.containers[0].command" }),
+      expect.objectContaining({ rule: "policy/libpq-user", env: "prod", object: "Job/ringlet-migrate", path: "spec.template.spec.initContainers[0].command" }),
+    ]);
+  });
+  it("libpq-user: quiet with --username, with PGUSER from a rendered ConfigMap, as root, and without `command` (the entrypoint runs)", () => {
+    const ctx = fixture();
+    const job = obj(ctx, "staging", "Job", "ringlet-migrate");
+    const init = pod(job).initContainers[0];
+    init.env = init.env.filter((e: Any) => e.name !== "PGUSER");
+    const broken = structuredClone(ctx);
+    expect(fire(policyRules["libpq-user"]!, broken).map((f) => f.env)).toEqual(["staging"]);
+    init.args = [init.args[0].replace("pg_isready ", "pg_isready --username=ringlet ")];
+    expect(fire(policyRules["libpq-user"]!, ctx)).toEqual([]);
+    const fromConfigMap = structuredClone(broken);
+    const connection = obj(fromConfigMap, "staging", "ConfigMap", "ringlet-connection");
+    (connection.data as Any).PGUSER = "ringlet";
+    expect(fire(policyRules["libpq-user"]!, fromConfigMap)).toEqual([]);
+    const withEntrypoint = structuredClone(broken);
+    delete pod(obj(withEntrypoint, "staging", "Job", "ringlet-migrate")).initContainers[0].command;
+    expect(fire(policyRules["libpq-user"]!, withEntrypoint)).toEqual([]);
+    const asRoot = structuredClone(broken);
+    pod(obj(asRoot, "staging", "Job", "ringlet-migrate")).initContainers[0].securityContext.runAsUser = 0;
+    expect(fire(policyRules["libpq-user"]!, asRoot)).toEqual([]);
+  });
   it("resources: a container without a memory limit", () => {
     const ctx = fixture();
     delete pod(obj(ctx, "staging", "Deployment", "ringlet-worker")).containers[0].resources.limits.memory;
@@ -233,10 +268,13 @@ describe("Argo CD rules fire on broken fixtures", () => {
     p.clusterResourceWhitelist = [];
     const found = fire(argocdRules.project!, ctx);
     expect(found.filter((f) => f.path === "spec.namespaceResourceWhitelist").map((f) => f.message.split(" ")[0]).sort()).toEqual(["Application/ringlet-dev", "Application/ringlet-prod", "Application/ringlet-staging"]);
-    // One per data Application: they create the namespaces.
+    // One per Application: each may create its namespace (CreateNamespace=true on both layers).
     expect(found.filter((f) => f.path === "spec.clusterResourceWhitelist").map((f) => f.message.split(" ")[0]).sort()).toEqual([
+      "Application/ringlet-dev",
       "Application/ringlet-dev-data",
+      "Application/ringlet-prod",
       "Application/ringlet-prod-data",
+      "Application/ringlet-staging",
       "Application/ringlet-staging-data",
     ]);
   });
@@ -249,6 +287,134 @@ describe("Argo CD rules fire on broken fixtures", () => {
     const ctx = fixture();
     pod(obj(ctx, "dev", "Job", "ringlet-migrate")).containers[0].image = "ghcr.io/ringlet/ringlet:v0.9.0";
     expect(fire(argocdRules["hook-image"]!, ctx)).toEqual([expect.objectContaining({ object: "Job/ringlet-migrate", path: "spec.template.spec.containers[0].image" })]);
+  });
+});
+
+// The app of apps as Argo CD runs it: the root (argocd/root.yaml) syncs the objects listed in
+// argocd/kustomization.yaml. Each fixture puts back one thing the repository once got wrong.
+describe("app-of-apps rules fire on broken fixtures", () => {
+  const root = (ctx: RuleContext) => app(ctx, "ringlet-root");
+  const project = (ctx: RuleContext) => ctx.argocd.find((o) => o.object.kind === "AppProject" && o.object.metadata?.name === "ringlet")!.object;
+  const WAVE = "argocd.argoproj.io/sync-wave";
+
+  it("the clean root knows its children from argocd/kustomization.yaml", () => {
+    expect(clean.argocdResources).toEqual(["argocd/project.yaml", "argocd/dev.yaml", "argocd/staging.yaml", "argocd/prod.yaml"]);
+  });
+  it("child-sync-policy: a self-healing root that does not ignore its children's auto-sync", () => {
+    const ctx = fixture();
+    delete spec(root(ctx)).ignoreDifferences;
+    const found = fire(appOfAppsRules["child-sync-policy"]!, ctx);
+    expect(found.map((f) => [f.object, f.path])).toEqual([["Application/ringlet-root", "spec.ignoreDifferences"]]);
+    // Every automatically synced child, none of the manual ones.
+    expect(found[0]!.message).toContain("ringlet-dev-data, ringlet-dev, ringlet-staging-data, ringlet-staging:");
+    expect(found[0]!.message).not.toContain("ringlet-prod");
+  });
+  it("child-sync-policy: one child left out, and the ignore not respected when syncing", () => {
+    const ctx = fixture();
+    spec(root(ctx)).ignoreDifferences = spec(root(ctx)).ignoreDifferences.filter((e: Any) => e.name !== "ringlet-staging");
+    spec(root(ctx)).syncPolicy.syncOptions = ["PruneLast=true"];
+    const found = fire(appOfAppsRules["child-sync-policy"]!, ctx);
+    expect(found.map((f) => f.path)).toEqual(["spec.ignoreDifferences", "spec.syncPolicy.syncOptions"]);
+    expect(found[0]!.message).toMatch(/the automatically synced ringlet-staging:/);
+  });
+  it("child-sync-policy: the documented wildcard form (all Applications, /spec/syncPolicy) is fine", () => {
+    const ctx = fixture();
+    spec(root(ctx)).ignoreDifferences = [{ group: "*", kind: "Application", jsonPointers: ["/spec/syncPolicy"] }];
+    expect(fire(appOfAppsRules["child-sync-policy"]!, ctx)).toEqual([]);
+    spec(root(ctx)).ignoreDifferences = [{ group: "argoproj.io", kind: "Application", jsonPointers: ["/spec/syncPolicy/retry"] }];
+    expect(fire(appOfAppsRules["child-sync-policy"]!, ctx)).toHaveLength(1);
+  });
+  it("child-sync-policy: an ApplicationSet of auto-synced Applications without ignoreApplicationDifferences", () => {
+    const ctx = fixture();
+    const set: KubeObject = {
+      apiVersion: "argoproj.io/v1alpha1",
+      kind: "ApplicationSet",
+      metadata: { name: "envs", namespace: "argocd" },
+      spec: { generators: [{ list: { elements: [{ env: "dev" }] } }], template: { metadata: { name: "x-{{env}}" }, spec: { project: "ringlet", syncPolicy: { automated: { prune: true, selfHeal: true } } } } },
+    };
+    ctx.argocd.push({ env: undefined, layer: "argocd", source: "argocd/appset.yaml", object: set });
+    expect(fire(appOfAppsRules["child-sync-policy"]!, ctx)).toEqual([expect.objectContaining({ object: "ApplicationSet/envs", path: "spec.ignoreApplicationDifferences" })]);
+    spec(set).ignoreApplicationDifferences = [{ jsonPointers: ["/spec/syncPolicy"] }];
+    expect(fire(appOfAppsRules["child-sync-policy"]!, ctx)).toEqual([]);
+  });
+  it("project-wave: the project in wave 0, after the Applications that name it", () => {
+    const ctx = fixture();
+    delete project(ctx).metadata!.annotations![WAVE];
+    const found = fire(appOfAppsRules["project-wave"]!, ctx);
+    expect(found.map((f) => [f.object, f.path])).toEqual([["AppProject/ringlet", `metadata.annotations["${WAVE}"]`]]);
+    // Waves -1 and 0 are not after wave 0; the manual ones (wave 1) are.
+    expect(found[0]!.message).toContain("Application/ringlet-dev-data (wave -1), Application/ringlet-dev (wave 0), Application/ringlet-staging-data (wave -1), Application/ringlet-staging (wave 0) name it");
+  });
+  it("namespace-missing: the application layer without CreateNamespace, and two owners of the namespace's labels", () => {
+    const ctx = fixture();
+    spec(app(ctx, "ringlet-dev")).syncPolicy.syncOptions = ["PruneLast=true"];
+    spec(app(ctx, "ringlet-staging")).syncPolicy.managedNamespaceMetadata = { labels: { team: "b" } };
+    const found = fire(appOfAppsRules["namespace-missing"]!, ctx);
+    expect(found.map((f) => [f.object, f.path])).toEqual([
+      ["Application/ringlet-dev", "spec.syncPolicy.syncOptions"],
+      ["Application/ringlet-staging-data", "spec.syncPolicy.managedNamespaceMetadata"],
+    ]);
+    expect(found[0]!.message).toContain("Application/ringlet-dev-data creates");
+  });
+  it("manual-blocks-root: the manual prod data Application in the data wave, before the automated applications", () => {
+    const ctx = fixture();
+    app(ctx, "ringlet-prod-data").metadata!.annotations![WAVE] = "-1";
+    app(ctx, "ringlet-prod").metadata!.annotations![WAVE] = "0";
+    const found = fire(appOfAppsRules["manual-blocks-root"]!, ctx);
+    expect(found.map((f) => f.object)).toEqual(["Application/ringlet-prod-data"]);
+    expect(found[0]!.message).toContain("so Application/ringlet-dev (wave 0), Application/ringlet-prod (wave 0), Application/ringlet-staging (wave 0) would never be created");
+  });
+  it("cascade-deletion: a manual Application with the resources finalizer under the pruning root, unprotected", () => {
+    const ctx = fixture();
+    delete app(ctx, "ringlet-prod").metadata!.annotations!["argocd.argoproj.io/sync-options"];
+    app(ctx, "ringlet-prod-data").metadata!.annotations!["argocd.argoproj.io/sync-options"] = "Delete=false";
+    const found = fire(appOfAppsRules["cascade-deletion"]!, ctx);
+    expect(found.map((f) => f.object)).toEqual(["Application/ringlet-prod-data", "Application/ringlet-prod"]);
+    expect(found.every((f) => f.message.includes("argocd.argoproj.io/sync-options: Prune=false,"))).toBe(true);
+    // A root that deletes its children with itself needs Delete=false as well.
+    root(ctx).metadata!.finalizers = ["resources-finalizer.argocd.argoproj.io"];
+    expect(fire(appOfAppsRules["cascade-deletion"]!, ctx).map((f) => f.message.match(/sync-options: (\S+),/)?.[1])).toEqual(["Prune=false", "Prune=false,Delete=false"]);
+  });
+  it("cascade-deletion: a root whose sync does not prune leaves the children alone", () => {
+    const ctx = fixture();
+    delete app(ctx, "ringlet-prod").metadata!.annotations!["argocd.argoproj.io/sync-options"];
+    spec(root(ctx)).syncPolicy.syncOptions.push("Prune=false");
+    expect(fire(appOfAppsRules["cascade-deletion"]!, ctx)).toEqual([]);
+  });
+});
+
+describe("crd-list-defaults: custom resources against the defaults of their vendored CRD", () => {
+  const COMPARE = "argocd.argoproj.io/compare-options";
+  it("reads the defaults ExternalSecret's CRD declares for each data item's remoteRef", () => {
+    const crd = parseYamlStream(readFileSync(join(TOOLS_ROOT, "crds", "external-secrets.io_externalsecrets.yaml"), "utf8"), "crd");
+    const remoteRef = crdDefaults(crd)["external-secrets.io/v1/ExternalSecret"]!.p!.spec!.p!.data!.i!.p!.remoteRef!.p!;
+    // The ESO documentation: "Defaults to Default when omitted", "Defaults to None" (twice).
+    expect(Object.fromEntries(Object.entries(remoteRef).map(([k, v]) => [k, v.d]))).toEqual({ conversionStrategy: "Default", decodingStrategy: "None", metadataPolicy: "None" });
+    expect(clean.crdDefaults).toEqual(crdDefaults(crd));
+  });
+  it("fires on every data item of the ExternalSecrets of an Application without server-side diff", () => {
+    const ctx = fixture();
+    delete app(ctx, "ringlet-staging-data").metadata!.annotations![COMPARE];
+    const found = fire(crdListDefaultsRule, ctx);
+    const secrets = ctx.environments.find((e) => e.env === "staging")!.data.filter((o) => o.object.kind === "ExternalSecret");
+    const items = secrets.reduce((n, s) => n + (spec(s.object).data as unknown[]).length, 0);
+    expect(items).toBeGreaterThan(0);
+    expect(found).toHaveLength(items);
+    expect(new Set(found.map((f) => f.env))).toEqual(new Set(["staging"]));
+    const django = found.find((f) => f.object === "ExternalSecret/ringlet-django")!;
+    expect(django.path).toBe("spec.data[0].remoteRef");
+    expect(django.message).toContain('leaves out conversionStrategy ("Default"), decodingStrategy ("None"), metadataPolicy ("None")');
+    expect(django.message).toContain("Application ringlet-staging-data would be OutOfSync forever");
+  });
+  it("stays quiet when the items spell the defaults out, and ignores defaults outside lists", () => {
+    const ctx = fixture();
+    delete app(ctx, "ringlet-dev-data").metadata!.annotations![COMPARE];
+    for (const s of ctx.environments.find((e) => e.env === "dev")!.data.filter((o) => o.object.kind === "ExternalSecret")) {
+      for (const d of spec(s.object).data as Any[]) Object.assign(d.remoteRef, { conversionStrategy: "Default", decodingStrategy: "None", metadataPolicy: "None" });
+      // refreshInterval and target.creationPolicy are defaulted too, but not inside a list.
+      delete spec(s.object).refreshInterval;
+    }
+    expect(fire(crdListDefaultsRule, ctx)).toEqual([]);
   });
 });
 

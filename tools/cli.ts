@@ -4,6 +4,7 @@ import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EXIT, GitHubError, PreconditionError, ToolError, UsageError, ValidationError, exitCodeFor } from "./core/errors.ts";
+import { commandFinished } from "./core/process.ts";
 import { paint, useColour } from "./core/term.ts";
 import { commands } from "./commands/index.ts";
 
@@ -104,6 +105,8 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     else if (error instanceof PreconditionError || error instanceof ToolError || error instanceof GitHubError) err(`${label}: ${error.message}\n`);
     else err(`${label}: unexpected failure: ${(error as Error)?.stack ?? String(error)}\n`);
     return exitCodeFor(error);
+  } finally {
+    commandFinished();
   }
 }
 

@@ -41,7 +41,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: "1", RINGLET_QUIET: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...extra };
 }
 
-const INPUTS = ["base", "components", "overlays", "argocd"];
+const INPUTS = ["base", "components", "overlays", "argocd", "crds"];
 
 /** The tag every overlay runs in a test repository, whatever this repository runs today. */
 export const FIXTURE_TAG = "v1.0.0";

@@ -11,7 +11,7 @@ import { existsSync, readdirSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { availableParallelism } from "node:os";
 import { join } from "node:path";
-import { ValidationError, ToolError } from "../core/errors.ts";
+import { RenderLimitError, RenderRefusedError, ToolError, ValidationError } from "../core/errors.ts";
 import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import { render } from "../render/kustomize.ts";
@@ -73,13 +73,28 @@ async function specChangedFindings(root: string, spec: Spec, specRel: string): P
   return [{ rule: "spec/changed", file: specRel, path: "", message: "the spec changed: run `pnpm generate`" }];
 }
 
-async function argocdObjects(root: string): Promise<{ objects: RenderedObject[]; findings: Finding[] }> {
+async function argocdObjects(root: string): Promise<{ objects: RenderedObject[]; findings: Finding[]; resources: string[] | undefined }> {
   const objects: RenderedObject[] = [];
   const findings: Finding[] = [];
   let names: string[] = [];
+  let resources: string[] | undefined;
   try {
-    names = (await readdir(join(root, "argocd"))).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort();
-  } catch {
+    const all = await readdir(join(root, "argocd"));
+    names = all.filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort();
+    const kustomization = all.find((n) => /^kustomization\.ya?ml$/.test(n));
+    if (kustomization) {
+      const file = `argocd/${kustomization}`;
+      try {
+        const value = parseYaml(await readFile(join(root, file), "utf8"), file) as { resources?: unknown } | null;
+        const list = Array.isArray(value?.resources) ? value.resources : [];
+        resources = list.filter((r): r is string => typeof r === "string").map((r) => `argocd/${r.replace(/^\.\//, "")}`);
+      } catch (error) {
+        if (error instanceof ValidationError) findings.push(...problemsToFindings("yaml/parse", error));
+        else throw error;
+      }
+    }
+  } catch (error) {
+    if (error instanceof ValidationError) throw error;
     findings.push({ rule: "argocd/missing", file: "argocd/", path: "", message: "the argocd/ folder is missing" });
   }
   for (const name of names) {
@@ -93,7 +108,7 @@ async function argocdObjects(root: string): Promise<{ objects: RenderedObject[];
       else throw error;
     }
   }
-  return { objects, findings };
+  return { objects, findings, resources };
 }
 
 /**
@@ -136,7 +151,7 @@ function unsettle<T>(settled: Settled<T>): T {
   throw settled.error;
 }
 
-type RenderResult = { output: string; error: string | undefined } | { fatal: unknown };
+type RenderResult = { output: string; error: string | undefined; cause?: ToolError } | { fatal: unknown };
 
 /**
  * Renders overlay directories, at most as many at once as there are cores, each at most once.
@@ -182,7 +197,7 @@ class Renders {
     await Promise.all(this.results.values());
   }
 
-  async get(dir: string): Promise<{ output: string; error: string | undefined }> {
+  async get(dir: string): Promise<{ output: string; error: string | undefined; cause?: ToolError }> {
     const result = await this.start(dir);
     if ("fatal" in result) throw result.fatal;
     return result;
@@ -190,9 +205,9 @@ class Renders {
 
   private async run(dir: string): Promise<RenderResult> {
     try {
-      return { output: await render(join(this.root, dir)), error: undefined };
+      return { output: await render(join(this.root, dir), { root: this.root }), error: undefined };
     } catch (error) {
-      if (error instanceof ToolError) return { output: "", error: error.message };
+      if (error instanceof ToolError) return { output: "", error: error.message, cause: error };
       return { fatal: error };
     } finally {
       this.running--;
@@ -203,6 +218,26 @@ class Renders {
       }
     }
   }
+}
+
+/**
+ * What a failed render becomes: a refused one, its problems at their own file and line (once,
+ * however many overlays share the file); a stopped one, a finding naming the overlay; any other,
+ * kustomize's message.
+ */
+function renderFailure(root: string, kfile: string, env: string, message: string, cause: ToolError | undefined, seen: Set<string>): Finding[] {
+  if (cause instanceof RenderRefusedError) {
+    return cause.problems
+      .filter((p) => {
+        const key = `${p.rule}\0${p.file}\0${p.path}`;
+        if (seen.has(key)) return false;
+        seen.add(key);
+        return true;
+      })
+      .map((p) => ({ rule: p.rule, file: p.file, path: p.path, line: p.line, env, message: p.message }));
+  }
+  if (cause instanceof RenderLimitError) return [{ rule: "render/limit", file: kfile, path: "", env, message: cause.message }];
+  return [{ rule: "render/kustomize", file: kfile, path: "", env, message: message.replaceAll(`${root}/`, "") }];
 }
 
 /** The overlays on disk, app and data layer (synchronously: they should start before anything else). */
@@ -246,6 +281,14 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   const targets = envs.flatMap((env) => (["app", "data"] as const).map((layer) => ({ env, layer, dir: overlayDir(env, layer) })));
   progress(`check: rendering ${targets.length} overlays with kustomize`);
   renders.keepOnly(new Set(targets.map((t) => t.dir)));
+  const crds = import("./crds.ts").then(({ loadCrdDefaults }) => loadCrdDefaults(root)).then(
+    (defaults) => ({ defaults, findings: [] as Finding[] }),
+    (error: unknown) => {
+      if (error instanceof ValidationError) return { defaults: {}, findings: problemsToFindings("yaml/parse", error) };
+      throw error;
+    },
+  );
+  crds.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const [drift, argocd, rendered] = await Promise.all([
     driftFindings(root, spec).catch((error: unknown) => {
       // What generate could not read is named for what it is: a file that is not YAML is a parse
@@ -267,10 +310,12 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       }),
     ),
   ]);
-  findings.push(...drift, ...argocd.findings);
+  const crdDefaults = await crds;
+  findings.push(...drift, ...argocd.findings, ...crdDefaults.findings);
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));
+  const seen = new Set<string>();
   const kustomizations: KustomizationFile[] = [];
   for (const r of rendered) {
     const kfile = `${r.dir}/kustomization.yaml`;
@@ -282,7 +327,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       else if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
     }
     if (r.error) {
-      findings.push({ rule: "render/kustomize", file: kfile, path: "", env: r.env, message: r.error.replaceAll(`${root}/`, "") });
+      findings.push(...renderFailure(root, kfile, r.env, r.error, r.cause, seen));
       continue;
     }
     const target = environments.find((e) => e.env === r.env)!;
@@ -301,6 +346,8 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       specFile: specRel,
       environments: environments.filter((e) => !failed.has(e.env)),
       argocd: argocd.objects,
+      argocdResources: argocd.resources,
+      crdDefaults: crdDefaults.defaults,
       kustomizations: kustomizations.filter((k) => !failed.has(k.env)),
     },
     findings,

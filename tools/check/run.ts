@@ -1,5 +1,6 @@
 // `pnpm check` as a function: gather inputs, run every rule, attribute each finding to the
 // source file and line to fix.
+import { existsSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { mapLimit, renderWithOrigins } from "../render/kustomize.ts";
@@ -17,6 +18,13 @@ export interface CheckResult {
   findings: Finding[];
   objects: number;
   overlays: number;
+  /** With kustomizeVersions: the kustomize versions every overlay was rendered with, default first. */
+  versions?: string[];
+}
+
+export interface CheckOptions {
+  /** Also render every overlay and argocd/ with every installed kustomize (tools/render/versions.ts). */
+  kustomizeVersions?: boolean;
 }
 
 const OVERLAY_DIR = /^overlays\/[^/]+(\/data)?$/;
@@ -52,7 +60,7 @@ async function attachOrigins(root: string, findings: Finding[]): Promise<void> {
   const origins = new Map<string, Map<string, string>>();
   await mapLimit(dirs, async (dir) => {
     try {
-      origins.set(dir, await renderWithOrigins(join(root, dir)));
+      origins.set(dir, await renderWithOrigins(join(root, dir), { root }));
     } catch {
       origins.set(dir, new Map());
     }
@@ -111,13 +119,22 @@ async function attachLines(a: Attribute, findings: Finding[], about: Map<Finding
   }
 }
 
-export async function runCheck(root: string, specFile: string): Promise<CheckResult> {
+export async function runCheck(root: string, specFile: string, options: CheckOptions = {}): Promise<CheckResult> {
   // The rules (and the schema code under them) load while kustomize renders.
   const rules = import("../rules/index.ts");
   rules.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const inputs = await gatherInputs(root, specFile);
   const { runRules } = await rules;
   const findings = [...inputs.findings, ...(inputs.context ? runRules(inputs.context) : [])];
+  let versions: string[] | undefined;
+  if (options.kustomizeVersions) {
+    const { compareKustomizeVersions } = await import("../render/versions.ts");
+    const reference = new Map(inputs.renders.map((r) => [r.dir, r.output]));
+    const dirs = [...inputs.renders.map((r) => r.dir), ...(existsSync(join(root, "argocd", "kustomization.yaml")) ? ["argocd"] : [])];
+    const matrix = await compareKustomizeVersions(root, dirs, reference);
+    findings.push(...matrix.findings);
+    versions = matrix.binaries.map((b) => b.version);
+  }
   if (findings.length) {
     const texts = new Map<string, Promise<string | undefined>>();
     const read = (file: string) => {
@@ -138,5 +155,5 @@ export async function runCheck(root: string, specFile: string): Promise<CheckRes
       a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path) || a.rule.localeCompare(b.rule) || stage(a.env) - stage(b.env),
   );
   const objects = inputs.context ? inputs.context.environments.reduce((n, e) => n + e.app.length + e.data.length, 0) + inputs.context.argocd.length : 0;
-  return { findings, objects, overlays: inputs.renders.length };
+  return { findings, objects, overlays: inputs.renders.length, ...(versions ? { versions } : {}) };
 }

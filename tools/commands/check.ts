@@ -6,18 +6,25 @@ import { repoPaths } from "../core/paths.ts";
 export const checkCommand: Command = {
   name: "check",
   summary: "Prove base, overlays and Argo CD apps consistent and valid: drift, render, strict schema, patches, consistency, policy, Argo CD rules.",
-  usage: "pnpm check [--json]",
-  help: "      --json        print findings as JSON (file, line, path, rule, message)\n",
-  options: { json: { type: "boolean" } },
+  usage: "pnpm check [--json] [--kustomize-versions]",
+  help:
+    "      --json                print findings as JSON (file, line, path, rule, message)\n" +
+    "      --kustomize-versions  also render every overlay and argocd/ with every installed kustomize (the versions\n" +
+    "                            Argo CD releases bundle) and report each that fails or differs from the default\n",
+  options: { json: { type: "boolean" }, "kustomize-versions": { type: "boolean" } },
   maxPositionals: 0,
   async run(ctx) {
     const started = performance.now();
-    const result = await runCheck(ctx.root, repoPaths(ctx.root).spec);
+    const kustomizeVersions = ctx.values["kustomize-versions"] === true;
+    const result = await runCheck(ctx.root, repoPaths(ctx.root).spec, { kustomizeVersions });
     const ms = Math.round(performance.now() - started);
-    if (ctx.values.json) ctx.stdout(formatJson(result.findings, { objects: result.objects, overlays: result.overlays }));
+    if (ctx.values.json) ctx.stdout(formatJson(result.findings, { objects: result.objects, overlays: result.overlays, ...(result.versions ? { kustomizeVersions: result.versions } : {}) }));
     else {
       ctx.stdout(formatText(result.findings, ctx.colour));
       if (result.findings.length === 0) ctx.stdout(`checked ${result.objects} objects from ${result.overlays} overlays in ${ms} ms\n`);
+      if (result.versions) {
+        ctx.stdout(`kustomize versions: ${result.versions.join(", ")}${result.versions.length < 2 ? " (only the default one is installed: `pnpm install` with devDependencies extracts the others)" : ""}\n`);
+      }
     }
     // Under GitHub Actions the findings also become annotations on the pull request's files.
     if (ctx.env.GITHUB_ACTIONS === "true" && result.findings.length) ctx.stdout(formatAnnotations(result.findings));

@@ -1,17 +1,28 @@
 import type { Command } from "../cli.ts";
+import { UsageError } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
-import { planSync, syncPlanJson, syncPlanText } from "../ops/sync-plan.ts";
+import { planFirstInstall, planSync, rootPlanJson, rootPlanText, syncPlanJson, syncPlanText } from "../ops/sync-plan.ts";
 import { environmentArgument, loadSpec } from "../spec/load.ts";
 
 export const planCommand: Command = {
   name: "plan",
-  summary: "What a full Argo CD sync of an environment does, in Argo CD's order (phase, wave, kind, name), for its data and app Applications; flags anything that would run before what it reads exists.",
-  usage: "pnpm plan <env> [--json]",
-  help: "      --json        print the plan as JSON (applications in sync order, their steps, findings)\n",
-  options: { json: { type: "boolean" } },
+  summary:
+    "What a full Argo CD sync of an environment does, in Argo CD's order (phase, wave, kind, name), for its data and app Applications; flags anything that would run before what it reads exists. With --first-install: the order across the root Application on an empty cluster, and where a manual Application holds it up.",
+  usage: "pnpm plan <env> [--json] | pnpm plan --first-install [--json]",
+  help:
+    "      --first-install  the first install across the root Application (argocd/root.yaml): its waves, each\n" +
+    "                       child Application's PreSync/Sync/PostSync, and where a manual Application blocks it\n" +
+    "      --json           print the plan as JSON\n",
+  options: { json: { type: "boolean" }, "first-install": { type: "boolean" } },
   maxPositionals: 1,
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
+    if (ctx.values["first-install"]) {
+      if (ctx.positionals.length) throw new UsageError("--first-install plans every environment at once: give no environment");
+      const plan = await planFirstInstall(ctx.root, spec);
+      ctx.stdout(ctx.values.json ? rootPlanJson(plan) : rootPlanText(plan, ctx.colour));
+      return plan.findings.length ? 1 : 0;
+    }
     const env = environmentArgument(spec, ctx.positionals);
     const plan = await planSync(ctx.root, spec, env);
     ctx.stdout(ctx.values.json ? syncPlanJson(plan) : syncPlanText(plan, ctx.colour));

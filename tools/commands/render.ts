@@ -14,7 +14,7 @@ export const renderCommand: Command = {
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const env = environmentArgument(spec, ctx.positionals);
-    ctx.stdout(await render(join(ctx.root, "overlays", env, ctx.values.data ? "data" : "")));
+    ctx.stdout(await render(join(ctx.root, "overlays", env, ctx.values.data ? "data" : ""), { root: ctx.root }));
     return 0;
   },
 };

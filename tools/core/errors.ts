@@ -42,6 +42,38 @@ export class ToolError extends Error {
   override name = "ToolError";
 }
 
+/** A problem with a source file that a finding can point at (rule name, file, field path, line). */
+export interface SourceProblem extends Problem {
+  rule: string;
+  line?: number;
+}
+
+/**
+ * kustomize was not run: the overlay would read from the network or from outside the
+ * repository (issue 11, item 7). Carries every problem, each with its file and line.
+ */
+export class RenderRefusedError extends ToolError {
+  override name = "RenderRefusedError";
+  constructor(
+    readonly dir: string,
+    readonly problems: SourceProblem[],
+  ) {
+    super(`refused to render ${dir}:\n${problems.map((p) => `  ${p.file}${p.line ? `:${p.line}` : ""}: ${p.path ? `${p.path}: ` : ""}${p.message} (${p.rule})`).join("\n")}`);
+  }
+}
+
+/** kustomize was stopped by its time or memory limit (issue 11, item 8). */
+export class RenderLimitError extends ToolError {
+  override name = "RenderLimitError";
+  constructor(
+    readonly dir: string,
+    readonly limit: "time" | "memory" | "output",
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
 /** GitHub refused a request; the message says what to fix. */
 export class GitHubError extends Error {
   override name = "GitHubError";

@@ -37,3 +37,17 @@ export async function run(command: string, args: string[], options: RunOptions =
   const result = await runRaw(command, args, options);
   return { code: result.code, stdout: result.stdout.toString("utf8"), stderr: result.stderr };
 }
+
+// Children a command started and no longer waits for (renders of overlays it ended up not
+// needing, the other renders of a failed diff) are stopped when the command returns, instead of
+// keeping the process alive until they finish. Modules that own such children register here.
+const finishers = new Set<() => void>();
+
+export function onCommandFinished(stop: () => void): void {
+  finishers.add(stop);
+}
+
+/** Called by cli.ts once a command has returned or thrown. */
+export function commandFinished(): void {
+  for (const stop of finishers) stop();
+}

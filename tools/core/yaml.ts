@@ -73,7 +73,7 @@ function parseDocumentsPlain(text: string): KubeObject[] | undefined {
     if (doc.errors.length) return undefined;
     let value: unknown;
     try {
-      value = doc.toJS({ maxAliasCount: 100 });
+      value = doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
     } catch {
       return undefined;
     }
@@ -82,6 +82,32 @@ function parseDocumentsPlain(text: string): KubeObject[] | undefined {
     out.push(value as KubeObject);
   }
   return out;
+}
+
+/**
+ * yaml's own guard against "billion laughs" documents: a few KB of nested aliases would expand to
+ * gigabytes. Its ReferenceError becomes an input problem (file, line of the first alias), not a
+ * stack trace (issue 11, item 8).
+ */
+const MAX_ALIAS_COUNT = 100;
+
+function toPlain(doc: Document, file: string, lines?: LineCounter): unknown {
+  try {
+    return doc.toJS({ maxAliasCount: MAX_ALIAS_COUNT });
+  } catch (error) {
+    if (!(error instanceof ReferenceError) || !/alias/i.test(error.message)) throw error;
+    let at = "";
+    yaml().visit(doc, {
+      Alias(_, node) {
+        if (lines && node.range) {
+          const pos = lines.linePos(node.range[0]);
+          at = `line ${pos.line}:${pos.col}`;
+        }
+        return yaml().visit.BREAK;
+      },
+    });
+    throw new ValidationError([{ file, path: at, message: `YAML aliases expand too far (more than ${MAX_ALIAS_COUNT} alias uses per document): refused as a resource-exhaustion ("alias bomb") document` }]);
+  }
 }
 
 /** The full parser over the whole stream: the reference behaviour, and the source of every error. */
@@ -93,7 +119,7 @@ export function parseYamlStreamFull(text: string, file: string): KubeObject[] {
   if (problems.length) throw new ValidationError(problems);
   const out: KubeObject[] = [];
   for (const doc of docs) {
-    const value = doc.toJS({ maxAliasCount: 100 }) as unknown;
+    const value = toPlain(doc, file, lines);
     if (value === null || value === undefined) continue;
     if (typeof value !== "object" || Array.isArray(value)) {
       throw new ValidationError([{ file, path: "", message: "expected a mapping at the top of each YAML document" }]);
@@ -123,7 +149,8 @@ export function parseYaml(text: string, file: string): unknown {
       // outside the subset: the full parser answers
     }
   }
-  return parseYamlDocument(text, file).doc.toJS({ maxAliasCount: 100 });
+  const { doc, lines } = parseYamlDocument(text, file);
+  return toPlain(doc, file, lines);
 }
 
 /** Every document of a YAML stream as a Document with positions (for pointing at a field's line). */

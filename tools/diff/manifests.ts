@@ -4,6 +4,7 @@ import { existsSync } from "node:fs";
 import { cp, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
+import { RenderRefusedError } from "../core/errors.ts";
 import { parseYamlStream } from "../core/yaml.ts";
 import { exportTree } from "../git/git.ts";
 import { mapLimit, render } from "../render/kustomize.ts";
@@ -53,8 +54,10 @@ export async function renderSnapshot(root: string, envs: string[], layers: Layer
     const dir = join(root, overlay(env, layer));
     if (!existsSync(join(dir, "kustomization.yaml"))) return;
     try {
-      snapshot.get(env)![layer] = splitRendered(await render(dir), `kustomize build ${overlay(env, layer)}`);
+      snapshot.get(env)![layer] = splitRendered(await render(dir, { root }), `kustomize build ${overlay(env, layer)}`);
     } catch (error) {
+      // Remote or outside-the-repository input is refused as a whole, not shown as one overlay's error.
+      if (error instanceof RenderRefusedError) throw error;
       snapshot.get(env)![layer] = { error: (error as Error).message.replaceAll(`${root}/`, "") };
     }
   });
@@ -76,7 +79,10 @@ export async function renderSnapshotAt(root: string, rev: string, envs: string[]
 export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-plan-"));
   try {
-    for (const folder of RENDER_INPUTS) if (existsSync(join(root, folder))) await cp(join(root, folder), join(dir, folder), { recursive: true });
+    // verbatimSymlinks: a relative link stays relative, so it points inside the copy as it did in the
+    // checkout (fs.cp would rewrite it to an absolute path into the checkout; issue 11, item 9). A
+    // link that leaves the copy is refused by the render's source check.
+    for (const folder of RENDER_INPUTS) if (existsSync(join(root, folder))) await cp(join(root, folder), join(dir, folder), { recursive: true, verbatimSymlinks: true });
     for (const [path, content] of replacements) {
       await mkdir(dirname(join(dir, path)), { recursive: true });
       await writeFile(join(dir, path), content);

@@ -186,8 +186,10 @@ function appOverlay(input: PlanInput, envName: string, env: Environment): Overla
  */
 function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Environment): unknown[] {
   const prefix = env.secretsPath ?? `${spec.name}/${envName}`;
+  // The data layer's own ExternalSecrets and those its components add.
+  const dirs = ["base/data/", ...dataComponents(env).map((c) => `components/${c}/`)];
   return base.objects
-    .filter((o) => o.object.kind === "ExternalSecret" && o.file.startsWith("base/data/"))
+    .filter((o) => o.object.kind === "ExternalSecret" && dirs.some((d) => o.file.startsWith(d)))
     .map(({ object }) => {
       const data = ((object.spec as { data?: { secretKey: string; remoteRef: { key: string } & Record<string, unknown> }[] } | undefined)?.data ?? []).map((d) => ({
         ...d,
@@ -196,6 +198,14 @@ function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Envi
       return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name }, spec: { data } };
     })
     .filter((p) => (p.spec.data as unknown[]).length > 0);
+}
+
+/** The components an environment's data layer uses instead of in-cluster services (components/<name>). */
+function dataComponents(env: Environment): string[] {
+  const out: string[] = [];
+  if (env.database.mode === "managed") out.push("managed-postgres");
+  if (env.redis.mode === "managed") out.push("managed-redis");
+  return out;
 }
 
 function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environment): OverlayParts {
@@ -213,8 +223,9 @@ function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environme
     files.push({ path: `${dir}/secret-keys.yaml`, content: `${PATCH_HEADER}# Where this environment's secrets live in the secret backend.\n${docs(secretPatches)}` });
     patches.push({ path: "secret-keys.yaml" });
   }
+  const components = dataComponents(env);
+  if (components.length) kustomization.components = components.map((c) => `../../../components/${c}`);
   if (env.database.mode === "managed") {
-    kustomization.components = ["../../../components/managed-postgres"];
     files.push({
       path: `${dir}/database.yaml`,
       content: `${PATCH_HEADER}# The managed PostgreSQL this environment uses instead of the in-cluster one.\n${yaml({
@@ -226,18 +237,75 @@ function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environme
     });
     patches.push({ path: "database.yaml" });
   }
+  const redisKeys = Object.entries(spec.connection.redis?.urlKeys ?? {});
+  if (env.redis.mode === "managed" && redisKeys.length) {
+    const { host, port, tls } = env.redis;
+    files.push({
+      path: `${dir}/redis.yaml`,
+      content: `${PATCH_HEADER}# The managed Redis this environment uses instead of the in-cluster ones (its password: the\n# managed-redis component's ExternalSecret).\n${yaml({
+        apiVersion: "v1",
+        kind: "ConfigMap",
+        metadata: { name: spec.connection.configMap },
+        data: Object.fromEntries(redisKeys.map(([key, db]) => [key, `${tls ? "rediss" : "redis"}://${host}:${port}/${db}`])),
+      })}`,
+    });
+    patches.push({ path: "redis.yaml" });
+  }
   if (patches.length) kustomization.patches = patches;
   return { kustomization, files };
 }
 
+/**
+ * Sync waves of what the root Application (root.yaml) syncs, in the order a first install needs:
+ * - the project first: an Application naming a project that does not exist yet is an
+ *   InvalidSpecError (argocd/project-wave);
+ * - then the automatically synced environments, data layer before application: with Argo CD's
+ *   Application health check a wave waits until its Applications are Healthy (gitops-engine
+ *   pkg/sync/sync_context.go: only Healthy or Degraded ends a running task);
+ * - the manually synced environments last: such an Application stays Missing until someone syncs
+ *   it, so under that health check nothing after its wave would ever be created
+ *   (argocd/manual-blocks-root). Both layers share the wave, so both Applications exist at once.
+ */
+export const ROOT_WAVES = { project: -2, autoData: -1, autoApp: 0, manual: 1 } as const;
+
+/** The sync wave of an environment's Application under the root. */
+export function applicationWave(env: Environment, layer: "data" | "app"): number {
+  if (env.sync === "manual") return ROOT_WAVES.manual;
+  return layer === "data" ? ROOT_WAVES.autoData : ROOT_WAVES.autoApp;
+}
+
+export function applicationName(spec: Spec, envName: string, layer: "data" | "app"): string {
+  return layer === "data" ? `${spec.name}-${envName}-data` : `${spec.name}-${envName}`;
+}
+
 function application(spec: Spec, envName: string, env: Environment, layer: "data" | "app") {
-  const name = layer === "data" ? `${spec.name}-${envName}-data` : `${spec.name}-${envName}`;
+  const name = applicationName(spec, envName, layer);
   const syncPolicy: Record<string, unknown> = {};
   if (env.sync === "auto") syncPolicy.automated = { prune: true, selfHeal: true };
-  // Only the data Application (synced first) creates and labels the namespace: two Applications
-  // managing one namespace's metadata would take it from each other.
-  syncPolicy.syncOptions = layer === "data" ? ["CreateNamespace=true", "PruneLast=true"] : ["PruneLast=true"];
+  // Both Applications may create the namespace: without managedNamespaceMetadata, CreateNamespace
+  // only creates a missing namespace and leaves an existing one alone (argo-cd
+  // controller/sync_namespace.go), so whichever syncs first creates it and the application layer
+  // never fails on "namespace not found" (argocd/namespace-missing). Only the data Application
+  // manages the namespace's metadata: two owners would take the labels from each other.
+  syncPolicy.syncOptions = ["CreateNamespace=true", "PruneLast=true"];
   syncPolicy.retry = { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" } };
+  const annotations: Record<string, string> = {
+    "argocd.argoproj.io/sync-wave": String(applicationWave(env, layer)),
+    // The legacy diff replaces a custom resource's lists whole, so a field the CRD defaults inside
+    // a list item (ExternalSecret spec.data[].remoteRef) would be a difference forever
+    // (external-secrets #6797, #6398; gitops-engine pkg/diff threeWayMergePatch). Server-side diff
+    // compares with what the API server would store, defaults included (argo-cd controller/state.go
+    // reads this annotation on the Application; Argo CD 2.10 and later). argocd/crd-list-defaults.
+    "argocd.argoproj.io/compare-options": "ServerSideDiff=true",
+  };
+  if (env.sync === "manual") {
+    // A manual (production) Application under a pruning root: if it ever dropped out of argocd/,
+    // the root would prune it and its resources finalizer would delete every workload. The root
+    // skips pruning an object annotated Prune=false (gitops-engine sync_context.go
+    // isPruningDisabled, on the live object) and a cascading delete of the root keeps a Delete=false
+    // one (argo-cd controller/appcontroller.go shouldBeDeleted). argocd/cascade-deletion.
+    annotations["argocd.argoproj.io/sync-options"] = "Prune=false,Delete=false";
+  }
   return {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "Application",
@@ -245,9 +313,7 @@ function application(spec: Spec, envName: string, env: Environment, layer: "data
       name,
       namespace: spec.argocdNamespace,
       labels: { "app.kubernetes.io/part-of": spec.name, [`${spec.name}.environment`]: envName, [`${spec.name}.layer`]: layer },
-      // Under the root Application (argocd/root.yaml) the data layer is applied one wave earlier;
-      // Argo CD waits for it only with its Application health check enabled (see README).
-      annotations: { "argocd.argoproj.io/sync-wave": layer === "data" ? "-1" : "0" },
+      annotations,
       finalizers: ["resources-finalizer.argocd.argoproj.io"],
     },
     spec: {
@@ -269,7 +335,13 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
   const project = {
     apiVersion: "argoproj.io/v1alpha1",
     kind: "AppProject",
-    metadata: { name: spec.project, namespace: spec.argocdNamespace, finalizers: ["resources-finalizer.argocd.argoproj.io"] },
+    metadata: {
+      name: spec.project,
+      namespace: spec.argocdNamespace,
+      // Before every Application that names it (argocd/project-wave).
+      annotations: { "argocd.argoproj.io/sync-wave": String(ROOT_WAVES.project) },
+      finalizers: ["resources-finalizer.argocd.argoproj.io"],
+    },
     spec: {
       description: `${spec.name}: every environment, synced from this repository only`,
       sourceRepos: [spec.repoURL],
@@ -286,13 +358,13 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
     const how =
       env.sync === "auto"
         ? "# Synced automatically with prune and self-heal."
-        : "# Synced by hand: an operator syncs, and may roll back from the UI (refused under auto-sync).";
+        : "# Synced by hand: an operator syncs (all resources, with Prune), and may roll back from the UI (refused under auto-sync).\n# Protected from the root's prune (Prune=false,Delete=false): retiring it is an explicit step (README).";
     files.push({
       path: `argocd/${envName}.yaml`,
       content: `${HEADER(`the ${envName} applications`)}${how}\n${docs([application(spec, envName, env, "data"), application(spec, envName, env, "app")])}`,
     });
   }
-  files.push({ path: "argocd/root.yaml", content: `${HEADER("bootstrap: kubectl apply -f argocd/root.yaml, once")}${rootFile(spec)}` });
+  files.push({ path: "argocd/root.yaml", content: `${HEADER("bootstrap: kubectl apply -f argocd/root.yaml, once, and again when it changes")}${rootFile(spec)}` });
   files.push({
     path: "argocd/kustomization.yaml",
     content: `${HEADER("what the root Application in root.yaml syncs")}# spec digest: ${specDigest(spec)}\n${yaml({
@@ -335,9 +407,20 @@ function rootFile(spec: Spec): string {
       destination: { server: spec.destinationServer, namespace: spec.argocdNamespace },
       syncPolicy: {
         automated: { prune: true, selfHeal: true },
-        syncOptions: ["PruneLast=true"],
+        // Without it the ignored field is still applied on the root's next sync (argo-cd
+        // controller/sync.go normalizeTargetResources).
+        syncOptions: ["PruneLast=true", "RespectIgnoreDifferences=true"],
         retry: { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" } },
       },
+      // A UI rollback is refused under auto-sync, and turning auto-sync off on a child is a change
+      // to its spec.syncPolicy.automated that this self-healing root would revert within seconds
+      // (Argo CD's cluster-bootstrapping doc, "Ignoring differences in child applications").
+      // Only `automated`, only of the automatically synced Applications: the rest of their sync
+      // policy (options, retry, namespace metadata) still comes from git, and the root keeps the
+      // manual ones manual. argocd/child-sync-policy.
+      ignoreDifferences: Object.entries(spec.environments)
+        .filter(([, env]) => env.sync === "auto")
+        .flatMap(([envName]) => (["data", "app"] as const).map((layer) => ({ group: "argoproj.io", kind: "Application", name: applicationName(spec, envName, layer), jsonPointers: ["/spec/syncPolicy/automated"] }))),
     },
   };
   return docs([project, root]);

@@ -1,6 +1,6 @@
 // Git, always with an explicit working directory and an argument array (never a shell string).
 // Credentials for pushing travel in the environment (GIT_CONFIG_*), never in arguments or output.
-import { mkdir, writeFile } from "node:fs/promises";
+import { mkdir, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { ToolError } from "../core/errors.ts";
 import { redact } from "../core/secrets.ts";
@@ -126,16 +126,19 @@ export async function showFile(cwd: string, rev: string, path: string): Promise<
 /** Writes the files of `rev` under `paths` into `dest`, without touching the index or work tree. */
 export async function exportTree(cwd: string, rev: string, paths: string[], dest: string): Promise<void> {
   const listed = await git(cwd, ["ls-tree", "-r", "-z", "--full-tree", rev, "--", ...paths]);
-  const files = listed
+  const entries = listed
     .split("\0")
     .filter(Boolean)
     .map((line) => line.split("\t"))
-    .filter(([meta]) => meta?.split(" ")[1] === "blob")
-    .map(([, file]) => file ?? "");
-  const blobs = await readObjects(cwd, files.map((f) => `${rev}:${f}`));
-  for (const [i, file] of files.entries()) {
+    .map(([meta, file]) => ({ mode: meta?.split(" ")[0], type: meta?.split(" ")[1], file: file ?? "" }))
+    .filter((e) => e.type === "blob");
+  const blobs = await readObjects(cwd, entries.map((e) => `${rev}:${e.file}`));
+  for (const [i, { mode, file }] of entries.entries()) {
     await mkdir(dirname(join(dest, file)), { recursive: true });
-    await writeFile(join(dest, file), blobs[i] ?? Buffer.alloc(0));
+    // Mode 120000 is a symbolic link whose blob is its target: written as the link it is (a plain
+    // file holding the target path would break every render that goes through it; issue 11, item 9).
+    if (mode === "120000") await symlink((blobs[i] ?? Buffer.alloc(0)).toString("utf8"), join(dest, file));
+    else await writeFile(join(dest, file), blobs[i] ?? Buffer.alloc(0));
   }
 }
 

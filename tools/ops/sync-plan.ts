@@ -7,16 +7,19 @@
 import { existsSync } from "node:fs";
 import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ValidationError } from "../core/errors.ts";
+import { ToolError, ValidationError } from "../core/errors.ts";
 import { paint } from "../core/term.ts";
 import { parseYamlStream, type KubeObject } from "../core/yaml.ts";
-import { render } from "../render/kustomize.ts";
+import { mapLimit, render } from "../render/kustomize.ts";
+import { applicationName, applicationWave } from "../generate/plan.ts";
+import { automated, manualBlocksFindings, projectWaveFindings } from "../rules/app-of-apps.ts";
 import { hookPhases } from "../rules/argocd.ts";
 import type { Layer, RenderedObject } from "../rules/types.ts";
 import { annotation, containersOf, createdKeys, podReferences, podTemplate } from "../rules/workloads.ts";
 import type { Spec } from "../spec/schema.ts";
 import { formatColumns, type Cell } from "../core/table.ts";
 import { HASHED } from "../rules/argocd.ts";
+import { syncWave } from "../rules/sync-wave.ts";
 
 export const PHASES = ["PreSync", "Sync", "PostSync", "SyncFail"] as const;
 export type Phase = (typeof PHASES)[number];
@@ -72,15 +75,10 @@ export function kindRank(kind: string): number {
 }
 
 const HOOK = "argocd.argoproj.io/hook";
-const WAVE = "argocd.argoproj.io/sync-wave";
 const DELETE_POLICY = "argocd.argoproj.io/hook-delete-policy";
 const DEFAULT_DELETE_POLICY = "BeforeHookCreation";
 
-/** The sync-wave annotation as Argo CD reads it: an integer, 0 when absent or not a number. */
-export function syncWave(object: KubeObject): number {
-  const text = annotation(object, WAVE)?.trim();
-  return text !== undefined && /^[-+]?\d+$/.test(text) ? Number.parseInt(text, 10) : 0;
-}
+export { syncWave };
 
 export interface SyncStep {
   order: number;
@@ -125,7 +123,7 @@ export interface HookInput {
 }
 
 export interface PlanFinding {
-  rule: "presync-dependency" | "dependency-order" | "hook-service" | "migration-order";
+  rule: "presync-dependency" | "dependency-order" | "hook-service" | "migration-order" | "project-wave" | "manual-blocks-root";
   application: string;
   object: string;
   path: string;
@@ -369,10 +367,10 @@ async function applicationsOf(root: string, spec: Spec, env: string): Promise<Ap
       found.push({ name: object.metadata?.name ?? "", path, layer, syncWave: syncWave(object), automated: s?.syncPolicy?.automated != null });
     }
   }
-  const automated = spec.environments[env]?.sync === "auto";
+  const environment = spec.environments[env]!;
   for (const layer of ["data", "app"] as const) {
     if (found.some((f) => f.layer === layer) || !existsSync(join(root, paths[layer], "kustomization.yaml"))) continue;
-    found.push({ name: layer === "data" ? `${spec.name}-${env}-data` : `${spec.name}-${env}`, path: paths[layer], layer, syncWave: layer === "data" ? -1 : 0, automated });
+    found.push({ name: applicationName(spec, env, layer), path: paths[layer], layer, syncWave: applicationWave(environment, layer), automated: environment.sync === "auto" });
   }
   // Applications of an app of apps sync in their own wave order, then by name.
   return found.sort((a, b) => a.syncWave - b.syncWave || (a.layer === b.layer ? 0 : a.layer === "data" ? -1 : 1) || (a.name < b.name ? -1 : 1));
@@ -381,7 +379,7 @@ async function applicationsOf(root: string, spec: Spec, env: string): Promise<Ap
 export async function planSync(root: string, spec: Spec, env: string): Promise<SyncPlan> {
   const apps = await applicationsOf(root, spec, env);
   if (apps.length === 0) throw new ValidationError([{ file: `overlays/${env}`, path: "", message: "the environment has no overlay to sync" }]);
-  const rendered = await Promise.all(apps.map(async (app) => ({ app, text: await render(join(root, app.path)) })));
+  const rendered = await Promise.all(apps.map(async (app) => ({ app, text: await render(join(root, app.path), { root }) })));
   const applications: ApplicationPlan[] = [];
   const findings: PlanFinding[] = [];
   const earlier: { name: string; creates: Map<string, Task> }[] = [];
@@ -406,6 +404,173 @@ export async function planSync(root: string, spec: Spec, env: string): Promise<S
   return { environment: env, applications, findings };
 }
 
+// ------------------------------------------------------------------ first install, across the root
+
+/** One object the root Application syncs, and for a child Application what its own sync does. */
+export interface RootChild {
+  kind: string;
+  name: string;
+  /** Applications only: */
+  application?: {
+    path: string;
+    automated: boolean;
+    /** PreSync and PostSync hooks (Kind/name), and how many objects the Sync phase applies. */
+    preSync: string[];
+    sync: number;
+    postSync: string[];
+    /** Set when the source could not be rendered here (another repository, a failed build). */
+    note?: string;
+  };
+}
+
+export interface RootWave {
+  wave: number;
+  objects: RootChild[];
+}
+
+export interface RootPlan {
+  root: string;
+  path: string;
+  waves: RootWave[];
+  /** Manually synced Applications: Missing until an operator syncs them. */
+  manual: string[];
+  findings: PlanFinding[];
+}
+
+/** How an operator syncs a manual Application so that its hooks run and nothing stale stays. */
+export const MANUAL_SYNC =
+  "Sync, all resources, with Prune: a sync that names resources (the UI names them as soon as one box is unticked) skips every hook, the PreSync migration included (argo-cd controller/sync.go), and one without Prune leaves the previous hashed ConfigMap behind, OutOfSync";
+
+/**
+ * What applying the root Application sets off on an empty cluster: the root's own sync of
+ * argocd/ (rendered by kustomize, as Argo CD does) wave by wave, and for each child Application
+ * its own PreSync, Sync and PostSync. With Argo CD's Application health check a wave waits until
+ * its Applications are Healthy (gitops-engine sync_context.go), so a manual Application, Missing
+ * until someone syncs it, blocks every later wave: the plan says where.
+ */
+export async function planFirstInstall(root: string, spec: Spec): Promise<RootPlan> {
+  const dir = join(root, "argocd");
+  const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort() : [];
+  let parent: { object: KubeObject; file: string } | undefined;
+  for (const name of names) {
+    for (const object of parseYamlStream(await readFile(join(dir, name), "utf8"), `argocd/${name}`)) {
+      const path = ((object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
+      if (object.kind === "Application" && path === "argocd" && !parent) parent = { object, file: `argocd/${name}` };
+    }
+  }
+  if (!parent) throw new ValidationError([{ file: "argocd/", path: "", message: "no root Application (an Application whose source path is argocd/) to plan a first install from" }]);
+  const rootObject = parent.object;
+  const children: RenderedObject[] = parseYamlStream(await render(dir), "kustomize build argocd").map((object) => ({ env: undefined, layer: "argocd", object, source: "argocd" }));
+  const { tasks } = orderSync(children);
+
+  const appSpec = (o: KubeObject) => (o.spec ?? {}) as { source?: { repoURL?: string; path?: string } };
+  const apps = tasks.filter((t) => t.kind === "Application");
+  const syncs = await mapLimit(apps, async (t): Promise<RootChild["application"]> => {
+    const source = appSpec(t.ro.object).source ?? {};
+    const path = (source.path ?? "").replace(/^\.\/|\/+$/g, "");
+    const base = { path, automated: automated(t.ro), preSync: [] as string[], sync: 0, postSync: [] as string[] };
+    if (source.repoURL !== spec.repoURL || !existsSync(join(root, path, "kustomization.yaml"))) return { ...base, note: "source outside this repository: not planned here" };
+    try {
+      const objects = parseYamlStream(await render(join(root, path)), `kustomize build ${path}`).map((object) => ({ env: undefined, layer: "app" as const, object, source: path }));
+      const own = orderSync(objects).tasks.filter((x) => x.phase !== "SyncFail");
+      return {
+        ...base,
+        preSync: own.filter((x) => x.phase === "PreSync").map(objectId),
+        sync: own.filter((x) => x.phase === "Sync").length,
+        postSync: own.filter((x) => x.phase === "PostSync").map(objectId),
+      };
+    } catch (error) {
+      if (error instanceof ToolError) return { ...base, note: `does not build: ${error.message.split("\n")[0]}` };
+      throw error;
+    }
+  });
+  const waves: RootWave[] = [];
+  for (const t of tasks) {
+    let wave = waves.find((w) => w.wave === t.wave);
+    if (!wave) waves.push((wave = { wave: t.wave, objects: [] }));
+    const i = apps.indexOf(t);
+    wave.objects.push({ kind: t.kind, name: t.name, ...(i >= 0 ? { application: syncs[i] } : {}) });
+  }
+  const family = { parent: { env: undefined, layer: "argocd" as const, object: rootObject, source: parent.file }, children };
+  const findings: PlanFinding[] = [...projectWaveFindings(family), ...manualBlocksFindings(family)].map((f) => ({
+    rule: f.rule.replace(/^argocd\//, "") as PlanFinding["rule"],
+    application: rootObject.metadata?.name ?? "",
+    object: f.object ?? "",
+    path: f.path,
+    message: f.message,
+  }));
+  return { root: rootObject.metadata?.name ?? "", path: "argocd", waves, manual: apps.filter((t) => !automated(t.ro)).map((t) => t.name), findings };
+}
+
+export function rootPlanJson(plan: RootPlan): string {
+  const value = {
+    root: plan.root,
+    path: plan.path,
+    waves: plan.waves.map((w) => ({
+      wave: w.wave,
+      objects: w.objects.map((o) => ({
+        kind: o.kind,
+        name: o.name,
+        application: o.application
+          ? { path: o.application.path, automated: o.application.automated, preSync: o.application.preSync, sync: o.application.sync, postSync: o.application.postSync, note: o.application.note ?? null }
+          : null,
+      })),
+    })),
+    manual: plan.manual,
+    manualSync: plan.manual.length ? MANUAL_SYNC : null,
+    findings: plan.findings.map((f) => ({ rule: f.rule, application: f.application, object: f.object, path: f.path, message: f.message })),
+  };
+  return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+export function rootPlanText(plan: RootPlan, colour: boolean): string {
+  const out: string[] = [];
+  out.push(`${paint("First install", "bold", colour)}: kubectl apply -f ${plan.path}/root.yaml, then ${plan.root} syncs ${plan.path}/ wave by wave, and each Application it creates runs its own sync.`);
+  out.push(paint("With Argo CD's Application health check (argocd-cm resource.customizations.health.argoproj.io_Application) the root waits", "dim", colour));
+  out.push(paint("after each wave until its Applications are Healthy; without it, it goes on at once and the Applications sync side by side.", "dim", colour));
+  const last = plan.waves.length ? plan.waves[plan.waves.length - 1]!.wave : 0;
+  for (const w of plan.waves) {
+    out.push("");
+    out.push(paint(`Wave ${w.wave}`, "bold", colour));
+    for (const o of w.objects) {
+      const a = o.application;
+      if (!a) {
+        out.push(`  ${o.kind}/${o.name}`);
+        continue;
+      }
+      const mode = a.automated ? paint("automated: syncs itself once created", "green", colour) : paint("manual: Missing until synced by hand", "yellow", colour);
+      out.push(`  ${o.kind}/${paint(o.name, "bold", colour)}  ${a.path}  ${mode}`);
+      if (a.note) {
+        out.push(paint(`      ${a.note}`, "dim", colour));
+        continue;
+      }
+      const pre = a.preSync.length ? `PreSync ${a.preSync.join(", ")}` : "PreSync: no hooks";
+      const post = a.postSync.length ? `PostSync ${a.postSync.join(", ")}` : "PostSync: no hooks";
+      out.push(`      ${pre} → Sync ${a.sync} object${a.sync === 1 ? "" : "s"} → ${post}`);
+      if (!a.automated) {
+        const blocks = w.wave < last ? paint(`with the health check, waves after ${w.wave} wait for it`, "red", colour) : `with the health check, the root's sync ends only once it is synced (nothing waits on it: last wave)`;
+        out.push(`      Sync, all resources, with Prune; ${blocks}`);
+      }
+    }
+  }
+  out.push("");
+  if (plan.manual.length) {
+    out.push(`${paint("Synced by hand", "bold", colour)}: ${plan.manual.join(", ")}, in the order \`pnpm plan <env>\` gives. ${MANUAL_SYNC}.`);
+    out.push("");
+  }
+  if (plan.findings.length === 0) {
+    out.push(`${paint("ok", "green", colour)}: every project exists before the Applications naming it, and no manual Application holds up a later wave.`);
+  } else {
+    const count = plan.findings.length;
+    out.push(`${paint(`${count} problem${count === 1 ? "" : "s"}`, "red", colour)}: the first install would stall.`);
+    for (const f of plan.findings) {
+      out.push(`  ${paint(f.object, "bold", colour)} ${paint(f.path, "dim", colour)} ${paint(`[${f.rule}]`, "dim", colour)}`);
+      out.push(`    ${f.message}`);
+    }
+  }
+  return `${out.join("\n")}\n`;
+}
+
 // ------------------------------------------------------------------ output
 
 /** The documented JSON: keys in a fixed order, whatever the objects were built with. */
@@ -423,6 +588,7 @@ export function syncPlanJson(plan: SyncPlan): string {
       onFailure: a.onFailure.map(step),
       skipped: a.skipped.map((s) => ({ kind: s.kind, name: s.name, reason: s.reason })),
       hookInputs: a.hookInputs.map((h) => ({ hook: h.hook, reads: h.reads, from: h.from })),
+      manualSync: a.automated ? null : MANUAL_SYNC,
     })),
     findings: plan.findings.map((f) => ({ rule: f.rule, application: f.application, object: f.object, path: f.path, message: f.message })),
   };
@@ -457,10 +623,12 @@ export function syncPlanText(plan: SyncPlan, colour: boolean): string {
     out.push(`${paint(`${i + 1}/${n}  ${app.name}`, "bold", colour)}  ${app.path}  ${paint(`(Application sync wave ${app.syncWave}, ${mode})`, "dim", colour)}`);
     if (app.layer === "data" && mainApp) {
       const how = app.automated ? "Argo CD syncs it on its own" : `sync it before ${mainApp.name} when it changed`;
-      out.push(`    The data layer: a separate Application and a separate sync, one wave earlier under the root Application (${how}).`);
+      const where = app.syncWave < mainApp.syncWave ? "one wave earlier under the root Application" : "in the same wave under the root Application";
+      out.push(`    The data layer: a separate Application and a separate sync, ${where} (${how}).`);
     } else if (app.layer === "app" && dataApp) {
       out.push(`    May sync at the same time as ${dataApp.name} (always, without Argo CD's Application health check): its hook waits for what it reads.`);
     }
+    if (!app.automated) out.push(`    ${paint("By hand", "yellow", colour)}: ${MANUAL_SYNC}.`);
     const byHook = new Map<string, HookInput[]>();
     for (const h of app.hookInputs) byHook.set(h.hook, [...(byHook.get(h.hook) ?? []), h]);
     for (const [hook, inputs] of byHook) {

@@ -15,13 +15,14 @@ function identity(ro: RenderedObject): string {
   return `${ro.object.kind}/${stable}`;
 }
 
-/** The same resources in every environment; data layers are compared among the same database mode. */
+/** The same resources in every environment; data layers are compared among the same database and Redis modes. */
 export const sameResourcesRule: Rule = (ctx) => {
   const out: Finding[] = [];
   for (const layer of ["app", "data"] as const) {
     const groups = new Map<string, string[]>();
     for (const env of ctx.environments) {
-      const key = layer === "data" ? ctx.spec.environments[env.env]!.database.mode : "all";
+      const spec = ctx.spec.environments[env.env]!;
+      const key = layer === "data" ? `${spec.database.mode}/${spec.redis.mode}` : "all";
       groups.set(key, [...(groups.get(key) ?? []), env.env]);
     }
     for (const envs of groups.values()) {

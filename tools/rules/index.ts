@@ -1,5 +1,7 @@
 // Every rule family, in the order findings are reported.
+import { appOfAppsRules } from "./app-of-apps.ts";
 import { argocdRules } from "./argocd.ts";
+import { crdListDefaultsRule } from "./crd-defaults.ts";
 import { consistencyRules } from "./consistency.ts";
 import { unmatchedPatchRule } from "./patches.ts";
 import { policyRules } from "./policy.ts";
@@ -12,6 +14,8 @@ export const rules: Record<string, Rule> = {
   ...Object.fromEntries(Object.entries(consistencyRules).map(([k, r]) => [`consistency/${k}`, r])),
   ...Object.fromEntries(Object.entries(policyRules).map(([k, r]) => [`policy/${k}`, r])),
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
+  ...Object.fromEntries(Object.entries(appOfAppsRules).map(([k, r]) => [`argocd/${k}`, r])),
+  "argocd/crd-list-defaults": crdListDefaultsRule,
 };
 
 export function runRules(ctx: RuleContext, selected: Record<string, Rule> = rules): Finding[] {

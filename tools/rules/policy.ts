@@ -230,6 +230,45 @@ export const plainSecretRule: Rule = (ctx) =>
       return [];
     });
 
+// libpq's client programs. Without a user name (PGUSER, -U/--username, user= or user@ in a
+// connection string) libpq takes the name of the uid's passwd entry; the postgres images give
+// unknown uids one only through their entrypoint's nss_wrapper, which `command` bypasses. So such
+// a client run as a uid the image does not know makes "no attempt" (pg_isready exits 3) or fails
+// "could not look up local user ID" (psql, pg_dump) on every try. Proven with the real pg_isready:
+// test/real-programs.test.ts.
+const LIBPQ_CLIENT = /(?:^|[\s;&|('"`/])(pg_isready|psql|pg_dump|pg_dumpall|pg_restore|pg_basebackup|createdb|dropdb|createuser|dropuser|vacuumdb|reindexdb|clusterdb|pgbench)(?=$|[\s;&|)'"`])/;
+const NAMES_USER = /(?:^|[\s'"])(?:-U|--username)(?:[=\s]|\S)|\buser=\S|postgres(?:ql)?:\/\/[^/\s@]+@/;
+
+export const libpqUserRule: Rule = (ctx) =>
+  eachEnv(ctx, (objects) =>
+    podTemplates(objects).flatMap((t) =>
+      containersOf(t).flatMap(({ container, path }) => {
+        if (!container.command?.length) return [];
+        const uid = effective(t, container, "runAsUser");
+        if (typeof uid !== "number" || uid === 0) return [];
+        const text = [...container.command, ...(container.args ?? [])].join(" ");
+        const client = LIBPQ_CLIENT.exec(text)?.[1];
+        if (!client || NAMES_USER.test(text)) return [];
+        if ((container.env ?? []).some((e) => e.name === "PGUSER")) return [];
+        const fromEnvFrom = (container.envFrom ?? []).some((from) => {
+          // A Secret's keys are not in git: it may hold PGUSER. A ConfigMap's are rendered.
+          if (from.secretRef) return true;
+          const cm = from.configMapRef?.name ? findObject(objects, "ConfigMap", from.configMapRef.name) : undefined;
+          return Object.keys((cm?.object.data as Record<string, unknown> | undefined) ?? {}).some((k) => `${from.prefix ?? ""}${k}` === "PGUSER");
+        });
+        if (fromEnvFrom) return [];
+        return [
+          finding(
+            "libpq-user",
+            t.ro,
+            `${path}.command`,
+            `container "${container.name}" runs ${client} with \`command\` set (the image's entrypoint and its nss_wrapper bypassed) as uid ${uid} without a user name: libpq falls back to the uid's passwd entry, which the image does not have; set PGUSER or --username`,
+          ),
+        ];
+      }),
+    ),
+  );
+
 export const policyRules: Record<string, Rule> = {
   resources: resourcesRule,
   "image-tag": imageTagRule,
@@ -240,4 +279,5 @@ export const policyRules: Record<string, Rule> = {
   service: serviceRule,
   singleton: singletonRule,
   "plain-secret": plainSecretRule,
+  "libpq-user": libpqUserRule,
 };

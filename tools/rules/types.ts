@@ -2,6 +2,7 @@
 // no I/O, no kustomize, no YAML parsing (that happened once, before the rules ran).
 import type { KubeObject } from "../core/yaml.ts";
 import type { Spec } from "../spec/schema.ts";
+import type { CrdDefaults } from "./crd-defaults.ts";
 
 /** Which Argo CD Application an object belongs to: the app overlay, the data overlay, or argocd/. */
 export type Layer = "app" | "data" | "argocd";
@@ -40,6 +41,13 @@ export interface RuleContext {
   environments: RenderedEnvironment[];
   /** Objects of argocd/ (AppProject, Applications), parsed from their files. */
   argocd: RenderedObject[];
+  /**
+   * The files argocd/kustomization.yaml lists (repository-relative): what an Application whose
+   * source path is argocd/ (the root of the app of apps) syncs. Undefined without that file.
+   */
+  argocdResources?: string[];
+  /** Defaults declared by the CRDs vendored in crds/ ("group/version/Kind" -> schema defaults). */
+  crdDefaults?: CrdDefaults;
   /** The overlays' own kustomization files, parsed (for rules about patches and images). */
   kustomizations: KustomizationFile[];
 }

@@ -6,13 +6,15 @@ import type { RenderedObject } from "./types.ts";
 export interface Container {
   name: string;
   image?: string;
+  command?: string[];
+  args?: string[];
   ports?: { name?: string; containerPort?: number }[];
   resources?: { requests?: Record<string, unknown>; limits?: Record<string, unknown> };
   securityContext?: Record<string, unknown>;
   livenessProbe?: unknown;
   readinessProbe?: unknown;
-  envFrom?: { configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean } }[];
-  env?: { name: string; valueFrom?: { configMapKeyRef?: { name?: string; optional?: boolean }; secretKeyRef?: { name?: string; optional?: boolean } } }[];
+  envFrom?: { configMapRef?: { name?: string; optional?: boolean }; secretRef?: { name?: string; optional?: boolean }; prefix?: string }[];
+  env?: { name: string; value?: string; valueFrom?: { configMapKeyRef?: { name?: string; optional?: boolean }; secretKeyRef?: { name?: string; optional?: boolean } } }[];
 }
 
 export interface PodSpec {

@@ -55,12 +55,22 @@ const databaseSchema = z.discriminatedUnion("mode", [
   z.strictObject({ mode: z.literal("managed"), host: dnsName, port: z.number().int().min(1).max(65535).default(5432) }),
 ]);
 
+/** Like the database: in the cluster (the base's Redis servers), or a managed service (TLS by default). */
+const redisSchema = z.discriminatedUnion("mode", [
+  z.strictObject({ mode: z.literal("in-cluster") }),
+  z.strictObject({ mode: z.literal("managed"), host: dnsName, port: z.number().int().min(1).max(65535).default(6380), tls: z.boolean().default(true) }),
+]);
+
+const envVarName = z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, "must be an environment variable name");
+
 const environmentSchema = z.strictObject({
   namespace: dnsLabel,
   host: dnsName,
   /** auto: Argo CD syncs, prunes and self-heals; manual: an operator syncs (and may roll back). */
   sync: z.enum(["auto", "manual"]),
   database: databaseSchema,
+  /** Where Redis runs (default: in the cluster). A managed Redis needs `connection.redis` at the top. */
+  redis: redisSchema.default({ mode: "in-cluster" }),
   /** Prefix of this environment's keys in the secret backend (default "<name>/<env>"). */
   secretsPath: z.string().regex(/^[A-Za-z0-9_.-]+(\/[A-Za-z0-9_.-]+)*$/, "must be a slash-separated key prefix").optional(),
   /** Values merged into the application's ConfigMap (ringlet-config). */
@@ -68,7 +78,8 @@ const environmentSchema = z.strictObject({
   components: z.record(z.string(), environmentComponentSchema).default({}),
 });
 
-export const specSchema = z.strictObject({
+export const specSchema = z
+  .strictObject({
   name: dnsLabel,
   /** The git repository Argo CD syncs from: this repository. */
   repoURL: z.string().url(),
@@ -81,11 +92,24 @@ export const specSchema = z.strictObject({
   /** The application ConfigMap (a configMapGenerator in base/app) that `config` values merge into. */
   configMap: dnsLabel,
   /** The data layer's stable connection ConfigMap, and the keys a managed database overrides. */
-  connection: z.strictObject({ configMap: dnsLabel, hostKey: z.string().min(1), portKey: z.string().min(1) }),
+  connection: z.strictObject({
+    configMap: dnsLabel,
+    hostKey: z.string().min(1),
+    portKey: z.string().min(1),
+    /** The connection ConfigMap's Redis URL keys and the database number each uses on a managed Redis. */
+    redis: z.strictObject({ urlKeys: z.record(envVarName, z.number().int().min(0).max(15)) }).optional(),
+  }),
   components: z.record(dnsLabel, componentSchema),
   /** In promotion order: the first is where new tags land, the last is production. */
   environments: z.record(dnsLabel, environmentSchema),
-});
+})
+  .superRefine((spec, ctx) => {
+    for (const [name, env] of Object.entries(spec.environments)) {
+      if (env.redis.mode === "managed" && !Object.keys(spec.connection.redis?.urlKeys ?? {}).length) {
+        ctx.addIssue({ code: "custom", path: ["environments", name, "redis"], message: "a managed Redis needs connection.redis.urlKeys: the connection ConfigMap keys that hold its URLs" });
+      }
+    }
+  });
 
 export type Spec = z.infer<typeof specSchema>;
 export type Environment = z.infer<typeof environmentSchema>;
