@@ -15,6 +15,7 @@ import { RenderLimitError, RenderRefusedError, ToolError, ValidationError } from
 import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import { render } from "../render/kustomize.ts";
+import { readCrdFiles, selectCrds } from "./crds.ts";
 import type { Finding, KustomizationFile, Layer, RenderedEnvironment, RenderedObject, RuleContext } from "../rules/types.ts";
 import type { Spec } from "../spec/schema.ts";
 
@@ -258,6 +259,8 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   const specRel = specFile.startsWith(root) ? specFile.slice(root.length + 1) : specFile;
   const renders = new Renders(root);
   for (const dir of overlaysOnDisk(root)) void renders.start(dir);
+  // Read while kustomize renders; parsed below only for the kinds the renders hold.
+  const crdFiles = settle(readCrdFiles(root));
   let spec: Spec;
   try {
     const { loadSpec } = await import("../spec/load.ts");
@@ -337,6 +340,9 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     target[r.layer === "data" ? "data" : "app"] = objects.map((object) => ({ env: r.env, layer: r.layer, object, source: r.dir }));
   }
   await Promise.all(warm);
+  const { hasPackagedSchema } = await import("../rules/schema.ts");
+  const vendored = selectCrds(unsettle(await crdFiles), [...environments.flatMap((e) => [...e.app, ...e.data]), ...argocd.objects].map((o) => o.object), hasPackagedSchema);
+  findings.push(...vendored.findings);
   // An environment whose overlay did not build is left out of the rules: comparing its empty
   // render with the others would bury the one real finding (the failed build) under consequences.
   const failed = new Set(rendered.filter((r) => r.error).map((r) => r.env));
@@ -349,6 +355,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
       argocdResources: argocd.resources,
       crdDefaults: crdDefaults.defaults,
       kustomizations: kustomizations.filter((k) => !failed.has(k.env)),
+      crds: vendored.crds,
     },
     findings,
     renders: rendered.filter((r) => !r.error).map(({ env, layer, dir, output }) => ({ env, layer, dir, output })),

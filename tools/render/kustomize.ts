@@ -337,8 +337,15 @@ function killAll(): void {
   live.clear();
 }
 
+function removeHome(): void {
+  if (home) rmSync(home, { recursive: true, force: true });
+  home = undefined;
+}
+
 function onSignal(signal: NodeJS.Signals): void {
   killAll();
+  removeHome(); // the default action below ends the process without an "exit" event
+
   // Only the default action if nobody else handles the signal (another module may clean up and exit).
   if (process.listenerCount(signal) === 0) process.kill(process.pid, signal);
 }
@@ -349,7 +356,7 @@ function hookExit(): void {
   onCommandFinished(killAll);
   process.on("exit", () => {
     killAll();
-    if (home) rmSync(home, { recursive: true, force: true });
+    removeHome();
   });
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, onSignal);
 }

@@ -3,6 +3,11 @@ import { appOfAppsRules } from "./app-of-apps.ts";
 import { argocdRules } from "./argocd.ts";
 import { crdListDefaultsRule } from "./crd-defaults.ts";
 import { consistencyRules } from "./consistency.ts";
+import { customResourceRules } from "./custom-resources.ts";
+import { hostRules } from "./hosts.ts";
+import { imageRules } from "./images.ts";
+import { referenceRules } from "./references.ts";
+import { selectorRules } from "./selectors.ts";
 import { unmatchedPatchRule } from "./patches.ts";
 import { policyRules } from "./policy.ts";
 import { schemaRule } from "./schema.ts";
@@ -16,6 +21,11 @@ export const rules: Record<string, Rule> = {
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
   ...Object.fromEntries(Object.entries(appOfAppsRules).map(([k, r]) => [`argocd/${k}`, r])),
   "argocd/crd-list-defaults": crdListDefaultsRule,
+  ...Object.fromEntries(Object.entries(customResourceRules).map(([k, r]) => [`custom-resources/${k}`, r])),
+  ...Object.fromEntries(Object.entries(hostRules).map(([k, r]) => [`hosts/${k}`, r])),
+  ...Object.fromEntries(Object.entries(imageRules).map(([k, r]) => [`images/${k}`, r])),
+  ...Object.fromEntries(Object.entries(selectorRules).map(([k, r]) => [`selectors/${k}`, r])),
+  ...Object.fromEntries(Object.entries(referenceRules).map(([k, r]) => [`references/${k}`, r])),
 };
 
 export function runRules(ctx: RuleContext, selected: Record<string, Rule> = rules): Finding[] {

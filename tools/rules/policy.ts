@@ -2,7 +2,7 @@
 // Each rule is a small pure function from the rendered environments to findings.
 import { quantity } from "../spec/load.ts";
 import { allObjects, objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
-import { containersOf, findObject, labelSelectorMatches, parseImage, podTemplate, podTemplates, selectorMatches, type PodTemplate } from "./workloads.ts";
+import { containersOf, findObject, labelSelectorMatches, parseImage, podTemplate, podTemplates, scalersOf, selectorMatches, type PodTemplate } from "./workloads.ts";
 
 function finding(rule: string, ro: RenderedObject, path: string, message: string): Finding {
   return { rule: `policy/${rule}`, file: ro.source, path, message, env: ro.env, object: objectId(ro.object) };
@@ -90,7 +90,7 @@ export const probesRule: Rule = (ctx) =>
   });
 
 interface Hpa {
-  scaleTargetRef?: { kind?: string; name?: string };
+  scaleTargetRef?: { apiVersion?: string; kind?: string; name?: string };
   minReplicas?: number;
   maxReplicas?: number;
   metrics?: { type?: string; resource?: { name?: string } }[];
@@ -106,6 +106,10 @@ export const autoscalerRule: Rule = (ctx) =>
         const target = ref?.kind && ref.name ? findObject(objects, ref.kind, ref.name) : undefined;
         if (!target) return [finding("autoscaler", hpa, "spec.scaleTargetRef", `scale target ${ref?.kind}/${ref?.name} is not rendered in this environment`)];
         const out: Finding[] = [];
+        // The HPA finds the scale subresource by apiVersion and kind (a Rollout is not apps/v1).
+        if (ref?.apiVersion !== undefined && ref.apiVersion !== target.object.apiVersion) {
+          out.push(finding("autoscaler", hpa, "spec.scaleTargetRef.apiVersion", `is ${ref.apiVersion}, but ${objectId(target.object)} is ${target.object.apiVersion}: the autoscaler would not find its scale subresource`));
+        }
         if ((spec.minReplicas ?? 1) > (spec.maxReplicas ?? 0)) out.push(finding("autoscaler", hpa, "spec.minReplicas", `minReplicas ${spec.minReplicas} is above maxReplicas ${spec.maxReplicas}`));
         const t = podTemplate(target);
         const resources = new Set((spec.metrics ?? []).filter((m) => m.type === "Resource").map((m) => m.resource?.name ?? ""));
@@ -138,10 +142,9 @@ export const disruptionBudgetRule: Rule = (ctx) =>
         }
         if (spec.minAvailable !== undefined) {
           for (const t of selected) {
-            const hpa = objects.find(
-              (o) => o.object.kind === "HorizontalPodAutoscaler" && (o.object.spec as Hpa | undefined)?.scaleTargetRef?.name === t.ro.object.metadata?.name,
-            );
-            const minScale = hpa ? ((hpa.object.spec as Hpa).minReplicas ?? 1) : ((t.ro.object.spec as { replicas?: number } | undefined)?.replicas ?? 1);
+            const scalers = scalersOf(objects, t.ro);
+            // A workload scaled to zero blocks no drain there; at one pod it does.
+            const minScale = scalers.length ? Math.max(1, Math.min(...scalers.map((s) => s.min))) : ((t.ro.object.spec as { replicas?: number } | undefined)?.replicas ?? 1);
             const min = typeof spec.minAvailable === "string" && spec.minAvailable.endsWith("%") ? Math.ceil((Number.parseFloat(spec.minAvailable) / 100) * minScale) : Number(spec.minAvailable);
             if (min >= minScale) {
               out.push(finding("disruption-budget", pdb, "spec.minAvailable", `minAvailable ${spec.minAvailable} is not below the minimum scale ${minScale} of ${objectId(t.ro.object)}: a node drain would be blocked`));
@@ -207,17 +210,13 @@ export const singletonRule: Rule = (ctx) => {
       if (ro.object.kind === "Deployment" && spec.strategy?.type !== "Recreate") {
         out.push(finding("singleton", ro, "spec.strategy.type", "a singleton needs strategy Recreate: a rolling update runs two pods at once"));
       }
-      for (const hpa of objects.filter((o) => o.object.kind === "HorizontalPodAutoscaler")) {
-        if ((hpa.object.spec as Hpa | undefined)?.scaleTargetRef?.name === component.workload) {
-          out.push(finding("singleton", hpa, "spec.scaleTargetRef", `autoscales the singleton ${component.workload}`));
-        }
-      }
+      for (const scaler of scalersOf(objects, ro)) out.push(finding("singleton", scaler.ro, "spec.scaleTargetRef", `autoscales the singleton ${component.workload}`));
       return out;
     }),
   );
 };
 
-/** Secrets come from ExternalSecrets; a Secret with data in git is a leaked secret. */
+/** Secrets come from ExternalSecrets or SealedSecrets; a Secret with data in git is a leaked secret. */
 export const plainSecretRule: Rule = (ctx) =>
   [...ctx.environments.flatMap(allObjects), ...ctx.argocd]
     .filter((o) => o.object.kind === "Secret")
@@ -225,7 +224,7 @@ export const plainSecretRule: Rule = (ctx) =>
       const data = ro.object.data as Record<string, unknown> | undefined;
       const stringData = ro.object.stringData as Record<string, unknown> | undefined;
       if ((data && Object.keys(data).length) || (stringData && Object.keys(stringData).length)) {
-        return [finding("plain-secret", ro, data && Object.keys(data).length ? "data" : "stringData", "a Secret with data is kept in git: use an ExternalSecret")];
+        return [finding("plain-secret", ro, data && Object.keys(data).length ? "data" : "stringData", "a Secret with data is kept in git: use an ExternalSecret (or a SealedSecret)")];
       }
       return [];
     });

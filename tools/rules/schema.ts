@@ -17,6 +17,7 @@ import { existsSync, readFileSync, readdirSync, realpathSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import type { KubeObject } from "../core/yaml.ts";
+import { crdValidator, findCrdVersion, OBJECT_META_KEYWORD } from "./crd-schema.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
 
 export type SchemaProblemReason = "unknown-field" | "invalid" | "unknown-kind";
@@ -313,6 +314,8 @@ interface AjvError {
   instancePath: string;
   keyword: string;
   params: Record<string, unknown>;
+  /** With ajv's verbose option (the CRD validators): the schema holding the failed keyword. */
+  parentSchema?: unknown;
 }
 
 type ValidateFunction = ((data: unknown) => boolean) & { errors?: AjvError[] | null };
@@ -641,20 +644,71 @@ function walk(value: unknown, shape: Shape, path: (string | number)[], out: Sche
  * schema errors (types, required fields, enums, formats) and unknown fields, each with its path.
  * An apiVersion/kind without a schema is itself a problem. Returns [] when the object is valid.
  */
-export function validateStrict(object: KubeObject): SchemaProblem[] {
+export function validateStrict(object: KubeObject, crds: readonly KubeObject[] = []): SchemaProblem[] {
   const { apiVersion, kind } = object;
   const compiled = typeof apiVersion === "string" && typeof kind === "string" ? compiledKind(apiVersion, kind) : undefined;
-  if (!compiled) return [unknownKind(object)];
-  const problems = compiled.validate(object) ? [] : schemaErrors(object, compiled.validate.errors ?? []);
-  walk(object, compiled.shape, [], problems);
-  return problems;
+  if (compiled) {
+    const problems = compiled.validate(object) ? [] : schemaErrors(object, compiled.validate.errors ?? []);
+    walk(object, compiled.shape, [], problems);
+    return problems;
+  }
+  // Kinds the schema packages do not know: the CRDs the repository vendors (or renders).
+  const custom = crds.length && typeof apiVersion === "string" && typeof kind === "string" ? findCrdVersion(crds, apiVersion, kind) : undefined;
+  if (custom && "found" in custom) {
+    const version = custom.found;
+    if (!version.schema) return [];
+    let validate;
+    try {
+      validate = crdValidator({ ...version, schema: version.schema }, objectMetaProblems);
+    } catch (error) {
+      return [{ path: "kind", message: `the CRD schema of ${apiVersion} ${kind} cannot be compiled: ${(error as Error).message}`, reason: "unknown-kind" }];
+    }
+    return validate(object) ? [] : crdProblems(object, (validate.errors ?? []) as AjvError[]);
+  }
+  if (custom) return [{ path: "apiVersion", message: `no schema for ${apiVersion} ${kind}; the vendored CRD serves ${custom.others.join(", ")}`, reason: "unknown-kind" }];
+  return [unknownKind(object)];
+}
+
+/** Whether a schema package knows this apiVersion and kind (they answer before any vendored CRD). */
+export function hasPackagedSchema(apiVersion: string, kind: string): boolean {
+  return compiledKind(apiVersion, kind) !== undefined;
+}
+
+/** ObjectMeta of a custom resource (or an embedded one), checked by the built-in schema. */
+function objectMetaProblems(metadata: unknown): SchemaProblem[] {
+  return validateStrict({ apiVersion: "v1", kind: "ConfigMap", metadata } as KubeObject).filter((p) => p.path === "metadata" || p.path.startsWith("metadata."));
+}
+
+/** ajv errors of a CRD validator -> problems: additionalProperties is an unknown field. */
+function crdProblems(object: KubeObject, errors: readonly AjvError[]): SchemaProblem[] {
+  const out: SchemaProblem[] = [];
+  const rest: AjvError[] = [];
+  for (const error of errors) {
+    const segments = pointerSegments(object, error.instancePath);
+    if (error.keyword === "additionalProperties") {
+      const key = String(error.params.additionalProperty);
+      const known = Object.keys(((error.parentSchema as { properties?: object } | undefined)?.properties ?? {}) as object);
+      const guess = nearest(key, known);
+      out.push({ path: formatPath([...segments, key]), message: `unknown field "${key}"${guess ? `; did you mean "${guess}"?` : ""}`, reason: "unknown-field" });
+    } else if (error.keyword === OBJECT_META_KEYWORD) {
+      const problem = error.params.problem as SchemaProblem;
+      out.push({ ...problem, path: formatPath(segments) + problem.path.slice("metadata".length) });
+    } else {
+      // anyOf folds like oneOf: its branches' errors become one "expected A or B".
+      rest.push(error.keyword === "anyOf" ? { ...error, keyword: "oneOf" } : error);
+    }
+  }
+  return [...schemaErrors(object, rest), ...out];
 }
 
 /** Strict schema validation of every rendered object (app and data layers) and of argocd/. */
 export const schemaRule: Rule = (ctx) => {
   const findings: Finding[] = [];
-  for (const ro of [...ctx.environments.flatMap(allObjects), ...ctx.argocd]) {
-    for (const problem of validateStrict(ro.object)) {
+  const objects = [...ctx.environments.flatMap(allObjects), ...ctx.argocd];
+  // Vendored CRDs, and CRDs an overlay renders itself.
+  const crds = [...(ctx.crds ?? []), ...objects.filter((o) => o.object.kind === "CustomResourceDefinition")].map((o) => o.object);
+  for (const ro of objects) {
+    for (const problem of validateStrict(ro.object, crds)) {
       findings.push({
         rule: `schema/${problem.reason}`,
         file: ro.source,

@@ -50,6 +50,17 @@ export interface RuleContext {
   crdDefaults?: CrdDefaults;
   /** The overlays' own kustomization files, parsed (for rules about patches and images). */
   kustomizations: KustomizationFile[];
+  /**
+   * CustomResourceDefinitions the repository vendors (crds/ at its root), parsed: only the files
+   * that define a kind the overlays render (see tools/check/crds.ts).
+   */
+  crds?: VendoredCrd[];
+}
+
+export interface VendoredCrd {
+  /** Repository-relative file, e.g. crds/keda.sh_scaledobjects.yaml. */
+  source: string;
+  object: KubeObject;
 }
 
 export interface KustomizationFile {

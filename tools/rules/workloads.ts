@@ -21,7 +21,13 @@ export interface PodSpec {
   containers?: Container[];
   initContainers?: Container[];
   securityContext?: Record<string, unknown>;
-  volumes?: { name: string; configMap?: { name?: string }; secret?: { secretName?: string }; persistentVolumeClaim?: { claimName?: string }; projected?: { sources?: { configMap?: { name?: string }; secret?: { name?: string } }[] } }[];
+  volumes?: {
+    name: string;
+    configMap?: { name?: string; optional?: boolean };
+    secret?: { secretName?: string; optional?: boolean };
+    persistentVolumeClaim?: { claimName?: string };
+    projected?: { sources?: { configMap?: { name?: string; optional?: boolean }; secret?: { name?: string; optional?: boolean } }[] };
+  }[];
 }
 
 export interface PodTemplate {
@@ -39,7 +45,13 @@ const TEMPLATE_PATHS: Record<string, string[]> = {
   ReplicaSet: ["spec", "template"],
   Job: ["spec", "template"],
   CronJob: ["spec", "jobTemplate", "spec", "template"],
+  // Argo Rollouts: a Rollout carries its pod template like a Deployment (unless it points at a
+  // Deployment's with spec.workloadRef, whose template the rules then see on the Deployment).
+  Rollout: ["spec", "template"],
 };
+
+/** Kinds whose spec.selector owns the pods of their template (controllers that would fight over shared pods). */
+export const POD_CONTROLLERS = new Set(["Deployment", "StatefulSet", "DaemonSet", "ReplicaSet", "Rollout"]);
 
 function dig(value: unknown, keys: string[]): unknown {
   let cur = value;
@@ -146,22 +158,56 @@ export function podReferences(t: PodTemplate): { kind: "ConfigMap" | "Secret" | 
   }
   (t.spec.volumes ?? []).forEach((v, i) => {
     const at = `${t.path}.volumes[${i}]`;
-    if (v.configMap?.name) refs.push({ kind: "ConfigMap", name: v.configMap.name, path: `${at}.configMap.name`, optional: false });
-    if (v.secret?.secretName) refs.push({ kind: "Secret", name: v.secret.secretName, path: `${at}.secret.secretName`, optional: false });
+    if (v.configMap?.name) refs.push({ kind: "ConfigMap", name: v.configMap.name, path: `${at}.configMap.name`, optional: Boolean(v.configMap.optional) });
+    if (v.secret?.secretName) refs.push({ kind: "Secret", name: v.secret.secretName, path: `${at}.secret.secretName`, optional: Boolean(v.secret.optional) });
     if (v.persistentVolumeClaim?.claimName) refs.push({ kind: "PersistentVolumeClaim", name: v.persistentVolumeClaim.claimName, path: `${at}.persistentVolumeClaim.claimName`, optional: false });
     (v.projected?.sources ?? []).forEach((s, j) => {
-      if (s.configMap?.name) refs.push({ kind: "ConfigMap", name: s.configMap.name, path: `${at}.projected.sources[${j}].configMap.name`, optional: false });
-      if (s.secret?.name) refs.push({ kind: "Secret", name: s.secret.name, path: `${at}.projected.sources[${j}].secret.name`, optional: false });
+      if (s.configMap?.name) refs.push({ kind: "ConfigMap", name: s.configMap.name, path: `${at}.projected.sources[${j}].configMap.name`, optional: Boolean(s.configMap.optional) });
+      if (s.secret?.name) refs.push({ kind: "Secret", name: s.secret.name, path: `${at}.projected.sources[${j}].secret.name`, optional: Boolean(s.secret.optional) });
     });
   });
   return refs;
 }
 
-/** The Kind/name keys an object brings into existence: itself, and the Secret an ExternalSecret writes. */
+/**
+ * The Kind/name keys an object brings into existence: itself, and the Secret its operator writes.
+ * An ExternalSecret writes spec.target.name (default: its own name) unless its creationPolicy is
+ * Merge or None, which only update a Secret that must already exist (external-secrets docs,
+ * "Lifecycle"); a SealedSecret's controller always names the Secret after the SealedSecret
+ * (sealed-secrets pkg/apis/sealedsecrets/v1alpha1/sealedsecret_expansion.go, SetName(smeta.GetName())).
+ */
 export function createdKeys(object: KubeObject): string[] {
   const name = object.metadata?.name;
   if (!name) return [];
   const keys = [`${object.kind}/${name}`];
-  if (object.kind === "ExternalSecret") keys.push(`Secret/${(object.spec as { target?: { name?: string } } | undefined)?.target?.name ?? name}`);
+  if (object.kind === "ExternalSecret") {
+    const target = (object.spec as { target?: { name?: string; creationPolicy?: string } } | undefined)?.target;
+    if (target?.creationPolicy !== "Merge" && target?.creationPolicy !== "None") keys.push(`Secret/${target?.name ?? name}`);
+  }
+  if (object.kind === "SealedSecret" && object.apiVersion?.startsWith("bitnami.com/")) keys.push(`Secret/${name}`);
+  // cert-manager: a Certificate writes spec.secretName; its ingress-shim makes one for each TLS
+  // entry of an Ingress annotated with an issuer (cert-manager docs, "Securing Ingress Resources").
+  if (object.kind === "Certificate" && object.apiVersion?.startsWith("cert-manager.io/")) {
+    const secretName = (object.spec as { secretName?: string } | undefined)?.secretName;
+    if (secretName) keys.push(`Secret/${secretName}`);
+  }
+  const annotations = object.metadata?.annotations ?? {};
+  if (object.kind === "Ingress" && (annotations["cert-manager.io/cluster-issuer"] || annotations["cert-manager.io/issuer"])) {
+    for (const tls of ((object.spec as { tls?: { secretName?: string }[] } | undefined)?.tls ?? [])) if (tls?.secretName) keys.push(`Secret/${tls.secretName}`);
+  }
   return keys;
+}
+
+/** What scales a workload: an HPA or a KEDA ScaledObject naming it, with its minimum replica count. */
+export function scalersOf(objects: RenderedObject[], target: RenderedObject): { ro: RenderedObject; min: number }[] {
+  const out: { ro: RenderedObject; min: number }[] = [];
+  for (const o of objects) {
+    const spec = o.object.spec as { scaleTargetRef?: { kind?: string; name?: string }; minReplicas?: number; minReplicaCount?: number } | undefined;
+    const ref = spec?.scaleTargetRef;
+    if (!ref || ref.name !== target.object.metadata?.name) continue;
+    if (o.object.kind === "HorizontalPodAutoscaler" && ref.kind === target.object.kind) out.push({ ro: o, min: spec.minReplicas ?? 1 });
+    // KEDA: scaleTargetRef.kind defaults to Deployment, minReplicaCount to 0 (keda.sh_scaledobjects.yaml).
+    if (o.object.kind === "ScaledObject" && (ref.kind ?? "Deployment") === target.object.kind) out.push({ ro: o, min: spec.minReplicaCount ?? 0 });
+  }
+  return out;
 }

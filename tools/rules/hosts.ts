@@ -1,0 +1,66 @@
+// Hosts: an environment serves only the hosts the spec declares for it. An overlay that patches
+// one Ingress rule but not another (or not the TLS list) would otherwise serve, and request a
+// certificate for, another environment's host, and render without a word.
+import type { Environment } from "../spec/schema.ts";
+import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
+
+/**
+ * The hosts an environment declares: its `host`, and every entry of a `hosts` list where a spec
+ * has one. A declared `*.example.com` covers exactly one more label, as an Ingress wildcard does.
+ */
+export function declaredHosts(env: Environment): string[] {
+  const e = env as Environment & { hosts?: unknown };
+  const list = Array.isArray(e.hosts) ? e.hosts.filter((h): h is string => typeof h === "string") : [];
+  return [...new Set([...(typeof e.host === "string" ? [e.host] : []), ...list])];
+}
+
+export function hostDeclared(host: string, declared: readonly string[]): boolean {
+  const h = host.toLowerCase();
+  return declared.some((d) => {
+    const x = d.toLowerCase();
+    if (x === h) return true;
+    // A declared wildcard covers one label; a rendered wildcard must be declared as such.
+    return x.startsWith("*.") && !h.startsWith("*.") && h.slice(h.indexOf(".")) === x.slice(1) && h.indexOf(".") > 0;
+  });
+}
+
+/** Every host an Ingress names, with its field path. */
+export function ingressHosts(spec: unknown): { host: string; path: string }[] {
+  const s = (spec ?? {}) as { rules?: { host?: string }[]; tls?: { hosts?: string[] }[] };
+  const out: { host: string; path: string }[] = [];
+  (s.rules ?? []).forEach((r, i) => {
+    if (typeof r?.host === "string") out.push({ host: r.host, path: `spec.rules[${i}].host` });
+  });
+  (s.tls ?? []).forEach((t, i) => (t?.hosts ?? []).forEach((h, j) => typeof h === "string" && out.push({ host: h, path: `spec.tls[${i}].hosts[${j}]` })));
+  return out;
+}
+
+export const declaredHostsRule: Rule = (ctx) => {
+  const owners = Object.entries(ctx.spec.environments).map(([name, env]) => ({ name, hosts: declaredHosts(env) }));
+  return ctx.environments.flatMap((env) => {
+    const envSpec = ctx.spec.environments[env.env];
+    if (!envSpec) return [];
+    const declared = declaredHosts(envSpec);
+    return allObjects(env)
+      .filter((ro) => ro.object.kind === "Ingress")
+      .flatMap((ro) =>
+        ingressHosts(ro.object.spec)
+          .filter(({ host }) => !hostDeclared(host, declared))
+          .map(({ host, path }): Finding => {
+            const owner = owners.find((o) => o.name !== env.env && hostDeclared(host, o.hosts));
+            return {
+              rule: "hosts/declared",
+              file: ro.source,
+              path,
+              env: env.env,
+              object: objectId(ro.object),
+              message: `${host} is not a host of ${env.env} (${declared.join(", ") || "none declared"})${owner ? `: it is ${owner.name}'s` : ""}; an overlay must set every rule and TLS host of its Ingresses`,
+            };
+          }),
+      );
+  });
+};
+
+export const hostRules: Record<string, Rule> = {
+  declared: declaredHostsRule,
+};

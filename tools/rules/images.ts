@@ -1,0 +1,66 @@
+// Image overrides: kustomize's images transformer changes the containers whose image is exactly
+// an entry's `name` (with any tag or digest) and silently ignores an entry that matches none
+// (kustomize api/filters/imagetag: isImageMatched). A renamed registry in the base then leaves
+// the overlay's tag unused: the environment keeps running the base's image while bump-image and
+// promote keep moving a tag that deploys nothing.
+import type { Finding, Rule } from "./types.ts";
+import { parseImage } from "./workloads.ts";
+
+interface ImageEntry {
+  name?: unknown;
+  newName?: unknown;
+  newTag?: unknown;
+  digest?: unknown;
+}
+
+/**
+ * The images of every `containers` and `initContainers` list at any depth of an object: kustomize's
+ * images transformer changes those wherever they are (a CronJob's, a ScaledJob's, a custom
+ * resource's), not only in the pod templates of the kinds it knows.
+ */
+export function containerImages(value: unknown, out: string[] = []): string[] {
+  if (Array.isArray(value)) {
+    for (const v of value) containerImages(v, out);
+  } else if (value && typeof value === "object") {
+    for (const [key, v] of Object.entries(value)) {
+      if ((key === "containers" || key === "initContainers") && Array.isArray(v)) {
+        for (const c of v) if (c && typeof (c as { image?: unknown }).image === "string") out.push((c as { image: string }).image);
+      }
+      containerImages(v, out);
+    }
+  }
+  return out;
+}
+
+export const unappliedImageRule: Rule = (ctx) => {
+  const out: Finding[] = [];
+  for (const k of ctx.kustomizations) {
+    const env = ctx.environments.find((e) => e.env === k.env);
+    if (!env || !Array.isArray(k.value.images)) continue;
+    const objects = k.layer === "data" ? env.data : env.app;
+    const images = objects.flatMap((o) => containerImages(o.object)).map(parseImage);
+    (k.value.images as ImageEntry[]).forEach((entry, i) => {
+      if (typeof entry?.name !== "string") return;
+      const repository = typeof entry.newName === "string" ? entry.newName : entry.name;
+      const tag = entry.newTag === undefined || entry.newTag === null ? undefined : String(entry.newTag);
+      const digest = typeof entry.digest === "string" ? entry.digest : undefined;
+      const applied = images.some((im) => im.repository === repository && (tag === undefined || im.tag === tag) && (digest === undefined || im.digest === digest));
+      if (applied) return;
+      const same = images.filter((im) => im.repository === repository).length;
+      out.push({
+        rule: "images/unapplied",
+        file: k.file,
+        path: `images[${i}]`,
+        env: k.env,
+        message: same
+          ? `${entry.name} is rendered, but not at ${[tag && `tag ${tag}`, digest && `digest ${digest}`].filter(Boolean).join(" and ")}: the entry changes no container`
+          : `no container of ${k.layer === "data" ? `overlays/${k.env}/data` : `overlays/${k.env}`} runs ${entry.name}: kustomize ignores the entry, and the environment runs the base's image (did the base's image name change?)`,
+      });
+    });
+  }
+  return out;
+};
+
+export const imageRules: Record<string, Rule> = {
+  unapplied: unappliedImageRule,
+};
