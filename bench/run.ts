@@ -14,6 +14,9 @@
 //
 // `pnpm bench` runs all four (about a minute on two cores); `pnpm bench b d` runs only those.
 import { spawn } from "node:child_process";
+import { existsSync } from "node:fs";
+import { parseArgs } from "node:util";
+import { resolveRoot } from "../tools/cli.ts";
 import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
@@ -27,8 +30,49 @@ import { rules as allRules, runRules } from "../tools/rules/index.ts";
 import type { RenderedEnvironment, RuleContext } from "../tools/rules/types.ts";
 import { loadSpec } from "../tools/spec/load.ts";
 
-const ROOT = TOOLS_ROOT;
-const CLI = join(ROOT, "tools", "cli.ts");
+const USAGE = `Usage: pnpm bench [a] [b] [c] [d] [--root <dir>]
+
+Benchmarks with figures and ratios against baselines measured in the same run (about a minute).
+  a  pnpm check against the bare kustomize renders     c  scaling with the number of components
+  b  parse + strict schema + rules throughput           d  bump-image --dry-run
+With no section, all four run.
+
+Options:
+  -h, --help        show this help
+      --root <dir>  repository to measure (default: this checkout)
+`;
+const args = (() => {
+  try {
+    return parseArgs({ args: process.argv.slice(2), options: { help: { type: "boolean", short: "h" }, root: { type: "string" } }, allowPositionals: true, strict: true });
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n${USAGE}`);
+    process.exit(2);
+  }
+})();
+if (args.values.help) {
+  process.stdout.write(USAGE);
+  process.exit(0);
+}
+const badSections = args.positionals.filter((a) => !["a", "b", "c", "d"].includes(a.toLowerCase()));
+if (badSections.length) {
+  process.stderr.write(`error: unknown section ${badSections.map((a) => JSON.stringify(a)).join(", ")}; sections: a, b, c, d\n`);
+  process.exit(2);
+}
+/** The repository measured (--root, resolved as every command resolves it); the tools always run from this checkout. */
+const ROOT = (() => {
+  try {
+    return resolveRoot(args.values.root, process.env);
+  } catch (error) {
+    process.stderr.write(`error: ${(error as Error).message}\n`);
+    process.exit(2);
+  }
+})();
+if (!existsSync(join(ROOT, "overlays", "environments.yaml"))) {
+  process.stderr.write(`error: ${ROOT} has no overlays/environments.yaml: --root must name a checkout of this repository\n`);
+  process.exit(2);
+}
+const TOOLS = TOOLS_ROOT;
+const CLI = join(TOOLS, "tools", "cli.ts");
 // In-process phases print no progress lines between the figures.
 process.env.RINGLET_QUIET = "1";
 const ENV = { ...process.env, RINGLET_QUIET: "1", NO_COLOR: "1" };
@@ -45,7 +89,7 @@ interface Timed {
 }
 
 /** Runs a program (argument array, no shell) and times it from spawn to exit. */
-function timed(command: string, args: string[], cwd = ROOT): Promise<Timed> {
+function timed(command: string, args: string[], cwd = TOOLS): Promise<Timed> {
   return new Promise((resolvePromise, reject) => {
     const t0 = process.hrtime.bigint();
     const child = spawn(command, args, { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
@@ -194,16 +238,16 @@ async function checkVsRenders(): Promise<void> {
   row("check / bare renders", `${ratio.toFixed(2)}x`, `vs 3x target: ${ratio <= 3 ? "within" : "OVER"}`);
 
   // Where the wrapper time goes: node directly, the tsx CLI (what the pnpm script runs), pnpm.
-  const tsxCli = join(ROOT, "node_modules", ".bin", "tsx");
+  const tsxCli = join(TOOLS, "node_modules", ".bin", "tsx");
   const viaTsx: number[] = [];
   const viaPnpm: number[] = [];
   const direct: number[] = [];
   let pnpmMissing = false;
   for (let i = 0; i < 3; i++) {
     direct.push((await timed(process.execPath, checkArgs())).ms);
-    viaTsx.push((await timed(tsxCli, [CLI, "check"])).ms);
+    viaTsx.push((await timed(tsxCli, [CLI, "check", "--root", ROOT])).ms);
     try {
-      viaPnpm.push((await timed("pnpm", ["-s", "check"])).ms);
+      viaPnpm.push((await timed("pnpm", ["-s", "check", "--root", ROOT])).ms);
     } catch {
       pnpmMissing = true;
     }
@@ -359,7 +403,7 @@ async function bumpImage(): Promise<void> {
 // ---------------------------------------------------------------------------------------------
 
 // `pnpm bench` runs every section; `pnpm bench b c` only those.
-const only = new Set(process.argv.slice(2).map((a) => a.toLowerCase()));
+const only = new Set(args.positionals.map((a) => a.toLowerCase()));
 const wanted = (section: string) => only.size === 0 || only.has(section);
 if (wanted("b")) await throughput();
 if (wanted("a")) await checkVsRenders();

@@ -1,6 +1,7 @@
 // Bad input to bump-image and promote, one CLI subprocess per case against a fresh temp copy of
 // this repository: each must fail with a clear message on stderr, the right exit code (2 for
-// usage errors, 1 for invalid values and unmet preconditions), and leave the repository exactly
+// usage errors: how the command was called, including an unknown environment, image or ref;
+// 1 for invalid values and unmet preconditions), and leave the repository exactly
 // as it was — files (tracked, untracked, uncommitted edits), index, HEAD, branches, every ref and
 // the origin's refs. Expected substrings are written by hand from what the user did wrong.
 import { execFile } from "node:child_process";
@@ -80,10 +81,10 @@ const cases: Case[] = [
   { name: "tab in tag", args: ["bump-image", "v1.0.1\tx"], code: 1, says: ["white space"] },
   { name: "tag latest", args: ["bump-image", "latest"], code: 1, says: ['"latest"', "use a version"] },
   // ---- environment and image
-  { name: "unknown environment", args: ["bump-image", "v1.0.1", "--env", "qa"], code: 1, says: ['unknown environment "qa"', "dev, staging, prod"] },
-  { name: "unknown environment, = form with a dash", args: ["bump-image", "v1.0.1", "--env=-x"], code: 1, says: ['unknown environment "-x"'] },
+  { name: "unknown environment", args: ["bump-image", "v1.0.1", "--env", "qa"], code: 2, says: ['unknown environment "qa"', "dev, staging, prod"] },
+  { name: "unknown environment, = form with a dash", args: ["bump-image", "v1.0.1", "--env=-x"], code: 2, says: ['unknown environment "-x"'] },
   { name: "--env without a value", args: ["bump-image", "v1.0.1", "--env"], code: 2, says: ["--env", "argument missing"] },
-  { name: "unknown image", args: ["bump-image", "v1.0.1", "--image", "nginx"], code: 1, says: ['unknown image "nginx"', "ghcr.io/ringlet/ringlet"] },
+  { name: "unknown image", args: ["bump-image", "v1.0.1", "--image", "nginx"], code: 2, says: ['unknown image "nginx"', "ghcr.io/ringlet/ringlet"] },
   // ---- the overlay file
   {
     name: "malformed kustomization.yaml",
@@ -167,12 +168,12 @@ const cases: Case[] = [
   { name: "a tag of --help after -- (as the workflows pass it)", args: ["bump-image", "--env", "dev", "--", "--help"], code: 1, says: ['"--help"', 'may not start with "-"'] },
   // ---- flags and positionals
   { name: "unknown flag", args: ["bump-image", "v1.0.1", "--bogus"], code: 2, says: ["Unknown option '--bogus'"] },
-  { name: "flag of the other command", args: ["bump-image", "v1.0.1", "--force"], code: 2, says: ["Unknown option '--force'"] },
+  { name: "flag of the other command", args: ["bump-image", "v1.0.1", "--from", "dev"], code: 2, says: ["Unknown option '--from'"] },
   { name: "too many positionals", args: ["bump-image", "v1.0.1", "v1.0.2"], code: 2, says: ["expected one tag, got 2"] },
   { name: "promote without a target", args: ["promote"], code: 2, says: ["promote <to>"] },
   { name: "promote with three positionals", args: ["promote", "dev", "staging", "prod"], code: 2, says: ["promote <from> <to>"] },
   { name: "promote --from and positionals together", args: ["promote", "--from", "dev", "staging"], code: 2, says: ["either --from <env> or positional"] },
-  { name: "promote --from an unknown environment", args: ["promote", "--from", "qa"], code: 1, says: ['unknown environment "qa"', "--from"] },
+  { name: "promote --from an unknown environment", args: ["promote", "--from", "qa"], code: 2, says: ['unknown environment "qa"', "--from"] },
   { name: "promote with a bump-image flag", args: ["promote", "staging", "--digest", `sha256:${HEX}`], code: 2, says: ["Unknown option '--digest'"] },
   // ---- promotion order
   { name: "promote backwards", args: ["promote", "prod", "staging"], code: 1, says: ["prod", "staging", "goes forward"] },
@@ -180,9 +181,9 @@ const cases: Case[] = [
   { name: "promote skipping a stage", args: ["promote", "dev", "prod"], code: 1, says: ["skips staging", "--force"] },
   { name: "promote the first stage", args: ["promote", "dev"], code: 1, says: ["dev is the first stage"] },
   { name: "promote the first stage to itself", args: ["promote", "dev", "dev"], code: 1, says: ["cannot promote dev to itself"] },
-  { name: "promote to an unknown environment", args: ["promote", "qa"], code: 1, says: ['unknown environment "qa"'] },
-  { name: "promote from an unknown environment", args: ["promote", "qa", "prod"], code: 1, says: ['unknown environment "qa"'] },
-  { name: "promote an unknown image", args: ["promote", "staging", "--image", "nginx"], code: 1, says: ['unknown image "nginx"'] },
+  { name: "promote to an unknown environment", args: ["promote", "qa"], code: 2, says: ['unknown environment "qa"'] },
+  { name: "promote from an unknown environment", args: ["promote", "qa", "prod"], code: 2, says: ['unknown environment "qa"'] },
+  { name: "promote an unknown image", args: ["promote", "staging", "--image", "nginx"], code: 2, says: ['unknown image "nginx"'] },
   // ---- downgrades
   { name: "downgrade without --allow-downgrade", args: ["bump-image", "v0.9.0"], code: 1, says: ["from v1.0.0 to v0.9.0", "--allow-downgrade"] },
   { name: "pre-release below the release", args: ["bump-image", "v1.0.0-rc.1"], code: 1, says: ["from v1.0.0 to v1.0.0-rc.1", "--allow-downgrade"] },
@@ -277,6 +278,82 @@ const cases: Case[] = [
   { name: "rollback with --to and --steps", args: ["rollback", "prod", "--to", "v1.0.0", "--steps", "1"], code: 2, says: ["either --to <tag> or --steps <n>"] },
   { name: "rollback --steps 0", args: ["rollback", "prod", "--steps", "0"], code: 2, says: ["--steps takes a positive whole number"] },
   { name: "rollback without an environment", args: ["rollback"], code: 2, says: ["expected one environment"] },
+  // ---- issue 11: every command tells the truth
+  // 10: a later stage moved by bump-image is held to promote's order rule.
+  { name: "bump a later stage ahead of the one before it", args: ["bump-image", "v1.1.0", "--env", "staging"], code: 1, says: ["staging would run ghcr.io/ringlet/ringlet v1.1.0, ahead of the previous stage, dev (v1.0.0)", "--force"] },
+  { name: "bump prod to a tag staging does not run", args: ["bump-image", "build-77", "--env", "prod"], code: 1, says: ["which the previous stage does not run, staging", "bump dev and promote"] },
+  // 13: a dry run checks what the real run checks.
+  { name: "--dry-run on a dirty tree", args: ["bump-image", "v1.0.1", "--dry-run"], setup: async (repo) => repo.write("notes.txt", "scratch\n"), code: 1, says: ["--dry-run: the real run would refuse", "uncommitted changes", "notes.txt"] },
+  {
+    name: "--dry-run on another branch",
+    args: ["promote", "staging", "--dry-run"],
+    setup: async (repo) => {
+      await repo.git("checkout", "--quiet", "-b", "feature");
+      await commitFile(repo, DEV, await replaceInFile(repo, DEV, "    newTag: v1.0.0\n", "    newTag: v1.0.5\n"), "dev on v1.0.5");
+    },
+    code: 1,
+    says: ["--dry-run: the real run would refuse", "you are on feature", "git switch main"],
+  },
+  {
+    name: "--dry-run in the middle of a conflicted merge",
+    args: ["bump-image", "v1.0.1", "--dry-run"],
+    setup: async (repo) => {
+      await repo.git("checkout", "--quiet", "-b", "other");
+      await commitFile(repo, "overlays/dev/replicas.yaml", "# theirs\n", "theirs");
+      await repo.git("checkout", "--quiet", "main");
+      await commitFile(repo, "overlays/dev/replicas.yaml", "# ours\n", "ours");
+      await repo.git("merge", "--quiet", "other").catch(() => undefined);
+    },
+    code: 1,
+    says: ["--dry-run: the real run would refuse", "overlays/dev/replicas.yaml"],
+  },
+  // 15: conventions.
+  {
+    name: "a default branch behind its remote",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => {
+      await commitFile(repo, "notes.md", "merged elsewhere\n", "a commit origin has");
+      await repo.git("push", "--quiet", "origin", "main");
+      await repo.git("reset", "--quiet", "--hard", "HEAD~1");
+    },
+    code: 1,
+    says: ["main is 1 commit behind origin/main", "git pull"],
+  },
+  {
+    name: "partial semver downgrade",
+    args: ["bump-image", "v1.2"],
+    setup: async (repo) => commitFile(repo, DEV, await replaceInFile(repo, DEV, "    newTag: v1.0.0\n", "    newTag: v1.9.0\n"), "dev on v1.9.0"),
+    code: 1,
+    says: ["from v1.9.0 to v1.2", "--allow-downgrade"],
+  },
+  { name: "a value flag given twice", args: ["bump-image", "v1.0.1", "--env", "dev", "--env", "prod"], code: 2, says: ["--env was given more than once"] },
+  { name: "--image given twice (promote)", args: ["promote", "staging", "--image", "ghcr.io/ringlet/ringlet", "--image", "ghcr.io/ringlet/ringlet"], code: 2, says: ["--image was given more than once"] },
+  { name: "--root given twice", args: ["check", "--root", "."], code: 2, says: ["--root was given more than once"] },
+  { name: "check with an argument", args: ["check", "dev"], code: 2, says: ['check takes no arguments, got "dev"'] },
+  { name: "generate with an argument", args: ["generate", "all"], code: 2, says: ['generate takes no arguments, got "all"'] },
+  { name: "render with two environments", args: ["render", "dev", "prod"], code: 2, says: ['unexpected argument "prod"'] },
+  { name: "render an unknown environment", args: ["render", "qa"], code: 2, says: ['unknown environment "qa"'] },
+  { name: "render constructor (an Object.prototype name)", args: ["render", "constructor"], code: 2, says: ['unknown environment "constructor"'] },
+  { name: "plan toString", args: ["plan", "toString"], code: 2, says: ['unknown environment "toString"'] },
+  { name: "bump-image --env constructor", args: ["bump-image", "v1.0.1", "--env", "constructor"], code: 2, says: ['unknown environment "constructor"'] },
+  { name: "history of an unknown ref", args: ["history", "dev", "--ref", "no-such-ref"], code: 2, says: ['--ref "no-such-ref" is not a commit'] },
+  { name: "status of an unknown ref", args: ["status", "--ref", "no-such-ref"], code: 2, says: ['--ref "no-such-ref" is not a commit'] },
+  { name: "diff against an unknown ref", args: ["diff", "--base", "no-such-ref"], code: 2, says: ["--base no-such-ref is not a commit"] },
+  { name: "history with an unknown image", args: ["history", "dev", "--image", "nginx"], code: 2, says: ['unknown image "nginx"'] },
+  {
+    name: "an environment named __proto__ in the spec",
+    args: ["bump-image", "v1.0.1"],
+    setup: async (repo) => commitFile(repo, "overlays/environments.yaml", await replaceInFile(repo, "overlays/environments.yaml", "\n  staging:\n", "\n  __proto__:\n"), "a reserved name"),
+    code: 1,
+    says: ["overlays/environments.yaml: environments.__proto__", "cannot be used as a name"],
+  },
+  {
+    name: "generate over an overlay whose images: block was removed",
+    args: ["generate"],
+    setup: async (repo) => commitFile(repo, "overlays/prod/kustomization.yaml", await replaceInFile(repo, "overlays/prod/kustomization.yaml", IMAGES_BLOCK, ""), "drop prod's images"),
+    code: 1,
+    says: ["overlays/prod/kustomization.yaml: images: has no images: list", "start prod over at ghcr.io/ringlet/ringlet v1.0.0 (initialTag)"],
+  },
 ];
 
 const repos: TestRepo[] = [];

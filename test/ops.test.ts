@@ -379,7 +379,9 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(previous).toMatch(new RegExp(`^previous +v1\\.0\\.0 +${initial.slice(0, 7)} +\\S+ \\S+ +— +Test Runner +initial$`));
     expect(out.indexOf(current)).toBeLessThan(out.indexOf(previous));
     // What an operator needs for a rollback: the previous tag for the UI, the merge to revert.
-    expect(out).toContain(`Argo CD UI rollback: the sync before it ran v1.0.0 (${initial.slice(0, 7)})`);
+    // dev syncs automatically: Argo CD refuses a UI rollback until auto-sync is off.
+    expect(out).toContain("ringlet-dev syncs automatically: Argo CD refuses a UI rollback while auto-sync is on");
+    expect(out).toContain(`Argo CD UI rollback (with auto-sync off): the sync before it ran v1.0.0 (${initial.slice(0, 7)})`);
     expect(out).toContain(`git revert -m 1 ${merge12.slice(0, 7)}`);
     // The promotion to staging is not dev's history.
     expect(out).not.toContain("#13");
@@ -389,7 +391,7 @@ describe("after a bump of dev and a promotion to staging", () => {
     const result = await repo.cli(["history", "dev", "--json"]);
     expect(result.code).toBe(0);
     const json = JSON.parse(result.stdout);
-    expect(Object.keys(json)).toEqual(["environment", "file", "ref", "commit", "entries"]);
+    expect(Object.keys(json)).toEqual(["environment", "file", "ref", "commit", "entries", "application", "sync", "uiRollback"]);
     expect(json).toEqual({
       environment: "dev",
       file: "overlays/dev/kustomization.yaml",
@@ -423,6 +425,10 @@ describe("after a bump of dev and a promotion to staging", () => {
           current: false,
         },
       ],
+      application: "ringlet-dev",
+      sync: "auto",
+      // Nothing dev renders changed after the tag move: one step back is the previous tag.
+      uiRollback: { allowed: false, returnsTo: null, laterChanges: [] },
     });
     expect(Object.keys(json.entries[0])).toEqual(["image", "tag", "digest", "previous", "commit", "date", "author", "subject", "pullRequest", "merge", "current"]);
     const staging = JSON.parse((await ok(repo, ["history", "staging", "--json", "--limit", "1"])).stdout);

@@ -324,7 +324,7 @@ describe("promote", () => {
 describe("deploy branches", () => {
   it("refuses a move started while another environment's deploy branch is checked out, and changes nothing", async () => {
     const repo = await newRepo();
-    expect((await repo.cli(["bump-image", "v3.0.0", "--env", "staging"])).code).toBe(0);
+    expect((await repo.cli(["bump-image", "v3.0.0", "--env", "staging", "--force"])).code).toBe(0);
     expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/v3.0.0");
     const before = await repo.state();
 

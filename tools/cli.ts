@@ -1,6 +1,6 @@
 // The one entry point behind every pnpm script: parses flags, calls one command function, and
 // turns errors into messages and exit codes (0 ok, 1 findings or failure, 2 usage).
-import { resolve } from "node:path";
+import { dirname, resolve } from "node:path";
 import { pathToFileURL } from "node:url";
 import { parseArgs, type ParseArgsConfig } from "node:util";
 import { EXIT, GitHubError, PreconditionError, ToolError, UsageError, ValidationError, exitCodeFor } from "./core/errors.ts";
@@ -26,6 +26,8 @@ export interface Command {
   /** Option help lines, shown by --help. */
   help: string;
   options: ParseArgsConfig["options"];
+  /** How many positional arguments the command takes at most (default: the command checks itself). */
+  maxPositionals?: number;
   run(ctx: CommandContext): Promise<number>;
 }
 
@@ -68,9 +70,10 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   }
   const command = await entry.load();
   try {
+    const options = { ...GLOBAL_OPTIONS, ...command.options };
     let parsed;
     try {
-      parsed = parseArgs({ args: rest, options: { ...GLOBAL_OPTIONS, ...command.options }, allowPositionals: true, strict: true });
+      parsed = parseArgs({ args: rest, options, allowPositionals: true, strict: true, tokens: true });
     } catch (error) {
       throw new UsageError((error as Error).message);
     }
@@ -78,7 +81,20 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
       out(commandHelp(command));
       return EXIT.ok;
     }
-    const root = resolve(typeof parsed.values.root === "string" ? parsed.values.root : process.cwd());
+    // A value flag given twice: parseArgs keeps the last one silently, which hides a mistake
+    // (`--env staging --env prod` deploys prod).
+    const seen = new Set<string>();
+    for (const token of parsed.tokens ?? []) {
+      if (token.kind !== "option" || (options as Record<string, { type: string }>)[token.name]?.type !== "string") continue;
+      if (seen.has(token.name)) throw new UsageError(`--${token.name} was given more than once`);
+      seen.add(token.name);
+    }
+    if (command.maxPositionals !== undefined && parsed.positionals.length > command.maxPositionals) {
+      throw new UsageError(
+        command.maxPositionals === 0 ? `${command.name} takes no arguments, got ${parsed.positionals.map((p) => JSON.stringify(p)).join(" ")}` : `unexpected argument ${JSON.stringify(parsed.positionals[command.maxPositionals])}`,
+      );
+    }
+    const root = resolveRoot(parsed.values.root as string | undefined, env);
     return await command.run({ values: parsed.values as CommandContext["values"], positionals: parsed.positionals, root, env, stdout: out, stderr: err, colour });
   } catch (error) {
     // With --json a script reads stdout: the error goes there too, as JSON (and on stderr for people).
@@ -92,6 +108,18 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
   } finally {
     commandFinished();
   }
+}
+
+/**
+ * --root as the caller meant it. pnpm runs a script in the package's directory, so a relative
+ * path is resolved from where pnpm was called (INIT_CWD), but only when this process is that
+ * script (its working directory is the package pnpm named); otherwise from the working directory.
+ */
+export function resolveRoot(root: string | undefined, env: NodeJS.ProcessEnv, cwd = process.cwd()): string {
+  if (root === undefined) return cwd;
+  if (root.trim() === "") throw new UsageError("--root needs a directory, got an empty string");
+  const runByPackageManager = env.INIT_CWD && env.npm_package_json && resolve(dirname(env.npm_package_json)) === resolve(cwd);
+  return resolve(runByPackageManager ? env.INIT_CWD! : cwd, root);
 }
 
 function errorJson(error: unknown): Record<string, unknown> {
@@ -108,6 +136,13 @@ function errorJson(error: unknown): Record<string, unknown> {
 
 // Run when executed directly (tsx tools/cli.ts ...), not when imported by tests.
 if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+  // `pnpm status | head -3`: the reader went away; that is not a failure worth a stack trace.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on("error", (error: NodeJS.ErrnoException) => {
+      if (error.code === "EPIPE") process.exit(process.exitCode ?? 0);
+      throw error;
+    });
+  }
   main(process.argv.slice(2)).then(
     (code) => {
       process.exitCode = code;

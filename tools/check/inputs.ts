@@ -53,6 +53,27 @@ async function driftFindings(root: string, spec: Spec): Promise<Finding[]> {
   });
 }
 
+/**
+ * The spec was edited and `pnpm generate` not run (the digest generate wrote differs): every
+ * overlay and Application is stale, and reporting each consequence (pages of drift, renders of
+ * overlays that do not exist yet) would hide the one thing to do. Problems generate itself would
+ * refuse with are still reported as they are.
+ */
+async function specChangedFindings(root: string, spec: Spec, specRel: string): Promise<Finding[] | undefined> {
+  const { SPEC_DIGEST_LINE, specDigest } = await import("../generate/plan.ts");
+  const text = await readFile(join(root, "argocd", "kustomization.yaml"), "utf8").catch(() => undefined);
+  const written = text && SPEC_DIGEST_LINE.exec(text)?.[1];
+  if (!written || written === specDigest(spec)) return undefined;
+  try {
+    const { planChanges } = await import("../generate/apply.ts");
+    await planChanges(root, spec);
+  } catch (error) {
+    if (error instanceof ValidationError) return problemsToFindings("spec/invalid", error).map((f) => (f.file === specRel ? f : { ...f, rule: f.line !== undefined ? "yaml/parse" : "drift/generated" }));
+    throw error;
+  }
+  return [{ rule: "spec/changed", file: specRel, path: "", message: "the spec changed: run `pnpm generate`" }];
+}
+
 async function argocdObjects(root: string): Promise<{ objects: RenderedObject[]; findings: Finding[]; resources: string[] | undefined }> {
   const objects: RenderedObject[] = [];
   const findings: Finding[] = [];
@@ -263,6 +284,12 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     if (error instanceof ValidationError) return { context: undefined, findings: problemsToFindings("spec/invalid", error), renders: [] };
     throw error;
   }
+  const changed = await specChangedFindings(root, spec, specRel);
+  if (changed) {
+    renders.keepOnly(new Set());
+    await renders.settled();
+    return { context: undefined, findings: changed, renders: [] };
+  }
   const envs = Object.keys(spec.environments);
   const findings: Finding[] = [];
   const warm: Promise<void>[] = [];
@@ -279,7 +306,11 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   crds.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
   const [drift, argocd, rendered] = await Promise.all([
     driftFindings(root, spec).catch((error: unknown) => {
-      if (error instanceof ValidationError) return problemsToFindings("drift/generated", error).map((f) => (f.file === "overlays/environments.yaml" ? { ...f, rule: "spec/invalid" } : f));
+      // What generate could not read is named for what it is: a file that is not YAML is a parse
+      // error of that file (not drift), a spec the base contradicts is an invalid spec.
+      if (error instanceof ValidationError) {
+        return problemsToFindings("drift/generated", error).map((f) => ({ ...f, rule: f.file === specRel ? "spec/invalid" : f.line !== undefined ? "yaml/parse" : f.rule }));
+      }
       throw error;
     }),
     argocdObjects(root),

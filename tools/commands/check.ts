@@ -12,6 +12,7 @@ export const checkCommand: Command = {
     "      --kustomize-versions  also render every overlay and argocd/ with every installed kustomize (the versions\n" +
     "                            Argo CD releases bundle) and report each that fails or differs from the default\n",
   options: { json: { type: "boolean" }, "kustomize-versions": { type: "boolean" } },
+  maxPositionals: 0,
   async run(ctx) {
     const started = performance.now();
     const kustomizeVersions = ctx.values["kustomize-versions"] === true;

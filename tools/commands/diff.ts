@@ -10,7 +10,7 @@ import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { formatDiffMarkdown, formatDiffText } from "../diff/format.ts";
-import { diffSnapshots, renderSnapshot, renderSnapshotAt, snapshotErrors } from "../diff/manifests.ts";
+import { diffSnapshots, imageChanges, renderSnapshot, renderSnapshotAt, snapshotErrors } from "../diff/manifests.ts";
 import { revParse, remoteUrl, showFile } from "../git/git.ts";
 import { loadSpec } from "../spec/load.ts";
 
@@ -37,6 +37,7 @@ export const diffCommand: Command = {
     "      --comment <number>  post the markdown as one comment on that pull request, updated in place (needs GITHUB_TOKEN)\n" +
     "      --post <file>       with --comment: post this file (the output of --format markdown, made by another job) instead of rendering\n",
   options: { base: { type: "string" }, format: { type: "string" }, comment: { type: "string" }, post: { type: "string" } },
+  maxPositionals: 0,
   async run(ctx) {
     const format = (ctx.values.format as string | undefined) ?? "text";
     if (format !== "text" && format !== "markdown") throw new UsageError(`--format takes text or markdown, not ${JSON.stringify(format)}`);
@@ -64,15 +65,17 @@ export const diffCommand: Command = {
     progress(`diff: rendering ${envs.length} environments at ${base} and in the working tree`);
     const [before, after] = await Promise.all([renderSnapshotAt(ctx.root, base, envs), renderSnapshot(ctx.root, envs)]);
     const changes = diffSnapshots(before, after, envs);
+    const images = imageChanges(before, after, envs);
     const errors = [...snapshotErrors(before).map((e) => `${base}: ${e}`), ...snapshotErrors(after).map((e) => `working tree: ${e}`)];
 
     const markdown = () =>
       formatDiffMarkdown(changes, envs, {
+        images,
         preface: `${DIFF_COMMENT_MARKER}\n## Rendered diff against \`${base}\`${errors.length ? `\n\n> [!WARNING]\n> Some overlays did not render:\n${errors.map((e) => `> - ${e.split("\n")[0]}`).join("\n")}` : ""}`,
       });
     if (format === "markdown") ctx.stdout(markdown());
     else {
-      ctx.stdout(formatDiffText(changes, envs, ctx.colour));
+      ctx.stdout(formatDiffText(changes, envs, ctx.colour, images));
       for (const e of errors) ctx.stderr(`render failed: ${e}\n`);
     }
     if (ctx.env.GITHUB_STEP_SUMMARY) await appendFile(ctx.env.GITHUB_STEP_SUMMARY, markdown());

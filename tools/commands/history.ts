@@ -14,6 +14,7 @@ export const historyCommand: Command = {
     "      --ref <rev>     read the history of this revision (default: the branch Argo CD syncs, e.g. main)\n" +
     "      --json          print the entries as JSON\n",
   options: { limit: { type: "string" }, image: { type: "string" }, ref: { type: "string" }, json: { type: "boolean" } },
+  maxPositionals: 1,
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const env = environmentArgument(spec, ctx.positionals);

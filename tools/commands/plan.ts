@@ -14,6 +14,7 @@ export const planCommand: Command = {
     "                       child Application's PreSync/Sync/PostSync, and where a manual Application blocks it\n" +
     "      --json           print the plan as JSON\n",
   options: { json: { type: "boolean" }, "first-install": { type: "boolean" } },
+  maxPositionals: 1,
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     if (ctx.values["first-install"]) {

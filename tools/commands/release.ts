@@ -2,18 +2,20 @@
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command, CommandContext } from "../cli.ts";
-import { ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { PreconditionError, ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 import { formatDiffText } from "../diff/format.ts";
 import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
-import { showFile } from "../git/git.ts";
+import { git, revParse, showFile, tryGit } from "../git/git.ts";
 import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch, lockRepository } from "../release/apply.ts";
 import type { RepositoryLock } from "../release/lock.ts";
 import { pullRequestBody } from "../release/body.ts";
 import { evaluateGates, GateRefusal, gatesCommitText, gatesMarkdown, gatesStatus, gatesText, hasGates, parseOverrides, setGatesStatus, type GateReport } from "../release/gates.ts";
 import { holdProblems, loadHolds } from "../release/holds.ts";
+import { compareSemver } from "../edit/tag.ts";
+import type { ImageRef } from "../edit/kustomization.ts";
 import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
@@ -99,9 +101,9 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
   const dryRun = Boolean(ctx.values["dry-run"]);
   const json = Boolean(ctx.values.json);
   const wantsPullRequest = Boolean(ctx.values.pr || githubToken(ctx.env));
-  // Preconditions of the tree first (unless nothing will be written), then the plan: both say
-  // what is wrong before anything changes.
-  const current = dryRun ? undefined : (await checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) })).branch;
+  // Preconditions of the tree first, then the plan: both say what is wrong before anything
+  // changes. A dry run checks exactly what the real run checks, and says what it would refuse.
+  const current = (await asDryRun(dryRun, () => checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) }))).branch;
   let plan = await planRelease(ctx.root, spec, request);
   let commit = plan.changed;
 
@@ -119,8 +121,11 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false }, null, 2)}\n`);
     else ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
     return 0;
-  } else if (commit && current !== undefined) {
-    await checkBranchStart(ctx.root, plan, current);
+  } else if (commit) {
+    await asDryRun(dryRun, async () => {
+      await checkBranchStart(ctx.root, plan, current);
+      await checkBaseUpToDate(ctx.root);
+    });
   }
 
   let gates: GateReport | undefined;
@@ -172,8 +177,11 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     const what = plan.kind === "rollback" ? "rollback, gates do not apply" : `${plan.kind} into ${plan.env}`;
     await setGatesStatus(ctx.root, ctx.env, result.commit, plan.kind === "rollback" ? { state: "success", description: what } : gatesStatus(gates, what));
   }
+  // git commits under a stand-in identity when none is configured (see git.ts): say whose it is.
+  const author = commit ? await commitAuthor(ctx.root, result.commit) : undefined;
+  if (author && !author.configured) ctx.stderr(`note: no git identity is configured here, so the commit's author is ${author.name}; set user.name and user.email to commit as yourself\n`);
   if (json) {
-    ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: commit, ...result }, null, 2)}\n`);
+    ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: commit, ...result, ...(author ? { author: author.name } : {}) }, null, 2)}\n`);
   } else {
     if (commit) ctx.stdout(`${plan.title}\ncommitted ${result.commit.slice(0, 12)} on branch ${result.branch}\n`);
     if (result.pullRequest) {
@@ -184,6 +192,37 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     if (result.nextStep) ctx.stdout(`${result.nextStep}\n`);
   }
   return 0;
+}
+
+async function commitAuthor(root: string, sha: string): Promise<{ name: string; configured: boolean }> {
+  const name = (await git(root, ["log", "-1", "--format=%an <%ae>", sha])).trim();
+  const email = (await tryGit(root, ["config", "user.email"])).stdout.trim();
+  return { name, configured: email !== "" || Boolean(process.env.GIT_AUTHOR_EMAIL) };
+}
+
+/** Runs a precondition; in a dry run, its refusal says that the real run would refuse. */
+async function asDryRun<T>(dryRun: boolean, check: () => Promise<T>): Promise<T> {
+  try {
+    return await check();
+  } catch (error) {
+    if (dryRun && error instanceof PreconditionError) throw new PreconditionError(`--dry-run: the real run would refuse: ${error.message}`);
+    throw error;
+  }
+}
+
+/**
+ * A deploy branch cut from a local default branch that is behind its remote would carry an old
+ * tree (a reverted config, an older tag elsewhere) into the pull request's diff, and conflict on
+ * merge. Judged against the remote-tracking branch as last fetched: nothing is fetched here.
+ */
+async function checkBaseUpToDate(root: string): Promise<void> {
+  const base = await defaultBranch(root);
+  const remote = `refs/remotes/origin/${base}`;
+  if (!(await revParse(root, remote))) return;
+  const behind = Number((await git(root, ["rev-list", "--count", `refs/heads/${base}..${remote}`])).trim());
+  if (behind > 0) {
+    throw new PreconditionError(`${base} is ${behind} commit${behind === 1 ? "" : "s"} behind origin/${base}: run \`git pull --ff-only\` first, so that the deploy branch starts from what origin has`);
+  }
 }
 
 /** Both sides rendered from explicit texts, so the diff is right whenever it is asked for (before or after the commit). */
@@ -217,7 +256,7 @@ function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFil
   const wanted = ctx.values.image;
   if (typeof wanted === "string") {
     if (!names.includes(wanted)) {
-      problems.push({ file: specFile, path: "images", message: `unknown image ${JSON.stringify(wanted)}; images: ${names.join(", ")}` });
+      problems.push({ file: specFile, path: "images", message: `unknown image ${JSON.stringify(wanted)}; images: ${names.join(", ")}`, usage: true });
       return [];
     }
     return [wanted];
@@ -225,17 +264,49 @@ function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFil
   return names;
 }
 
+/**
+ * New tags land in the first stage and are promoted one stage at a time; `pnpm check` flags a
+ * stage that runs ahead of the one before it (rules/consistency.ts, promotion-order). A bump of a
+ * later stage is held to the same rule, and to promote's override (--force): it may move to what
+ * the previous stage runs or to an older version, not to a tag the previous stage has not run.
+ */
+async function stageOrderProblems(root: string, spec: Spec, env: string, targets: { image: string; ref: ImageRef }[]): Promise<Problem[]> {
+  const order = Object.keys(spec.environments);
+  const at = order.indexOf(env);
+  if (at <= 0) return [];
+  const prev = order[at - 1]!;
+  const file = `overlays/${env}/kustomization.yaml`;
+  const running = await currentRefs(root, spec, prev, targets.map((t) => t.image));
+  const problems: Problem[] = [];
+  for (const [i, target] of targets.entries()) {
+    const theirs = running[i]!.ref;
+    if (theirs.newTag === target.ref.newTag && (target.ref.digest === undefined || theirs.digest === target.ref.digest)) continue;
+    const order_ = target.ref.newTag && theirs.newTag ? compareSemver(target.ref.newTag, theirs.newTag) : undefined;
+    if (order_ !== undefined && order_ < 0) continue;
+    const why = order_ !== undefined && order_ > 0 ? "ahead of the previous stage" : "which the previous stage does not run";
+    problems.push({
+      file,
+      path: "images",
+      message: `${env} would run ${target.image} ${refText(target.ref)}, ${why}, ${prev} (${refText(theirs)}): new tags land in ${order[0]} and are promoted in order (${order.join(" → ")}); bump ${order[0]} and promote, or pass --force`,
+    });
+  }
+  return problems;
+}
+
 function envProblem(spec: Spec, env: string, specFile: string, flag: string): Problem | undefined {
-  if (spec.environments[env]) return undefined;
-  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag}); environments: ${Object.keys(spec.environments).join(", ")}` };
+  if (Object.hasOwn(spec.environments, env)) return undefined;
+  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag}); environments: ${Object.keys(spec.environments).join(", ")}`, usage: true };
 }
 
 export const bumpImageCommand: Command = {
   name: "bump-image",
   summary: "Move an environment (default: the first stage) to a new image tag or digest, on a branch, with a pull request when GITHUB_TOKEN is set.",
   usage: "pnpm bump-image <tag>[@sha256:<digest>] [--env <env>] [--image <name>] [--digest sha256:<hex>] [--dry-run] [--json] [--pr] [--allow-downgrade]",
-  help: "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move (default: the spec's first image)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" + COMMON_HELP,
-  options: { ...COMMON_OPTIONS, env: { type: "string" }, digest: { type: "string" } },
+  help:
+    "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move (default: the spec's first image)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" +
+    "      --force            allow a later stage to run a tag the stage before it does not run (as promote --force)\n" +
+    COMMON_HELP,
+  options: { ...COMMON_OPTIONS, env: { type: "string" }, digest: { type: "string" }, force: { type: "boolean" } },
   async run(ctx) {
     const paths = repoPaths(ctx.root);
     const spec = await loadSpec(paths.spec, ctx.root);
@@ -251,7 +322,10 @@ export const bumpImageCommand: Command = {
     // A digest-only bump keeps no tag: the tag would no longer describe what runs.
     const ref = target.ref.newTag === undefined ? { digest: target.ref.digest } : target.ref;
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
-    return execute(ctx, spec, { kind: "bump", env, targets: images.map((image) => ({ image, ref })), allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });
+    const targets = images.map((image) => ({ image, ref }));
+    if (!ctx.values.force) problems.push(...(await stageOrderProblems(ctx.root, spec, env, targets)));
+    if (problems.length) throw new ValidationError(problems);
+    return execute(ctx, spec, { kind: "bump", env, targets, allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });
   },
 };
 

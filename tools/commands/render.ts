@@ -10,6 +10,7 @@ export const renderCommand: Command = {
   usage: "pnpm render <env> [--data]",
   help: "      --data        render the environment's data layer (overlays/<env>/data) instead\n",
   options: { data: { type: "boolean" } },
+  maxPositionals: 1,
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const env = environmentArgument(spec, ctx.positionals);

@@ -1,7 +1,11 @@
 // Every error the tools raise on purpose. Commands throw these; only the entry point (cli.ts)
 // turns them into messages and exit codes, so library code stays reusable and testable.
 
-/** Exit codes follow the usual CLI convention: 0 ok, 1 findings or failure, 2 usage. */
+/**
+ * Exit codes follow the usual CLI convention: 0 ok, 1 findings or failure, 2 usage. Usage is
+ * everything about how the command was called: an unknown command, flag, environment, image or
+ * git ref, a missing or extra argument, a flag given twice. Every command uses this one rule.
+ */
 export const EXIT = { ok: 0, failure: 1, usage: 2 } as const;
 
 /** Wrong flags or arguments: the user typed something the command does not take. */
@@ -14,8 +18,10 @@ export interface Problem {
   file: string;
   path: string;
   message: string;
-  /** 1-based line of `path` in `file`, when the file was at hand to look it up. */
+  /** 1-based line in `file`, when the problem is at a known line (a YAML syntax error). */
   line?: number;
+  /** The problem is with how the command was called (an unknown environment or image): exit 2. */
+  usage?: boolean;
 }
 
 /** Input that does not validate; carries every problem at once, not just the first. */
@@ -78,10 +84,12 @@ export class GitHubError extends Error {
 }
 
 export function formatProblem(p: Problem): string {
-  const where = p.line ? `${p.file}:${p.line}` : p.file;
-  return p.path ? `${where}: ${p.path}: ${p.message}` : `${where}: ${p.message}`;
+  const file = p.line !== undefined && !p.path.startsWith("line ") ? `${p.file}:${p.line}` : p.file;
+  return p.path ? `${file}: ${p.path}: ${p.message}` : `${file}: ${p.message}`;
 }
 
 export function exitCodeFor(error: unknown): number {
-  return error instanceof UsageError ? EXIT.usage : EXIT.failure;
+  if (error instanceof UsageError) return EXIT.usage;
+  if (error instanceof ValidationError && error.problems.some((p) => p.usage)) return EXIT.usage;
+  return EXIT.failure;
 }

@@ -26,7 +26,7 @@ function yamlProblems(file: string, doc: Document, lines: LineCounter): Problem[
     // yaml's messages end with their own " at line N, column M:" and a source excerpt; the
     // position is already in the path.
     const message = (e.message.split("\n")[0] ?? e.message).replace(/ at line \d+, column \d+:?$/, "");
-    return { file, path: `line ${at.line}:${at.col}`, message };
+    return { file, path: `line ${at.line}:${at.col}`, line: at.line, message };
   });
 }
 

@@ -1,6 +1,15 @@
 // Presenting rendered-manifest changes: plain text for terminals, markdown for pull requests.
 import { paint } from "../core/term.ts";
-import type { ResourceChange } from "./manifests.ts";
+import type { ImageChange, ResourceChange } from "./manifests.ts";
+
+/** One line per environment whose images change: what it ran and what it will run. */
+export function imageLines(images: ImageChange[]): string[] {
+  return images.map((c) => {
+    const what = c.status === "added" ? "new environment, will run" : c.status === "removed" ? "removed environment, ran" : "images";
+    const list = c.status === "changed" ? `${c.before.join(", ") || "none"} → ${c.after.join(", ") || "none"}` : (c.status === "added" ? c.after : c.before).join(", ") || "no images";
+    return `${c.env}: ${what} ${list}`;
+  });
+}
 
 /** GitHub refuses comment and pull-request bodies longer than this many characters. */
 export const GITHUB_BODY_LIMIT = 65_536;
@@ -30,13 +39,14 @@ export function summarize(changes: ResourceChange[], envs: string[]): EnvSummary
 
 const label = (c: ResourceChange) => `${c.key}${c.layer === "data" ? " (data)" : ""}`;
 
-export function formatDiffText(changes: ResourceChange[], envs: string[], colour = false): string {
+export function formatDiffText(changes: ResourceChange[], envs: string[], colour = false, images: ImageChange[] = []): string {
   if (changes.length === 0) return "No rendered changes.\n";
   const lines = ["Summary:"];
   for (const s of summarize(changes, envs)) {
     if (s.added + s.changed + s.removed === 0) lines.push(`  ${s.env}: no changes`);
     else lines.push(`  ${s.env}: ${s.added} added, ${s.changed} changed, ${s.removed} removed (+${s.plus} -${s.minus} lines)`);
   }
+  if (images.length) lines.push("", "Images:", ...imageLines(images).map((l) => `  ${l}`));
   for (const env of envs) {
     const mine = changes.filter((c) => c.env === env);
     if (!mine.length) continue;
@@ -62,6 +72,8 @@ export interface MarkdownOptions {
   preface?: string;
   /** Character budget of the whole output (GitHub's body limit by default). */
   limit?: number;
+  /** Image changes per environment, listed under the summary. */
+  images?: ImageChange[];
 }
 
 /**
@@ -79,6 +91,7 @@ export function formatDiffMarkdown(changes: ResourceChange[], envs: string[], op
   }
   head.push("| Environment | Added | Changed | Removed | Lines |", "| --- | ---: | ---: | ---: | ---: |");
   for (const s of summarize(changes, envs)) head.push(`| ${s.env} | ${s.added} | ${s.changed} | ${s.removed} | +${s.plus} −${s.minus} |`);
+  if (options.images?.length) head.push("", "**Images**", "", ...imageLines(options.images).map((l) => `- ${l.replace(/^([^:]+):/, "**$1**:")}`));
   let out = `${head.join("\n")}\n`;
   const omitted: ResourceChange[] = [];
   // Room kept for the closing notice, so that it always fits.

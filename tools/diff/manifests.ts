@@ -132,3 +132,50 @@ export function snapshotErrors(snapshot: Snapshot): string[] {
   for (const [env, layers] of snapshot) for (const [layer, value] of Object.entries(layers)) if (value && !Array.isArray(value)) out.push(`${env} (${layer}): ${value.error}`);
   return out;
 }
+
+/** How an environment's images change (one entry per environment whose set of images differs). */
+export interface ImageChange {
+  env: string;
+  /** Images the environment runs before and after; empty when it does not exist on that side. */
+  before: string[];
+  after: string[];
+  status: "added" | "removed" | "changed";
+}
+
+function collectImages(value: unknown, out: Set<string>): void {
+  if (Array.isArray(value)) {
+    for (const v of value) collectImages(v, out);
+    return;
+  }
+  if (!value || typeof value !== "object") return;
+  for (const [key, child] of Object.entries(value)) {
+    if ((key === "containers" || key === "initContainers" || key === "ephemeralContainers") && Array.isArray(child)) {
+      for (const c of child) if (c && typeof (c as { image?: unknown }).image === "string") out.add((c as { image: string }).image);
+    }
+    collectImages(child, out);
+  }
+}
+
+function imagesOf(snapshot: Snapshot, env: string): string[] | undefined {
+  const layers = snapshot.get(env);
+  if (!layers || (layers.app === undefined && layers.data === undefined)) return undefined;
+  const out = new Set<string>();
+  for (const layer of ["app", "data"] as const) for (const r of asList(layers[layer])) for (const o of parseYamlStream(r.text, r.key)) collectImages(o, out);
+  return [...out].sort();
+}
+
+/**
+ * The images each environment runs, before and after: a new environment's tags (or a removed
+ * one's) are otherwise hidden in pages of "added" resources.
+ */
+export function imageChanges(before: Snapshot, after: Snapshot, envs: string[]): ImageChange[] {
+  const out: ImageChange[] = [];
+  for (const env of envs) {
+    const a = imagesOf(before, env);
+    const b = imagesOf(after, env);
+    if (a === undefined && b === undefined) continue;
+    if (a && b && a.join("\n") === b.join("\n")) continue;
+    out.push({ env, before: a ?? [], after: b ?? [], status: a === undefined ? "added" : b === undefined ? "removed" : "changed" });
+  }
+  return out;
+}

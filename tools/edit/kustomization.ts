@@ -26,9 +26,11 @@ interface Splice {
 
 /**
  * Words and numbers that some YAML reader takes for something other than a string. kustomize's
- * reader follows YAML 1.1 here: `newTag: yes` is a boolean to it, and the build fails.
+ * reader follows YAML 1.1 here: `newTag: yes` is a boolean to it, and the build fails. Its
+ * integers go through Go's strconv.ParseInt(s, 0, 64) (go-yaml resolve.go), which also takes
+ * upper-case prefixes: `0X1F`, `0B11` and `0O17` are numbers to it, though valid OCI tags.
  */
-const NOT_PLAIN_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][-+]?\d+)?|0x[\da-fA-F_]+|0o?[0-7_]+|0b[01_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|\d+(?::[0-5]?\d)+(?:\.\d*)?)$/;
+const NOT_PLAIN_STRING = /^(?:y|Y|yes|Yes|YES|n|N|no|No|NO|true|True|TRUE|false|False|FALSE|on|On|ON|off|Off|OFF|null|Null|NULL|~|[-+]?(?:\d[\d_]*)?\.?\d[\d_]*(?:[eE][-+]?\d+)?|0[xX][\da-fA-F_]+|0[oO]?[0-7_]+|0[bB][01_]+|[-+]?\.(?:inf|Inf|INF)|\.(?:nan|NaN|NAN)|\d+(?::[0-5]?\d)+(?:\.\d*)?)$/;
 
 /** True when a plain (unquoted) scalar would not read back as this same string, in YAML 1.1 or 1.2. */
 export function needsQuotes(value: string): boolean {

@@ -26,11 +26,16 @@ export function digestProblem(digest: string): string | undefined {
 }
 
 const SEMVER = /^v?(\d+)\.(\d+)\.(\d+)(?:-([0-9A-Za-z.-]+))?(?:\+[0-9A-Za-z.-]+)?$/;
+/** `v1.2`, `1.2`, `v1`: the usual short forms of a release, read with the missing parts as 0 (a bare `1234` is a build number, not a version). */
+const PARTIAL = /^(?:v(\d+)(?:\.(\d+))?|(\d+)\.(\d+))(?:-([0-9A-Za-z.-]+))?$/;
 
 export function parseSemver(tag: string): { major: number; minor: number; patch: number; pre: string[] } | undefined {
   const m = SEMVER.exec(tag);
-  if (!m) return undefined;
-  return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), pre: m[4] ? m[4].split(".") : [] };
+  if (m) return { major: Number(m[1]), minor: Number(m[2]), patch: Number(m[3]), pre: m[4] ? m[4].split(".") : [] };
+  // `v1.9.0 → v1.2` is as much a downgrade as `v1.9.0 → v1.2.0`.
+  const p = PARTIAL.exec(tag);
+  if (!p) return undefined;
+  return { major: Number(p[1] ?? p[3]), minor: Number(p[2] ?? p[4] ?? 0), patch: 0, pre: p[5] ? p[5].split(".") : [] };
 }
 
 /** Negative when a < b, 0 when equal, positive when a > b; undefined when either is not semver. */

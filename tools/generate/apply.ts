@@ -1,9 +1,10 @@
 // Applying half of `pnpm generate`, and the comparison `pnpm check` reports as drift.
 import { readdir, readFile, rm } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { ValidationError } from "../core/errors.ts";
+import { existsSync } from "node:fs";
+import { ValidationError, type Problem } from "../core/errors.ts";
 import { readTextIfExists, writeFileAtomic } from "../core/fs.ts";
-import { parseYaml } from "../core/yaml.ts";
+import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import type { Spec } from "../spec/schema.ts";
 import { readBase } from "./base.ts";
 import { componentProblems, planGenerate, type GeneratedFile, type ImageEntry } from "./plan.ts";
@@ -75,23 +76,126 @@ async function existingGenerated(root: string): Promise<string[]> {
   return found;
 }
 
-/** Everything generate would change: pure with respect to the tree (reads only). */
-export async function planChanges(root: string, spec: Spec): Promise<{ files: GeneratedFile[]; changes: FileChange[] }> {
+export interface PlanNotes {
+  /** What generate decided about tags that a reader would otherwise not see (carried over, started). */
+  notes: string[];
+  /** The app's name changed: every Argo CD Application is renamed (the root prunes the old ones). */
+  renamedApp?: { from: string; to: string; applications: string[] };
+}
+
+const SPEC_FILE = "overlays/environments.yaml";
+
+function tagsText(entries: ImageEntry[] | undefined): string {
+  return (entries ?? []).map((e) => `${e.name} ${[e.newTag, e.digest].filter(Boolean).join("@") || "(none)"}`).join(", ") || "no images";
+}
+
+/**
+ * Where each environment's running tags come from when the spec changed around them. Tags are
+ * never reset to initialTag behind the reader's back: a renamed image keeps its overlay's tag, a
+ * renamed environment keeps the tags of the one it replaces, and what cannot be told apart is
+ * refused with the reason.
+ */
+async function carryTags(root: string, spec: Spec, currentImages: Map<string, ImageEntry[]>, existing: string[]): Promise<{ carried: Map<string, ImageEntry[]>; notes: string[] }> {
   const envs = Object.keys(spec.environments);
-  const [base, currentImages] = await Promise.all([readBase(root), readCurrentImages(root, envs)]);
-  const problems = componentProblems(spec, base, "overlays/environments.yaml");
+  const names = spec.images.map((i) => i.name);
+  const problems: Problem[] = [];
+  const notes: string[] = [];
+  const carried = new Map<string, ImageEntry[]>();
+  const overlayOf = (env: string) => `overlays/${env}/kustomization.yaml`;
+  const onDisk = new Set(existing);
+  const removed = [...onDisk].map((p) => /^overlays\/([^/]+)\/kustomization\.ya?ml$/.exec(p)?.[1]).filter((e): e is string => e !== undefined && !envs.includes(e));
+  const removedImages = await readCurrentImages(root, removed);
+  const added = envs.filter((env) => !onDisk.has(overlayOf(env)) && !currentImages.has(env) && !existsAsFile(root, overlayOf(env)));
+
+  for (const env of envs) {
+    const file = overlayOf(env);
+    const entries = currentImages.get(env);
+    if (added.includes(env)) continue;
+    if (!entries) {
+      problems.push({ file, path: "images", message: `has no images: list, so generate would start ${env} over at ${names.map((n) => `${n} ${spec.images.find((i) => i.name === n)!.initialTag}`).join(", ")} (initialTag); put back the entries it runs (e.g. \`git checkout -- ${file}\`) and generate again` });
+      continue;
+    }
+    const missing = names.filter((n) => !entries.some((e) => e.name === n));
+    if (missing.length === 0) continue;
+    const orphans = entries.filter((e) => !names.includes(e.name));
+    if (missing.length === 1 && orphans.length === 1) {
+      // The spec renamed the image: the environment keeps running the tag it runs.
+      const old = orphans[0]!;
+      carried.set(env, [...entries.filter((e) => e !== old), { ...old, name: missing[0]! }]);
+      notes.push(`${env}: ${missing[0]} keeps the tag of ${old.name} (${tagsText([old]).replace(`${old.name} `, "")}): the spec renamed the image`);
+      continue;
+    }
+    problems.push({
+      file,
+      path: "images",
+      message: `has no entry for ${missing.join(", ")}${orphans.length ? ` (entries for images the spec no longer names: ${orphans.map((o) => o.name).join(", ")})` : ""}, so generate would start ${env} over at initialTag; set the entries to the tags ${env} runs and generate again`,
+    });
+  }
+
+  const addedIn = added.filter((env) => !carried.has(env));
+  const withTags = removed.filter((e) => removedImages.has(e));
+  if (addedIn.length && withTags.length) {
+    if (addedIn.length === 1 && withTags.length === 1) {
+      // A renamed environment: it runs what the one it replaces ran, not the stage before it.
+      const [to, from] = [addedIn[0]!, withTags[0]!];
+      carried.set(to, removedImages.get(from)!);
+      notes.push(`${to} takes over the tags of ${from} (${tagsText(removedImages.get(from))}): ${from} is no longer in the spec. Argo CD prunes ${from}'s Applications and creates ${to}'s; see "Retiring an environment" in the README`);
+    } else {
+      problems.push({ file: SPEC_FILE, path: "environments", message: `${addedIn.join(", ")} ${addedIn.length === 1 ? "is" : "are"} new and ${withTags.join(", ")} ${withTags.length === 1 ? "is" : "are"} gone: generate cannot tell which tags each new environment should run; rename or add one environment at a time` });
+    }
+  } else {
+    for (const env of addedIn) {
+      const before = envs.slice(0, envs.indexOf(env)).reverse().find((e) => currentImages.has(e));
+      notes.push(before ? `${env} is new: it starts at the tags ${before} runs (${tagsText(currentImages.get(before))})` : `${env} is new: it starts at initialTag (${spec.images.map((i) => `${i.name} ${i.initialTag}`).join(", ")})`);
+    }
+  }
   if (problems.length) throw new ValidationError(problems);
-  const files = planGenerate({ spec, base, currentImages });
+  return { carried, notes };
+}
+
+function existsAsFile(root: string, rel: string): boolean {
+  return existsSync(join(root, rel));
+}
+
+/** Generated Applications on disk whose app (the `part-of` label) is not the spec's name any more. */
+async function renamedApp(root: string, spec: Spec, existing: string[]): Promise<PlanNotes["renamedApp"]> {
+  const applications: string[] = [];
+  let from: string | undefined;
+  for (const path of existing.filter((p) => p.startsWith("argocd/"))) {
+    let objects: KubeObject[];
+    try {
+      objects = parseYamlStream(await readFile(join(root, path), "utf8"), path);
+    } catch {
+      continue; // check reports a file that does not parse
+    }
+    for (const o of objects) {
+      const partOf = o.metadata?.labels?.["app.kubernetes.io/part-of"];
+      if (o.kind !== "Application" || !partOf || partOf === spec.name) continue;
+      from ??= partOf;
+      applications.push(o.metadata?.name ?? "?");
+    }
+  }
+  return from ? { from, to: spec.name, applications } : undefined;
+}
+
+/** Everything generate would change: pure with respect to the tree (reads only). */
+export async function planChanges(root: string, spec: Spec): Promise<{ files: GeneratedFile[]; changes: FileChange[] } & PlanNotes> {
+  const envs = Object.keys(spec.environments);
+  const [base, currentImages, existing] = await Promise.all([readBase(root), readCurrentImages(root, envs), existingGenerated(root)]);
+  const problems = componentProblems(spec, base, SPEC_FILE);
+  if (problems.length) throw new ValidationError(problems);
+  const { carried, notes } = await carryTags(root, spec, currentImages, existing);
+  const files = planGenerate({ spec, base, currentImages, carried });
   const changes: FileChange[] = [];
   const planned = new Set(files.map((f) => f.path));
   for (const file of files) {
     const before = await readTextIfExists(join(root, file.path));
     if (before !== file.content) changes.push({ path: file.path, before, after: file.content });
   }
-  for (const path of await existingGenerated(root)) {
+  for (const path of existing) {
     if (!planned.has(path)) changes.push({ path, before: await readFile(join(root, path), "utf8"), after: undefined });
   }
-  return { files, changes: changes.sort((a, b) => a.path.localeCompare(b.path)) };
+  return { files, changes: changes.sort((a, b) => a.path.localeCompare(b.path)), notes, renamedApp: await renamedApp(root, spec, existing) };
 }
 
 /** Writes (atomically) or removes each changed file; returns the paths touched. */

@@ -2,11 +2,11 @@
 // default branch's first-parent history whose change altered an image's tag or digest. On the
 // default branch a merged pull request is its merge commit (or a squash commit), so the entries
 // are deploys, each with the pull request that made it.
-import { ValidationError } from "../core/errors.ts";
+import { UsageError, ValidationError } from "../core/errors.ts";
 import { clip, formatColumns, shortDate, shortSha, type Cell } from "../core/table.ts";
 import { paint } from "../core/term.ts";
 import { readImage, type ImageRef } from "../edit/kustomization.ts";
-import { firstParentLog, revParse, showFiles, type CommitEntry } from "../git/git.ts";
+import { firstParentLog, git, revParse, showFiles, type CommitEntry } from "../git/git.ts";
 import type { Spec } from "../spec/schema.ts";
 
 export interface TagRef {
@@ -46,7 +46,7 @@ export function kustomizationFile(env: string): string {
 export async function resolveRevision(root: string, spec: Spec, wanted?: string): Promise<Revision> {
   if (wanted !== undefined) {
     const commit = await revParse(root, wanted);
-    if (!commit) throw new ValidationError([{ file: "<arguments>", path: "--ref", message: `${JSON.stringify(wanted)} is not a commit, branch or tag of this repository` }]);
+    if (!commit) throw new UsageError(`--ref ${JSON.stringify(wanted)} is not a commit, branch or tag of this repository`);
     return { name: wanted, commit };
   }
   const target = spec.targetRevision;
@@ -170,6 +170,15 @@ export interface HistoryReport {
   ref: string;
   commit: string;
   entries: (TagChange & { current: boolean })[];
+  /** The environment's Argo CD Application and whether it syncs automatically. */
+  application: string;
+  sync: "auto" | "manual";
+  /**
+   * First-parent commits after the newest tag move that change what the environment renders
+   * (its overlay, the base, components), newest first: each is a later sync, so a UI rollback
+   * "one step back" returns to the one before it, not to the previous tag.
+   */
+  laterChanges: { commit: string; subject: string }[];
 }
 
 export async function environmentHistory(root: string, spec: Spec, env: string, options: { ref?: string; limit?: number; images?: string[] } = {}): Promise<HistoryReport> {
@@ -182,7 +191,20 @@ export async function environmentHistory(root: string, spec: Spec, env: string, 
     currentSeen.add(c.image);
     return { ...c, current };
   });
-  return { environment: env, file: kustomizationFile(env), ref: revision.name, commit: revision.commit, entries };
+  const newest = entries[0];
+  let laterChanges: HistoryReport["laterChanges"] = [];
+  if (newest) {
+    const out = await git(root, ["log", "--first-parent", "--format=%H%x1f%s", `${newest.commit}..${revision.commit}`, "--", `overlays/${env}`, "base", "components"]);
+    laterChanges = out
+      .split("\n")
+      .filter(Boolean)
+      .map((line) => {
+        const [commit = "", subject = ""] = line.split("\x1f");
+        return { commit, subject };
+      });
+  }
+  const sync = spec.environments[env]?.sync ?? "manual";
+  return { environment: env, file: kustomizationFile(env), ref: revision.name, commit: revision.commit, entries, application: `${spec.name}-${env}`, sync, laterChanges };
 }
 
 /** The documented JSON: keys in a fixed order, whatever the objects were built with. */
@@ -205,8 +227,18 @@ export function historyJson(report: HistoryReport): string {
       merge: e.merge,
       current: e.current,
     })),
+    application: report.application,
+    sync: report.sync,
+    uiRollback: uiRollback(report),
   };
   return `${JSON.stringify(value, null, 2)}\n`;
+}
+
+/** What a UI rollback of the environment's Application does: refused under auto-sync; one step back is the sync before the newest change. */
+export function uiRollback(report: HistoryReport): { allowed: boolean; returnsTo: string | null; laterChanges: { commit: string; subject: string }[] } {
+  const newest = report.entries[0];
+  const chain = [...report.laterChanges.map((c) => c.commit), ...(newest ? [newest.commit] : [])];
+  return { allowed: report.sync === "manual", returnsTo: report.laterChanges.length ? (chain[1] ?? null) : null, laterChanges: report.laterChanges };
 }
 
 export function historyText(report: HistoryReport, colour: boolean): string {
@@ -239,16 +271,32 @@ export function historyText(report: HistoryReport, colour: boolean): string {
   });
   lines.push(formatColumns(["", ...(many ? ["IMAGE"] : []), "TAG", "COMMIT", "DATE", "PR", "AUTHOR", "SUBJECT"], rows, colour).trimEnd());
   lines.push("");
+  const ui = uiRollback(report);
+  if (!ui.allowed) {
+    // server/application/application.go (Rollback): "rollback cannot be initiated when auto-sync is enabled".
+    lines.push(`${report.application} syncs automatically: Argo CD refuses a UI rollback while auto-sync is on. Disable auto-sync on ${report.application} first (re-enabling it rolls forward to ${report.ref} again), or roll back with git revert.`);
+  }
   for (const image of images) {
     const [current, previous] = report.entries.filter((e) => e.image === image);
     if (!current) continue;
     const who = many ? `${image}: ` : "";
     const pr = current.pullRequest === null ? "" : ` (pull request #${current.pullRequest})`;
     lines.push(`${who}runs ${refLabel(current)}, set by ${shortSha(current.commit)}${pr} on ${shortDate(current.date)}.`);
-    if (previous) {
-      lines.push(`  Argo CD UI rollback: the sync before it ran ${refLabel(previous)} (${shortSha(previous.commit)}); a rollback runs no hooks, so no migration.`);
+    const prefix = ui.allowed ? "  Argo CD UI rollback" : "  Argo CD UI rollback (with auto-sync off)";
+    if (ui.returnsTo && report.laterChanges.length) {
+      // A rollback picks a sync from the Application's history, which records revisions: after a
+      // later change (config, base) one step back is that change's predecessor, still on this tag.
+      const newest = report.laterChanges[0]!;
+      const n = report.laterChanges.length;
+      lines.push(
+        `${prefix}: one step back returns to revision ${shortSha(ui.returnsTo)}, which still runs ${refLabel(current)}: ${n} later change${n === 1 ? "" : "s"} to what ${report.environment} renders came after the tag move (newest: ${shortSha(newest.commit)} "${clip(newest.subject, 60)}").`,
+      );
+      const back = previous ?? (current.previous ? { ...current.previous } : undefined);
+      if (back) lines.push(`    To run ${refLabel(back)} again, pick a sync of a revision older than ${shortSha(current.commit)}; that also undoes the later change${n === 1 ? "" : "s"}. A rollback runs no hooks, so no migration.`);
+    } else if (previous) {
+      lines.push(`${prefix}: the sync before it ran ${refLabel(previous)} (${shortSha(previous.commit)}); a rollback runs no hooks, so no migration.`);
     } else if (current.previous) {
-      lines.push(`  Argo CD UI rollback: the sync before it ran ${refLabel(current.previous)} (older than the entries shown).`);
+      lines.push(`${prefix}: the sync before it ran ${refLabel(current.previous)} (older than the entries shown).`);
     }
     const revert = current.merge ? `git revert -m 1 ${shortSha(current.commit)}` : `git revert ${shortSha(current.commit)}`;
     if (current.previous) lines.push(`  Lasting rollback: ${revert} on a branch, then merge it (back to ${refLabel(current.previous)}).`);

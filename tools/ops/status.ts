@@ -11,7 +11,10 @@ import { createGitHubClient, redact, resolveRepository } from "../github/client.
 import { listOpenPullRequests } from "../github/pull-request.ts";
 import { branchPrefix } from "../release/plan.ts";
 import { HOLDS_FILE, parseHolds } from "../release/holds.ts";
+import { parseSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
+
+const SPEC_FILE = "overlays/environments.yaml";
 import { clip, formatColumns, shortDate, shortSha, type Cell } from "../core/table.ts";
 import { kustomizationFile, refLabel, refOf, resolveRevision, sameRef, tagChanges, type TagRef } from "./history.ts";
 
@@ -64,6 +67,8 @@ export interface StatusReport {
   github: { repository: string | null; error: string | null } | null;
   /** The holds (overlays/holds.yaml) at the same revision: what bump-image, promote and rollback refuse to move. */
   holds: { environment: string; image: string | null; reason: string; line: number | null }[];
+  /** The spec at the revision read (environments in its promotion order). */
+  spec: Spec;
 }
 
 /** Semver distance: the first of major, minor, patch that differs, and by how much. */
@@ -110,8 +115,12 @@ export interface StatusOptions {
   retryDelayMs?: number;
 }
 
-export async function environmentStatus(root: string, spec: Spec, options: StatusOptions): Promise<StatusReport> {
-  const revision = await resolveRevision(root, spec, options.ref);
+export async function environmentStatus(root: string, workingSpec: Spec, options: StatusOptions): Promise<StatusReport> {
+  const revision = await resolveRevision(root, workingSpec, options.ref);
+  // The environments and images are those of the revision whose overlays are read: a spec edited
+  // in the working tree (an environment added, not yet merged) must not be read against main's overlays.
+  const specText = (await showFiles(root, [`${revision.commit}:${SPEC_FILE}`]))[0];
+  const spec = specText === undefined ? workingSpec : parseSpec(specText, `${SPEC_FILE} (${revision.name})`);
   const envs = Object.keys(spec.environments);
   const images = spec.images.map((i) => i.name);
   const token = githubToken(options.env);
@@ -159,7 +168,7 @@ export async function environmentStatus(root: string, spec: Spec, options: Statu
   }
   const holdsText = await showFile(root, revision.commit, HOLDS_FILE);
   const holds = holdsText === undefined ? [] : (await parseHolds(holdsText, spec)).map((h) => ({ environment: h.environment, image: h.image ?? null, reason: h.reason, line: h.line ?? null }));
-  return { ref: revision.name, commit: revision.commit, environments, github, holds };
+  return { ref: revision.name, commit: revision.commit, environments, github, holds, spec };
 }
 
 /** One listing of the open pull requests, split by the deploy/<env>/ branch prefix. */

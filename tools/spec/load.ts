@@ -68,14 +68,43 @@ export async function withLines(problems: Problem[], text: string): Promise<Prob
   return problems.map((p) => (p.line !== undefined || !p.path ? p : { ...p, line: locateLine(text, undefined, undefined, p.path) }));
 }
 
-/** Parses and validates a spec's text; throws a ValidationError listing every problem (loadSpec adds their lines). */
+/**
+ * `__proto__` as a key: zod copies records by assignment, which sets the prototype instead of
+ * adding the key, so an environment named `__proto__` would vanish without a word.
+ */
+function protoKeyProblems(value: unknown, file: string, path: string[] = []): Problem[] {
+  if (!value || typeof value !== "object") return [];
+  const out: Problem[] = [];
+  for (const key of Object.keys(value)) {
+    const child = (value as Record<string, unknown>)[key];
+    if (key === "__proto__") out.push({ file, path: [...path, key].join("."), message: '"__proto__" cannot be used as a name here (JavaScript reserves it); choose another name' });
+    else out.push(...protoKeyProblems(child, file, [...path, key]));
+  }
+  return out;
+}
+
+/** A record without a prototype: looking up `constructor` or `toString` finds nothing unless the spec names it. */
+function plainRecord<T>(record: Record<string, T>): Record<string, T> {
+  return Object.assign(Object.create(null) as Record<string, T>, record);
+}
+
+/** Parses and validates a spec's text; throws a ValidationError listing every problem. */
 export function parseSpec(text: string, file: string): Spec {
   const raw = parseYaml(text, file);
+  const reserved = protoKeyProblems(raw, file);
+  if (reserved.length) throw new ValidationError(reserved);
   const parsed = specSchema.safeParse(raw ?? {});
   if (!parsed.success) throw new ValidationError(zodProblems(file, parsed.error));
-  const problems = specProblems(parsed.data, file);
+  const spec = parsed.data;
+  spec.components = plainRecord(spec.components);
+  spec.environments = plainRecord(spec.environments);
+  for (const env of Object.values(spec.environments)) {
+    env.config = plainRecord(env.config);
+    env.components = plainRecord(env.components);
+  }
+  const problems = specProblems(spec, file);
   if (problems.length) throw new ValidationError(problems);
-  return parsed.data;
+  return spec;
 }
 
 export async function loadSpec(specFile: string, root: string): Promise<Spec> {
@@ -99,6 +128,6 @@ export function environmentArgument(spec: Spec, positionals: string[]): string {
   const envs = Object.keys(spec.environments);
   const [env, ...extra] = positionals;
   if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
-  if (!spec.environments[env]) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
+  if (!Object.hasOwn(spec.environments, env)) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
   return env;
 }
