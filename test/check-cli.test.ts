@@ -284,7 +284,7 @@ describe("a managed Redis", () => {
       const objects = parseYamlStream(rendered.stdout, "render");
       const names = objects.map((o) => `${o.kind}/${o.metadata?.name}`);
       // The in-cluster servers are gone; the database stays.
-      expect(names.filter((n) => /redis/.test(n)).sort()).toEqual(["ExternalSecret/ringlet-redis"]);
+      expect(names.filter((n) => /redis/.test(n)).sort()).toEqual(["ExternalSecret/ringlet-redis", "NetworkPolicy/ringlet-managed-redis"]);
       expect(names).toContain("StatefulSet/ringlet-postgres");
       const connection = objects.find((o) => o.kind === "ConfigMap")!.data as Record<string, string>;
       // Each URL key of the spec, on its database number, over TLS on the default port.

@@ -121,7 +121,7 @@ describe("soak", () => {
 
   it("refuses a tag the previous stage never ran", async () => {
     const { repo, env } = await setup();
-    const r = await repo.cli(["bump-image", "v7.0.0", "--env", "prod", "--dry-run"], env(at(0)));
+    const r = await repo.cli(["bump-image", "v7.0.0", "--env", "prod", "--dry-run", "--force"], env(at(0)));
     expect(r.code).toBe(1);
     expect(r.stderr).toContain("ghcr.io/ringlet/ringlet v7.0.0 never ran in staging");
     expect(r.stderr).toContain("checks: failed");
@@ -189,7 +189,7 @@ describe("checks", () => {
     const unknown = await repo.cli(["promote", "prod", "--override", "luck=feeling lucky"], env(at(30 * HOUR)));
     expect(unknown.code).toBe(2);
     expect(unknown.stderr).toContain('unknown gate "luck"; gates: soak, checks, window');
-    const staging = await repo.cli(["bump-image", "v3.0.0", "--env", "staging", "--override", "soak=why not"], env(at(30 * HOUR)));
+    const staging = await repo.cli(["bump-image", "v3.0.0", "--env", "staging", "--force", "--override", "soak=why not"], env(at(30 * HOUR)));
     expect(staging.code).toBe(1);
     expect(staging.stderr).toContain("staging declares no soak gate to override; its gates: none");
     expect(await repo.state()).toEqual(before);

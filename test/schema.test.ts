@@ -129,10 +129,12 @@ describe("validateStrict catches", () => {
   it("an unknown field in the pod template's metadata and in a list deep down", () => {
     const d = webDeployment();
     d.spec.template.metadata.annotationz = {};
-    d.spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.optionall = true;
+    const at = (d.spec.template.spec.containers[0].env as { valueFrom?: { secretKeyRef?: unknown } }[]).findIndex((e) => e.valueFrom?.secretKeyRef);
+    expect(at).toBeGreaterThanOrEqual(0);
+    d.spec.template.spec.containers[0].env[at].valueFrom.secretKeyRef.optionall = true;
     expect(pathsAndReasons(validateStrict(d))).toEqual([
       { path: "spec.template.metadata.annotationz", reason: "unknown-field" },
-      { path: "spec.template.spec.containers[0].env[1].valueFrom.secretKeyRef.optionall", reason: "unknown-field" },
+      { path: `spec.template.spec.containers[0].env[${at}].valueFrom.secretKeyRef.optionall`, reason: "unknown-field" },
     ]);
   });
 

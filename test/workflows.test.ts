@@ -192,10 +192,10 @@ async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Re
  * promote.yml as GitHub runs it: the target job's step writes from/to to GITHUB_OUTPUT, the
  * promote job runs when `to` is not empty, with those outputs as `needs.target.outputs`.
  */
-async function runPromotion(repo: TestRepo, gh: FakeGitHub, context: Any, summary: string): Promise<StepRun & { outputs: Record<string, string>; skipped: boolean }> {
+async function runPromotion(repo: TestRepo, gh: FakeGitHub, context: Any, summary: string, extra: NodeJS.ProcessEnv = {}): Promise<StepRun & { outputs: Record<string, string>; skipped: boolean }> {
   const output = join(summary, "..", "output");
   await rm(output, { force: true });
-  const target = await runStep(repo, gh, step("promote.yml", "target", "Resolve the stages"), context, summary);
+  const target = await runStep(repo, gh, step("promote.yml", "target", "Resolve the stages"), context, summary, extra);
   const outputs = Object.fromEntries(
     (await readFile(output, "utf8").catch(() => ""))
       .split("\n")
@@ -206,7 +206,9 @@ async function runPromotion(repo: TestRepo, gh: FakeGitHub, context: Any, summar
   const job = workflows.get("promote.yml")!.jobs.promote;
   expect(job.if).toBe("needs.target.outputs.to != ''");
   if (!outputs.to) return { ...target, outputs, skipped: true };
-  const r = await runStep(repo, gh, step("promote.yml", "promote", "Promote"), { ...context, needs: { target: { outputs } } }, summary);
+  // A manual run fails on a refusing gate; a merged deploy and the hourly run only report it.
+  const name = context.github?.event?.inputs ? "Promote (manual)" : "Promote to the next stage when the gates pass (after a merged deploy, or scheduled)";
+  const r = await runStep(repo, gh, step("promote.yml", "promote", name), { ...context, needs: { target: { outputs } } }, summary, extra);
   return { code: r.code, stdout: target.stdout + r.stdout, stderr: target.stderr + r.stderr, outputs, skipped: false };
 }
 
@@ -348,7 +350,6 @@ describe("gates, holds and rollback in the workflows", () => {
   // A Wednesday, outside prod's weekend freeze; the tools read it as "now" (RINGLET_NOW).
   const T0 = Date.parse("2031-06-04T10:00:00Z");
   const at = (hours: number) => new Date(T0 + hours * 3_600_000).toISOString();
-  const AUTO = "Promote to the next stage (after a merged deploy)";
   const noToken = (r: StepRun) => expect(r.stdout + r.stderr).not.toContain(TOKEN);
 
   afterEach(async () => {
@@ -382,7 +383,7 @@ describe("gates, holds and rollback in the workflows", () => {
     const merge = await merged("staging", "v4.0.0", 0);
     gh.addCheckRun({ sha: merge, name: "test", conclusion: "success" });
     const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets };
-    const early = await runStep(repo, gh, step("promote.yml", "promote", AUTO), context, summary, { RINGLET_NOW: at(2) });
+    const early = await runPromotion(repo, gh, context, summary, { RINGLET_NOW: at(2) });
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout).toContain("Not moving prod: its gates refuse (nothing written).");
     expect(gh.pulls).toEqual([]);
@@ -390,7 +391,7 @@ describe("gates, holds and rollback in the workflows", () => {
     expect(text).toContain("### Gates into prod: refused");
     expect(text).toMatch(/\| soak \| ✗ failed \| v4\.0\.0 has run in staging for 2h so far .*22h remaining \|/);
 
-    const scheduled = await runStep(repo, gh, step("promote.yml", "promote", "Promote when the gates pass (scheduled)"), { github: { event: {} }, secrets }, summary, { RINGLET_NOW: at(25) });
+    const scheduled = await runPromotion(repo, gh, { github: { event_name: "schedule", event: {} }, secrets }, summary, { RINGLET_NOW: at(25) });
     expect(scheduled.code, scheduled.stderr).toBe(0);
     noToken(scheduled);
     expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/v4.0.0", "open"]]);
@@ -409,10 +410,10 @@ describe("gates, holds and rollback in the workflows", () => {
     await repo.git("commit", "-qm", "hold prod");
     await repo.git("push", "-q", "origin", "main");
     const before = await repo.state();
-    const auto = await runStep(repo, gh, step("promote.yml", "promote", AUTO), { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets }, summary, { RINGLET_NOW: at(30) });
+    const auto = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets }, summary, { RINGLET_NOW: at(30) });
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stdout).toContain("Not moving prod: it is held");
-    const manual = await runStep(repo, gh, step("promote.yml", "promote", "Promote (manual)"), { github: { event: { inputs: { from: "staging", to: "prod", override: "soak=hotfix" } } }, secrets }, summary, { RINGLET_NOW: at(30) });
+    const manual = await runPromotion(repo, gh, { github: { event: { inputs: { from: "staging", to: "prod", override: "soak=hotfix" } } }, secrets }, summary, { RINGLET_NOW: at(30) });
     expect(manual.code).toBe(1);
     expect(manual.stderr).toContain("prod is held: INC-21 payments incident");
     const back = await runStep(repo, gh, step("rollback.yml", "rollback", "Open the rollback pull request"), { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);
@@ -445,7 +446,7 @@ describe("gates, holds and rollback in the workflows", () => {
   });
 
   it("a merged rollback is not carried to the next stage", () => {
-    const condition = workflows.get("promote.yml")!.jobs.promote.if as string;
+    const condition = workflows.get("promote.yml")!.jobs.target.if as string;
     expect(condition).toContain("!contains(github.event.pull_request.head.ref, '/rollback-')");
   });
 });

@@ -85,7 +85,9 @@ export async function main(argv: string[], env: NodeJS.ProcessEnv = process.env)
     // (`--env staging --env prod` deploys prod).
     const seen = new Set<string>();
     for (const token of parsed.tokens ?? []) {
-      if (token.kind !== "option" || (options as Record<string, { type: string }>)[token.name]?.type !== "string") continue;
+      if (token.kind !== "option") continue;
+      const option = (options as Record<string, { type: string; multiple?: boolean }>)[token.name];
+      if (option?.type !== "string" || option.multiple) continue;
       if (seen.has(token.name)) throw new UsageError(`--${token.name} was given more than once`);
       seen.add(token.name);
     }

@@ -104,6 +104,8 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
   // Preconditions of the tree first, then the plan: both say what is wrong before anything
   // changes. A dry run checks exactly what the real run checks, and says what it would refuse.
   const current = (await asDryRun(dryRun, () => checkPreconditions(ctx.root, { env: ctx.env, requirePullRequest: Boolean(ctx.values.pr) }))).branch;
+  // A broken holds file is an error even when there is nothing to move (it would hide a hold).
+  await loadHolds(ctx.root, spec);
   let plan = await planRelease(ctx.root, spec, request);
   let commit = plan.changed;
 
