@@ -63,15 +63,20 @@ async function pinImageTags(root: string): Promise<void> {
   }
 }
 
-export async function createTestRepo(options: { files?: string[] } = {}): Promise<TestRepo> {
-  const dir = await mkdtemp(join(tmpdir(), "ringlet-test-"));
+/**
+ * `fixture`: a folder of this repository (e.g. "test/fixtures/two-images") whose files become the
+ * repository's root, instead of this repository's own inputs.
+ */
+export async function createTestRepo(options: { files?: string[]; fixture?: string } = {}): Promise<TestRepo> {
+  const dir = await mkdtemp(join(tmpdir(), "gitops-test-"));
   const root = join(dir, "work");
   const origin = join(dir, "origin.git");
   const run = async (cwd: string, args: string[]) => (await exec("git", args, { cwd, env: cleanEnv() })).stdout;
-  const listed = (await exec("git", ["ls-files", "--", ...(options.files ?? INPUTS)], { cwd: TOOLS_ROOT })).stdout.split("\n").filter(Boolean);
+  const from = options.fixture ? join(TOOLS_ROOT, options.fixture) : TOOLS_ROOT;
+  const listed = (await exec("git", ["ls-files", "--", ...(options.fixture ? ["."] : (options.files ?? INPUTS))], { cwd: from })).stdout.split("\n").filter(Boolean);
   for (const file of listed) {
     await mkdir(dirname(join(root, file)), { recursive: true });
-    await copyFile(join(TOOLS_ROOT, file), join(root, file));
+    await copyFile(join(from, file), join(root, file));
   }
   await pinImageTags(root);
   await mkdir(origin, { recursive: true });
@@ -124,13 +129,13 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
  * For a test file that makes several repositories: returns a factory whose repositories are all
  * removed after the file's tests (registers the afterAll itself).
  */
-export function testRepos(): () => Promise<TestRepo> {
+export function testRepos(options: { fixture?: string } = {}): () => Promise<TestRepo> {
   const repos: TestRepo[] = [];
   afterAll(async () => {
     await Promise.all(repos.splice(0).map((r) => r.cleanup()));
   });
   return async () => {
-    const repo = await createTestRepo();
+    const repo = await createTestRepo(options);
     repos.push(repo);
     return repo;
   };
