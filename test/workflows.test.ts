@@ -66,9 +66,9 @@ describe("workflow lint and conventions", () => {
   it("grants no permissions at the top and the least each job needs", () => {
     const needs: Record<string, Record<string, Any>> = {
       "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
-      "bump-image.yml": { bump: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
+      "bump-image.yml": { target: { contents: "read" }, bump: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
       "promote.yml": { target: { contents: "read" }, promote: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
-      "rollback.yml": { rollback: { contents: "write", "pull-requests": "write", statuses: "write" } },
+      "rollback.yml": { target: { contents: "read" }, rollback: { contents: "write", "pull-requests": "write", statuses: "write" } },
     };
     for (const f of files) {
       const wf = workflows.get(f)!;
@@ -271,7 +271,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     expect(gh.pulls.map((p) => [p.head, p.base, p.state])).toEqual([["deploy/dev/ringlet/v1.2.3", "main", "open"]]);
     expect(gh.pulls[0]!.labels.sort()).toEqual(["deploy", "env:dev", "image:ringlet"]);
     const { stdout } = await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/dev/ringlet/v1.2.3"]);
-    expect(stdout).toMatch(/^[0-9a-f]{40}\trefs\/heads\/deploy\/dev\/v1\.2\.3$/m);
+    expect(stdout).toMatch(/^[0-9a-f]{40}\trefs\/heads\/deploy\/dev\/ringlet\/v1\.2\.3$/m);
   });
 
   it("bump-image: a workflow_dispatch with a hostile tag is refused, and nothing runs in the shell", async () => {
@@ -358,7 +358,7 @@ describe("workflow steps run as the workflows invoke them", () => {
   it("promote: manual dispatch from dev to staging", async () => {
     const summary = await setup();
     // Empty inputs: from the spec's first stage to the one after it.
-    const context = { github: { event: { inputs: { from: "", to: "", image: "" } } }, secrets };
+    const context = { github: { event_name: "workflow_dispatch", event: { inputs: { from: "", to: "", image: "" } } }, secrets };
     // dev and staging run the same tag on a fresh repository: nothing to do, and no pull request.
     const r = await runPromotion(repo, gh, context, summary);
     expect(r.outputs).toEqual({ from: "dev", to: "staging", images: "" });
