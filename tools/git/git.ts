@@ -115,8 +115,8 @@ async function identityEnv(cwd: string): Promise<NodeJS.ProcessEnv> {
   const email = await tryGit(cwd, ["config", "user.email"]);
   if (email.code === 0 && email.stdout.trim() && !process.env.GIT_AUTHOR_EMAIL) return {};
   const actions = process.env.GITHUB_ACTIONS === "true";
-  const name = actions ? "github-actions[bot]" : "ringlet-gitops";
-  const mail = actions ? "41898282+github-actions[bot]@users.noreply.github.com" : "ringlet-gitops@users.noreply.github.com";
+  const name = actions ? "github-actions[bot]" : "gitops-bot";
+  const mail = actions ? "41898282+github-actions[bot]@users.noreply.github.com" : "gitops-bot@users.noreply.github.com";
   return {
     GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME || name,
     GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL || mail,

@@ -267,7 +267,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
     };
   }
   const { owner, repo, base } = github;
-  // A fresh client: the pull-request step gets its own deadline (RINGLET_GITHUB_TIMEOUT_S).
+  // A fresh client: the pull-request step gets its own deadline (GITOPS_GITHUB_TIMEOUT_S).
   const octokit = createGitHubClient({ token: token!, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: apiUrl });
   const { upsertPullRequest } = await import("../github/pull-request.ts");
   commit = await pushWithRetry(root, plan, token, apiUrl, base, options.log);
