@@ -47,6 +47,7 @@ type JsonSchema = {
  */
 export function specJsonSchema(): JsonSchema {
   const schema = z.toJSONSchema(specSchema, { io: "input", target: "draft-7", unrepresentable: "any" }) as JsonSchema;
+  dropUnknownFormats(schema);
   return {
     $schema: schema.$schema,
     $id: "https://gitops-kit.invalid/schema/environments.schema.json",
@@ -54,6 +55,16 @@ export function specJsonSchema(): JsonSchema {
     description: "The environments spec: `pnpm generate` writes every overlay and Argo CD application from it. Generated from tools/spec/schema.ts; see docs/spec-reference.md.",
     ...Object.fromEntries(Object.entries(schema).filter(([k]) => k !== "$schema")),
   };
+}
+
+/** Draft 7's formats; zod also writes its own check names (`includes`), which editors flag as unknown. */
+const FORMATS = new Set(["date-time", "date", "time", "email", "idn-email", "hostname", "idn-hostname", "ipv4", "ipv6", "uri", "uri-reference", "iri", "iri-reference", "uri-template", "json-pointer", "relative-json-pointer", "regex"]);
+function dropUnknownFormats(node: unknown): void {
+  if (!node || typeof node !== "object") return;
+  if (Array.isArray(node)) return node.forEach(dropUnknownFormats);
+  const o = node as Record<string, unknown>;
+  if (typeof o.format === "string" && !FORMATS.has(o.format)) delete o.format;
+  for (const v of Object.values(o)) dropUnknownFormats(v);
 }
 
 export function specJsonSchemaText(): string {
@@ -84,7 +95,9 @@ function typeOf(root: JsonSchema, raw: JsonSchema): string {
   const t = Array.isArray(s.type) ? s.type.join(" | ") : s.type;
   if (t === "array") return `list of ${s.items ? typeOf(root, s.items) : "any"}`;
   if (t === "object" && !s.properties && s.additionalProperties && typeof s.additionalProperties === "object") return `map of ${typeOf(root, s.additionalProperties)}`;
-  const bounds = [s.minimum ?? s.exclusiveMinimum, s.maximum].some((b) => b !== undefined) ? ` ${s.minimum ?? ""}${s.exclusiveMinimum !== undefined ? `>${s.exclusiveMinimum}` : ""}..${s.maximum ?? ""}` : "";
+  const max = s.maximum !== undefined && s.maximum < Number.MAX_SAFE_INTEGER ? s.maximum : undefined;
+  const min = s.minimum !== undefined && s.minimum > Number.MIN_SAFE_INTEGER ? s.minimum : undefined;
+  const bounds = min !== undefined || max !== undefined ? (max === undefined ? ` ≥ ${min}` : ` ${min ?? ""}..${max}`) : "";
   return `${t ?? "any"}${bounds}`;
 }
 
@@ -163,7 +176,7 @@ export function specReference(schema: JsonSchema = specJsonSchema()): string {
     "| Field | Type | Required | Default | Description |",
     "| --- | --- | --- | --- | --- |",
     ...out.map((r) =>
-      `| \`${cell(r.path)}\` | ${cell(r.type)} | ${r.required ? "yes" : ""} | ${r.default === undefined ? "" : cell(code(r.default))} | ${cell([r.description, r.constraints].filter(Boolean).join(". "))} |`,
+      `| \`${cell(r.path)}\` | ${cell(r.type)} | ${r.required ? "yes" : ""} | ${r.default === undefined ? "" : cell(code(r.default))} | ${cell([r.description, r.constraints].filter(Boolean).map((t) => (/[.:;!?)]$/.test(t) ? t : `${t}.`)).join(" "))} |`,
     ),
     "",
   ];
