@@ -8,7 +8,7 @@ import { describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 
 /** The tests about the repository's own manifests (test/fixtures/README.md). */
-const REPOSITORY_TESTS = ["test/repository.test.ts", "test/real-programs.test.ts", "test/support/containers.ts"];
+const REPOSITORY_TESTS = ["test/repository.test.ts", "test/real-programs.test.ts", "test/real-celery.test.ts", "test/support/containers.ts"];
 const CONFIG = "(?:overlays|base|argocd|components|crds|examples)";
 
 /** Where a test source reads the root's configuration, as `line: text` entries. */
