@@ -9,11 +9,12 @@
 // branch deploy/<env>/<tag> per environment, superseding every open pull request of it) the
 // first test fails: the second image's bump resets the first one's branch and closes its PR.
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { deployBranch, imageShortNames, parseDeployBranch } from "../tools/release/plan.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, testRepos, type TestRepo } from "./support/repo.ts";
+import { cleanEnv, FIXTURES, testRepos, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -27,7 +28,7 @@ const SLOW = 240_000;
 
 type Result = { code: number; stdout: string; stderr: string };
 
-const newRepo = testRepos({ fixture: "test/fixtures/two-images" });
+const newRepo = testRepos({ fixture: join(FIXTURES, "two-images") });
 const fakes: FakeGitHub[] = [];
 afterAll(async () => {
   await Promise.all(fakes.splice(0).map((gh) => gh.close()));

@@ -13,7 +13,7 @@ import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { formatDiffMarkdown, GITHUB_BODY_LIMIT } from "../tools/diff/format.ts";
 import type { ResourceChange } from "../tools/diff/manifests.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+import { cleanEnv, createTestRepo, FIXTURES, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 // A step runs the CLI in a child process, often several times per test, on a shared machine.
@@ -381,7 +381,7 @@ describe("the workflows with two images (test/fixtures/two-images)", () => {
   });
 
   it("a release names its image (without one: refused, listing them); a merged deploy of one image promotes that image only", { timeout: 240_000 }, async () => {
-    repo = await createTestRepo({ fixture: "test/fixtures/two-images" });
+    repo = await createTestRepo({ fixture: join(FIXTURES, "two-images") });
     gh = await startFakeGitHub({ owner: "ringlet", repo: "ringlet-gitops", token: TOKEN });
     dir = await mkdtemp(join(tmpdir(), "gitops-summary-"));
     const summary = join(dir, "summary.md");

@@ -4,7 +4,7 @@
 // rollback from the Argo CD UI it is recorded in git, works under auto-sync, and is a forward
 // sync: the PreSync hook runs (the pull-request body says so).
 import type { Command } from "../cli.ts";
-import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { UsageError, ValidationError, type Problem, unknownName } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import type { ImageRef } from "../edit/kustomization.ts";
 import { environmentHistory, kustomizationFile, refLabel, type TagChange } from "../ops/history.ts";
@@ -52,7 +52,7 @@ export const rollbackCommand: Command = {
     const steps = stepsText === undefined ? 1 : Number(stepsText);
 
     const problems: Problem[] = [];
-    if (!spec.environments[env]) problems.push({ file: SPEC_FILE, path: "environments", message: `unknown environment ${JSON.stringify(env)}; environments: ${Object.keys(spec.environments).join(", ")}` });
+    if (!spec.environments[env]) problems.push({ file: SPEC_FILE, path: "environments", message: unknownName("environment", env, Object.keys(spec.environments)) });
     const wanted = typeof ctx.values.image === "string" ? ctx.values.image : undefined;
     // Images have lives of their own: with several, a rollback names the one it moves back.
     if (wanted === undefined && spec.images.length > 1) throw new UsageError(`the spec has ${spec.images.length} images: say which one to roll back with --image <name>: ${imageList(spec)}`);

@@ -2,7 +2,7 @@
 // of the overlay's kustomization. Pure apart from reading the file; nothing is written here.
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { ValidationError, type Problem } from "../core/errors.ts";
+import { unknownName, ValidationError, type Problem } from "../core/errors.ts";
 import { planImageEdit, readImage, type ImageRef } from "../edit/kustomization.ts";
 import { compareSemver, digestProblem, tagProblem } from "../edit/tag.ts";
 import type { Spec } from "../spec/schema.ts";
@@ -119,7 +119,8 @@ export function resolveImages(spec: Spec, wanted: string[], problems: Problem[],
   for (const name of wanted) {
     const found = spec.images.find((i) => i.name === name) ?? spec.images.find((i) => shorts.get(i.name) === name);
     if (!found) {
-      problems.push({ file: specFile, path: "images", message: `unknown image ${JSON.stringify(name)}; images: ${imageList(spec)}`, usage: true });
+      const names = spec.images.map((i) => i.name);
+      problems.push({ file: specFile, path: "images", message: `${unknownName("image", name, [...names, ...names.map((n) => shorts.get(n)!)].filter((n, i, all) => all.indexOf(n) === i))}`, usage: true });
       continue;
     }
     if (!out.includes(found.name)) out.push(found.name);
