@@ -326,7 +326,7 @@ const cases: Case[] = [
     says: ["from v1.9.0 to v1.2", "--allow-downgrade"],
   },
   { name: "a value flag given twice", args: ["bump-image", "v1.0.1", "--env", "dev", "--env", "prod"], code: 2, says: ["--env was given more than once"] },
-  { name: "--image given twice (promote)", args: ["promote", "staging", "--image", "ghcr.io/ringlet/ringlet", "--image", "ghcr.io/ringlet/ringlet"], code: 2, says: ["--image was given more than once"] },
+  { name: "--image given twice (bump-image; promote takes several)", args: ["bump-image", "v1.0.1", "--image", "ghcr.io/ringlet/ringlet", "--image", "ghcr.io/ringlet/ringlet"], code: 2, says: ["--image was given more than once"] },
   { name: "--root given twice", args: ["check", "--root", "."], code: 2, says: ["--root was given more than once"] },
   { name: "check with an argument", args: ["check", "dev"], code: 2, says: ['check takes no arguments, got "dev"'] },
   { name: "generate with an argument", args: ["generate", "all"], code: 2, says: ['generate takes no arguments, got "all"'] },
