@@ -14,6 +14,7 @@ import { join } from "node:path";
 import { RenderLimitError, RenderRefusedError, ToolError, ValidationError } from "../core/errors.ts";
 import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
+import type { RenderCache } from "../render/cache.ts";
 import { render } from "../render/kustomize.ts";
 import { readCrdFiles, selectCrds } from "./crds.ts";
 import type { Finding, KustomizationFile, Layer, RenderedEnvironment, RenderedObject, RuleContext } from "../rules/types.ts";
@@ -165,7 +166,10 @@ class Renders {
   private running = 0;
   private readonly limit = Math.max(1, availableParallelism());
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly cache: RenderCache | undefined,
+  ) {}
 
   start(dir: string): Promise<RenderResult> {
     let result = this.results.get(dir);
@@ -206,7 +210,7 @@ class Renders {
 
   private async run(dir: string): Promise<RenderResult> {
     try {
-      return { output: await render(join(this.root, dir), { root: this.root }), error: undefined };
+      return { output: await render(join(this.root, dir), { root: this.root, cache: this.cache }), error: undefined };
     } catch (error) {
       if (error instanceof ToolError) return { output: "", error: error.message, cause: error };
       return { fatal: error };
@@ -267,9 +271,14 @@ async function holdFindings(root: string, spec: Spec): Promise<Finding[]> {
   }
 }
 
-export async function gatherInputs(root: string, specFile: string): Promise<CheckInputs> {
+export interface GatherOptions {
+  /** The render cache (tools/render/cache.ts); without one every overlay is rendered. */
+  cache?: RenderCache;
+}
+
+export async function gatherInputs(root: string, specFile: string, options: GatherOptions = {}): Promise<CheckInputs> {
   const specRel = specFile.startsWith(root) ? specFile.slice(root.length + 1) : specFile;
-  const renders = new Renders(root);
+  const renders = new Renders(root, options.cache);
   for (const dir of overlaysOnDisk(root)) void renders.start(dir);
   // Read while kustomize renders; parsed below only for the kinds the renders hold.
   const crdFiles = settle(readCrdFiles(root));

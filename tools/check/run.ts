@@ -5,6 +5,7 @@ import { readFile } from "node:fs/promises";
 import { join, relative } from "node:path";
 import { mapLimit, renderWithOrigins } from "../render/kustomize.ts";
 import type { KubeObject } from "../core/yaml.ts";
+import type { RenderCache } from "../render/cache.ts";
 import { allObjects, objectId, type Finding, type RuleContext } from "../rules/types.ts";
 import type { Step } from "./attribute.ts";
 
@@ -25,6 +26,8 @@ export interface CheckResult {
 export interface CheckOptions {
   /** Also render every overlay and argocd/ with every installed kustomize (tools/render/versions.ts). */
   kustomizeVersions?: boolean;
+  /** Reuse renders whose inputs are unchanged (tools/render/cache.ts); the CLI passes the repository's. */
+  cache?: RenderCache;
 }
 
 const OVERLAY_DIR = /^overlays\/[^/]+(\/data)?$/;
@@ -123,7 +126,8 @@ export async function runCheck(root: string, specFile: string, options: CheckOpt
   // The rules (and the schema code under them) load while kustomize renders.
   const rules = import("../rules/index.ts");
   rules.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
-  const inputs = await gatherInputs(root, specFile);
+  const inputs = await gatherInputs(root, specFile, { cache: options.cache });
+  if (options.cache?.refused && options.cache.refused !== "disabled") inputs.findings.push({ rule: "render/cache-committed", file: ".cache/", path: "", message: options.cache.refused });
   const { runRules } = await rules;
   const findings = [...inputs.findings, ...(inputs.context ? runRules(inputs.context) : [])];
   let versions: string[] | undefined;

@@ -1,22 +1,25 @@
 import type { Command } from "../cli.ts";
 import { formatAnnotations, formatJson, formatText } from "../check/report.ts";
 import { runCheck } from "../check/run.ts";
+import { RenderCache } from "../render/cache.ts";
 import { repoPaths } from "../core/paths.ts";
 
 export const checkCommand: Command = {
   name: "check",
   summary: "Prove base, overlays and Argo CD apps consistent and valid: drift, render, strict schema, patches, consistency, policy, Argo CD rules.",
-  usage: "pnpm check [--json] [--kustomize-versions]",
+  usage: "pnpm check [--json] [--kustomize-versions] [--no-cache]",
   help:
     "      --json                print findings as JSON (file, line, path, rule, message)\n" +
     "      --kustomize-versions  also render every overlay and argocd/ with every installed kustomize (the versions\n" +
-    "                            Argo CD releases bundle) and report each that fails or differs from the default\n",
-  options: { json: { type: "boolean" }, "kustomize-versions": { type: "boolean" } },
+    "                            Argo CD releases bundle) and report each that fails or differs from the default\n" +
+    "      --no-cache            render every overlay (default: reuse renders whose inputs are unchanged, from .cache/renders/)\n",
+  options: { json: { type: "boolean" }, "kustomize-versions": { type: "boolean" }, "no-cache": { type: "boolean" } },
   maxPositionals: 0,
   async run(ctx) {
     const started = performance.now();
     const kustomizeVersions = ctx.values["kustomize-versions"] === true;
-    const result = await runCheck(ctx.root, repoPaths(ctx.root).spec, { kustomizeVersions });
+    const cache = ctx.values["no-cache"] === true ? RenderCache.disabled(ctx.root) : await RenderCache.forRepository(ctx.root);
+    const result = await runCheck(ctx.root, repoPaths(ctx.root).spec, { kustomizeVersions, cache });
     const ms = Math.round(performance.now() - started);
     if (ctx.values.json) ctx.stdout(formatJson(result.findings, { objects: result.objects, overlays: result.overlays, ...(result.versions ? { kustomizeVersions: result.versions } : {}) }));
     else {

@@ -21,7 +21,8 @@ import { writeFileAtomic } from "../core/fs.ts";
 import { onCommandFinished } from "../core/process.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
 import { parseYaml, parseYamlStream } from "../core/yaml.ts";
-import { locateSourceLines, unsafeSources } from "./sources.ts";
+import type { RenderCache } from "./cache.ts";
+import { locateSourceLines, unsafeSources, walkSources } from "./sources.ts";
 
 export interface KustomizeBinary {
   path: string;
@@ -35,6 +36,8 @@ export interface RenderOptions {
   root?: string;
   /** Another kustomize than the default one (the version matrix: kustomizeBinaries()). */
   binary?: KustomizeBinary;
+  /** Reuse and store renders whose inputs are unchanged (cache.ts; `check` and `diff`). */
+  cache?: RenderCache;
 }
 
 export const MIN_KUSTOMIZE_MAJOR = 5;
@@ -205,12 +208,32 @@ export async function assertSafeSources(dir: string, root: string = repositoryOf
   if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
 }
 
-/** `kustomize build <dir>`: exactly the bytes kustomize prints. */
+/**
+ * `kustomize build <dir>`: exactly the bytes kustomize prints. With a cache, a render whose
+ * inputs (every file it reads, by content), kustomize version and arguments match a trusted
+ * entry is taken from it (cache.ts); a successful render is stored.
+ */
 export async function render(dir: string, options: RenderOptions = {}): Promise<string> {
-  await assertSafeSources(dir, options.root);
+  const root = options.root ?? repositoryOf(dir);
+  const { problems, inputs } = walkSources(root, dir);
+  if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
   const bin = options.binary ?? (await kustomizeBinary());
-  const result = await runKustomize(bin.path, buildArgs(bin, dir), relative(options.root ?? repositoryOf(dir), dir) || dir);
+  const cache = options.cache;
+  let key: string | undefined;
+  if (cache?.enabled) {
+    let real: string | undefined;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      real = undefined;
+    }
+    key = real === undefined ? undefined : cache.key(root, real, inputs, bin, buildArgs(bin, "."));
+    const hit = key === undefined ? undefined : await cache.get(key, bin.version);
+    if (hit !== undefined) return hit;
+  }
+  const result = await runKustomize(bin.path, buildArgs(bin, dir), relative(root, dir) || dir);
   if (result.code !== 0) throw new ToolError(`kustomize build ${dir} failed: ${result.stderr.trim()}`);
+  if (cache && key !== undefined) await cache.put(key, bin.version, relative(root, dir) || ".", result.stdout);
   return result.stdout;
 }
 
