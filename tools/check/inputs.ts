@@ -17,6 +17,7 @@ import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import type { RenderCache } from "../render/cache.ts";
 import { render } from "../render/kustomize.ts";
 import { readCrdFiles, selectCrds } from "./crds.ts";
+import { ownedEnvironments, type Shard } from "./shard.ts";
 import type { Finding, KustomizationFile, Layer, RenderedEnvironment, RenderedObject, RuleContext } from "../rules/types.ts";
 import type { Spec } from "../spec/schema.ts";
 
@@ -274,12 +275,19 @@ async function holdFindings(root: string, spec: Spec): Promise<Finding[]> {
 export interface GatherOptions {
   /** The render cache (tools/render/cache.ts); without one every overlay is rendered. */
   cache?: RenderCache;
+  /** Only this shard's environments (and the reference, the spec's first): shard.ts. */
+  shard?: Shard;
 }
 
 export async function gatherInputs(root: string, specFile: string, options: GatherOptions = {}): Promise<CheckInputs> {
   const specRel = specFile.startsWith(root) ? specFile.slice(root.length + 1) : specFile;
   const renders = new Renders(root, options.cache);
-  for (const dir of overlaysOnDisk(root)) void renders.start(dir);
+  // With a shard, only its environments' overlays (as far as the names on disk tell; the spec
+  // decides below) and the first in name order, the likely reference.
+  const onDisk = overlaysOnDisk(root);
+  const diskEnvs = [...new Set(onDisk.map((d) => d.split("/")[1]!))];
+  const early = ownedEnvironments(diskEnvs, options.shard);
+  for (const dir of onDisk) if (early.has(dir.split("/")[1]!)) void renders.start(dir);
   // Read while kustomize renders; parsed below only for the kinds the renders hold.
   const crdFiles = settle(readCrdFiles(root));
   let spec: Spec;
@@ -299,7 +307,9 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
     await renders.settled();
     return { context: undefined, findings: changed, renders: [] };
   }
-  const envs = Object.keys(spec.environments);
+  const allEnvs = Object.keys(spec.environments);
+  const owned = ownedEnvironments(allEnvs, options.shard);
+  const envs = allEnvs.filter((e, i) => owned.has(e) || i === 0);
   const findings: Finding[] = [];
   const warm: Promise<void>[] = [];
   const targets = envs.flatMap((env) => (["app", "data"] as const).map((layer) => ({ env, layer, dir: overlayDir(env, layer) })));
@@ -313,8 +323,9 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
     },
   );
   crds.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  const repoWide = !options.shard || options.shard.index === 1;
   const [drift, argocd, rendered] = await Promise.all([
-    driftFindings(root, spec).catch((error: unknown) => {
+    (repoWide ? driftFindings(root, spec) : Promise.resolve([])).catch((error: unknown) => {
       // What generate could not read is named for what it is: a file that is not YAML is a parse
       // error of that file (not drift), a spec the base contradicts is an invalid spec.
       if (error instanceof ValidationError) {
@@ -335,7 +346,7 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
     ),
   ]);
   const crdDefaults = await crds;
-  findings.push(...drift, ...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec)));
+  findings.push(...drift, ...(repoWide ? [...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec))] : []));
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));
