@@ -12,8 +12,9 @@
 // environments plus a reference, the first environment of the spec, which every shard renders
 // (a cache hit after the first) and whose findings every shard reports: an environment that
 // lacks what the reference renders is found in its own shard, and one that renders what the
-// reference lacks makes its shard report the reference. So a sharded run fails whenever the
-// unsharded one would; only the unsharded one lists every pair of environments that differ.
+// reference lacks makes its shard report the reference (when the rule compares the two at all:
+// consistency/resources compares data layers only among environments with the same data modes).
+// Only an unsharded check compares every pair of environments.
 import { UsageError } from "../core/errors.ts";
 import type { Finding } from "../rules/types.ts";
 
