@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
-import { CACHE_DIR, RenderCache } from "../tools/render/cache.ts";
+import { CACHE_DIR, entryDigest, RenderCache } from "../tools/render/cache.ts";
 import { render } from "../tools/render/kustomize.ts";
 import { testRepos, type TestRepo } from "./support/repo.ts";
 
@@ -152,6 +152,14 @@ describe("render cache: a bad entry is ignored, never fatal, never trusted", () 
       const e = JSON.parse(t) as { output: string };
       return JSON.stringify({ ...e, output: e.output.replace("replicas: 2", "replicas: 9") });
     }],
+    ["with objects that do not match its digest", (t) => {
+      const e = JSON.parse(t) as { objects: string };
+      return JSON.stringify({ ...e, objects: e.objects.replace('"replicas":2', '"replicas":9') });
+    }],
+    ["with objects that are not JSON (digest recomputed)", (t) => {
+      const e = JSON.parse(t) as { output: string };
+      return JSON.stringify({ ...e, objects: "{not json", sha256: entryDigest(e.output, "{not json") });
+    }],
     ["recording another key (an entry copied under this name)", (t) => JSON.stringify({ ...JSON.parse(t), key: "0".repeat(64) })],
   ];
   for (const [what, corrupt] of corruptions) {
@@ -220,18 +228,18 @@ describe("render cache: pull-request content cannot hide a finding", () => {
     expect(findings(changed.stdout).some((f) => f.rule === "policy/security" && /privileged/.test(f.message))).toBe(true);
 
     // Forge: every entry this run wrote (the bad renders) gets the clean output of its overlay.
-    const cleanOutputs = new Map<string, string>();
+    type E = { overlay: string; output: string; objects: string };
+    const cleanEntries = new Map<string, E>();
     for (const name of warmEntries) {
-      const e = JSON.parse(await readFile(join(repo.root, CACHE_DIR, name), "utf8")) as { overlay: string; output: string };
-      cleanOutputs.set(e.overlay, e.output);
+      const e = JSON.parse(await readFile(join(repo.root, CACHE_DIR, name), "utf8")) as E;
+      cleanEntries.set(e.overlay, e);
     }
-    const { createHash } = await import("node:crypto");
     const forged: string[] = [];
     for (const name of (await readdir(join(repo.root, CACHE_DIR))).filter((n) => n.endsWith(".json") && !warmEntries.includes(n))) {
       const file = join(repo.root, CACHE_DIR, name);
-      const e = JSON.parse(await readFile(file, "utf8")) as { overlay: string; output: string };
-      const output = cleanOutputs.get(e.overlay)!;
-      await writeFile(file, JSON.stringify({ ...e, output, outputSha256: createHash("sha256").update(output).digest("hex") }));
+      const e = JSON.parse(await readFile(file, "utf8")) as E;
+      const { output, objects } = cleanEntries.get(e.overlay)!;
+      await writeFile(file, JSON.stringify({ ...e, output, objects, sha256: entryDigest(output, objects) }));
       forged.push(`${CACHE_DIR}/${name}`);
     }
     expect(forged.length).toBeGreaterThan(0);

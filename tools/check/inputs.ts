@@ -15,7 +15,7 @@ import { RenderLimitError, RenderRefusedError, ToolError, ValidationError } from
 import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import type { RenderCache } from "../render/cache.ts";
-import { render } from "../render/kustomize.ts";
+import { renderParsed } from "../render/kustomize.ts";
 import { readCrdFiles, selectCrds } from "./crds.ts";
 import { ownedEnvironments, type Shard } from "./shard.ts";
 import type { Finding, KustomizationFile, Layer, RenderedEnvironment, RenderedObject, RuleContext } from "../rules/types.ts";
@@ -154,7 +154,7 @@ function unsettle<T>(settled: Settled<T>): T {
   throw settled.error;
 }
 
-type RenderResult = { output: string; error: string | undefined; cause?: ToolError } | { fatal: unknown };
+type RenderResult = { output: string; objects?: KubeObject[]; error: string | undefined; cause?: ToolError } | { fatal: unknown };
 
 /**
  * Renders overlay directories, at most as many at once as there are cores, each at most once.
@@ -203,7 +203,7 @@ class Renders {
     await Promise.all(this.results.values());
   }
 
-  async get(dir: string): Promise<{ output: string; error: string | undefined; cause?: ToolError }> {
+  async get(dir: string): Promise<{ output: string; objects?: KubeObject[]; error: string | undefined; cause?: ToolError }> {
     const result = await this.start(dir);
     if ("fatal" in result) throw result.fatal;
     return result;
@@ -211,7 +211,8 @@ class Renders {
 
   private async run(dir: string): Promise<RenderResult> {
     try {
-      return { output: await render(join(this.root, dir), { root: this.root, cache: this.cache }), error: undefined };
+      const { output, objects } = await renderParsed(join(this.root, dir), { root: this.root, cache: this.cache });
+      return { output, ...(objects ? { objects } : {}), error: undefined };
     } catch (error) {
       if (error instanceof ToolError) return { output: "", error: error.message, cause: error };
       return { fatal: error };
@@ -339,9 +340,9 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
         const kustomization = settle(readFile(join(root, t.dir, "kustomization.yaml"), "utf8"));
         const result = await renders.get(t.dir);
         // Parsed as soon as it is there, while other renders run; an error is thrown below, in order.
-        const objects = result.error ? undefined : settle(() => parseYamlStream(result.output, `kustomize build ${t.dir}`));
+        const objects = result.error ? undefined : result.objects ? { ok: true as const, value: result.objects } : settle(() => parseYamlStream(result.output, `kustomize build ${t.dir}`));
         if (objects?.ok) warm.push(warmValidators(objects.value));
-        return { ...t, ...result, kustomization: await kustomization, objects };
+        return { ...t, output: result.output, error: result.error, cause: result.cause, kustomization: await kustomization, objects };
       }),
     ),
   ]);

@@ -12,7 +12,8 @@
 // `complete`) and a failed render are never cached.
 //
 // An entry is a JSON file `<key>.json` under `.cache/renders/` (gitignored), written atomically,
-// recording its key, the kustomize version and the SHA-256 of the output. It is used only when
+// recording its key, the kustomize version, the output and its parsed objects (a hit costs no
+// YAML parsing: only changed overlays are parsed) and the SHA-256 of both. It is used only when
 // all three match what this run computed; anything else (unreadable, truncated, another format or
 // version, output that does not match its digest, a file renamed to another key) is ignored and
 // the overlay rendered again: never fatal, never trusted.
@@ -30,6 +31,7 @@ import { existsSync, readFileSync, realpathSync } from "node:fs";
 import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
 import { writeFileAtomic } from "../core/fs.ts";
+import type { KubeObject } from "../core/yaml.ts";
 import { trackedPaths } from "../git/git.ts";
 import type { SourceInputs } from "./sources.ts";
 
@@ -45,11 +47,27 @@ interface Entry {
   key: string;
   kustomize: string;
   overlay: string;
-  outputSha256: string;
+  /** entryDigest(output, objects). */
+  sha256: string;
   output: string;
+  /**
+   * The output parsed (tools/core/yaml.ts) as JSON text, so that a hit costs no YAML parsing and
+   * the digest covers the bytes as stored; "null" when it did not parse.
+   */
+  objects: string;
+}
+
+export interface CachedRender {
+  output: string;
+  objects: KubeObject[] | null;
 }
 
 const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
+
+/** What an entry's digest covers: the output and its parsed objects (JSON text). */
+export function entryDigest(output: string, objects: string): string {
+  return sha256(`${output}\0${objects}`);
+}
 
 export interface CacheStats {
   hits: number;
@@ -157,8 +175,8 @@ export class RenderCache {
     return join(this.dir, `${key}.json`);
   }
 
-  /** The cached output for `key`, or undefined (absent, or not trusted). */
-  async get(key: string, kustomize: string): Promise<string | undefined> {
+  /** The cached render for `key`, or undefined (absent, or not trusted). */
+  async get(key: string, kustomize: string): Promise<CachedRender | undefined> {
     if (!this.enabled) return undefined;
     let text: string;
     try {
@@ -181,9 +199,16 @@ export class RenderCache {
       entry.key === key &&
       entry.kustomize === kustomize &&
       typeof entry.output === "string" &&
-      typeof entry.outputSha256 === "string" &&
-      sha256(entry.output) === entry.outputSha256;
-    if (!trusted) {
+      typeof entry.objects === "string" &&
+      typeof entry.sha256 === "string" &&
+      entryDigest(entry.output, entry.objects) === entry.sha256;
+    let objects: unknown;
+    try {
+      objects = trusted ? JSON.parse(entry.objects as string) : undefined;
+    } catch {
+      objects = undefined;
+    }
+    if (!trusted || (objects !== null && !Array.isArray(objects))) {
       this.stats.rejected++;
       return undefined;
     }
@@ -191,13 +216,14 @@ export class RenderCache {
     // Marks it as used (prune() removes what no run has used for a while); best effort.
     const now = new Date();
     void utimes(this.file(key), now, now).catch(() => undefined);
-    return entry.output;
+    return { output: entry.output as string, objects: objects as KubeObject[] | null };
   }
 
   /** Stores a successful render; a cache that cannot be written costs the next run a render, nothing else. */
-  async put(key: string, kustomize: string, overlay: string, output: string): Promise<void> {
+  async put(key: string, kustomize: string, overlay: string, output: string, objects: KubeObject[] | null): Promise<void> {
     if (!this.enabled) return;
-    const entry: Entry = { format: CACHE_FORMAT, key, kustomize, overlay, outputSha256: sha256(output), output };
+    const json = JSON.stringify(objects);
+    const entry: Entry = { format: CACHE_FORMAT, key, kustomize, overlay, sha256: entryDigest(output, json), output, objects: json };
     try {
       // Ignored by git whatever the repository's .gitignore says (a fork may lack the line):
       // `.cache/.gitignore` ignores everything, itself included, as pytest's cache does.

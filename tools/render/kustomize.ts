@@ -20,7 +20,7 @@ import { PreconditionError, RenderLimitError, RenderRefusedError, ToolError } fr
 import { writeFileAtomic } from "../core/fs.ts";
 import { onCommandFinished } from "../core/process.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
-import { parseYaml, parseYamlStream } from "../core/yaml.ts";
+import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import type { RenderCache } from "./cache.ts";
 import { locateSourceLines, unsafeSources, walkSources } from "./sources.ts";
 
@@ -214,6 +214,18 @@ export async function assertSafeSources(dir: string, root: string = repositoryOf
  * entry is taken from it (cache.ts); a successful render is stored.
  */
 export async function render(dir: string, options: RenderOptions = {}): Promise<string> {
+  return (await renderCached(dir, options, false)).output;
+}
+
+/**
+ * render() and the output parsed (parseYamlStream), for `check`: a cache hit brings its objects
+ * along. `objects` is undefined when the output does not parse (the caller reports that).
+ */
+export async function renderParsed(dir: string, options: RenderOptions = {}): Promise<{ output: string; objects: KubeObject[] | undefined }> {
+  return renderCached(dir, options, true);
+}
+
+async function renderCached(dir: string, options: RenderOptions, parse: boolean): Promise<{ output: string; objects: KubeObject[] | undefined }> {
   const root = options.root ?? repositoryOf(dir);
   const { problems, inputs } = walkSources(root, dir);
   if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
@@ -229,12 +241,20 @@ export async function render(dir: string, options: RenderOptions = {}): Promise<
     }
     key = real === undefined ? undefined : cache.key(root, real, inputs, bin, buildArgs(bin, "."));
     const hit = key === undefined ? undefined : await cache.get(key, bin.version);
-    if (hit !== undefined) return hit;
+    if (hit !== undefined) return { output: hit.output, objects: hit.objects ?? undefined };
   }
   const result = await runKustomize(bin.path, buildArgs(bin, dir), relative(root, dir) || dir);
   if (result.code !== 0) throw new ToolError(`kustomize build ${dir} failed: ${result.stderr.trim()}`);
-  if (cache && key !== undefined) await cache.put(key, bin.version, relative(root, dir) || ".", result.stdout);
-  return result.stdout;
+  let objects: KubeObject[] | undefined;
+  if (parse || key !== undefined) {
+    try {
+      objects = parseYamlStream(result.stdout, `kustomize build ${relative(root, dir) || dir}`);
+    } catch {
+      objects = undefined; // the caller parses again and reports it
+    }
+  }
+  if (cache && key !== undefined) await cache.put(key, bin.version, relative(root, dir) || ".", result.stdout, objects ?? null);
+  return { output: result.stdout, objects };
 }
 
 /**
