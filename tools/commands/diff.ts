@@ -15,7 +15,7 @@ import { revParse, remoteUrl, showFile } from "../git/git.ts";
 import { loadSpec } from "../spec/load.ts";
 import { RenderCache } from "../render/cache.ts";
 
-export const DIFF_COMMENT_MARKER = "<!-- ringlet:rendered-diff -->";
+export const DIFF_COMMENT_MARKER = "<!-- gitops:rendered-diff -->";
 
 async function environmentsAt(root: string, rev: string): Promise<string[]> {
   const text = await showFile(root, rev, "overlays/environments.yaml");
