@@ -439,7 +439,7 @@ async function kustomizationDirs(root: string): Promise<string[]> {
  * and hosts; `pnpm generate` writes the overlays and Argo CD apps.
  */
 async function fleetRepo(overlays: number): Promise<{ dir: string; dirs: string[]; first: string }> {
-  const dir = await mkdtemp(join(tmpdir(), `ringlet-fleet-${overlays}-`));
+  const dir = await mkdtemp(join(tmpdir(), `gitops-fleet-${overlays}-`));
   for (const part of ["base", "components", "crds", "argocd"]) if (existsSync(join(ROOT, part))) await cp(join(ROOT, part), join(dir, part), { recursive: true });
   const spec = parseYamlText(await readFile(join(ROOT, "overlays", "environments.yaml"), "utf8")) as { environments: Record<string, Record<string, unknown>> };
   const stages = Object.entries(spec.environments);

@@ -45,7 +45,7 @@ async function entries(): Promise<string[]> {
 }
 
 beforeAll(async () => {
-  root = await mkdtemp(join(tmpdir(), "ringlet-render-cache-"));
+  root = await mkdtemp(join(tmpdir(), "gitops-render-cache-"));
 });
 afterAll(async () => {
   await rm(root, { recursive: true, force: true });
@@ -178,7 +178,7 @@ describe("render cache: a bad entry is ignored, never fatal, never trusted", () 
   }
 
   it("a cache directory that is a symlink elsewhere is not used", async () => {
-    const elsewhere = await mkdtemp(join(tmpdir(), "ringlet-render-cache-elsewhere-"));
+    const elsewhere = await mkdtemp(join(tmpdir(), "gitops-render-cache-elsewhere-"));
     try {
       await rm(join(root, ".cache"), { recursive: true, force: true });
       await mkdir(join(root, ".cache"));

@@ -23,7 +23,7 @@ async function workflow(): Promise<Any> {
 async function toolsOutput(paths: string[], event: string): Promise<string> {
   const wf = await workflow();
   const step = (wf.jobs.changes.steps as Any[]).find((s) => s.name === "Changed paths");
-  const dir = await mkdtemp(join(tmpdir(), "ringlet-validate-"));
+  const dir = await mkdtemp(join(tmpdir(), "gitops-validate-"));
   try {
     const git = (...args: string[]) => exec("git", args, { cwd: dir, env: cleanEnv({ GIT_AUTHOR_NAME: "t", GIT_AUTHOR_EMAIL: "t@e", GIT_COMMITTER_NAME: "t", GIT_COMMITTER_EMAIL: "t@e" }) });
     await git("init", "-q", "-b", "main");
