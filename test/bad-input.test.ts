@@ -272,7 +272,7 @@ const cases: Case[] = [
   { name: "override of a gate dev does not have", args: ["bump-image", "v1.0.1", "--override", "window=now"], code: 1, says: ["dev declares no window gate to override"] },
   { name: "GITOPS_NOW that is not a time", args: ["bump-image", "v1.0.1", "--env", "prod", "--force"], env: { GITOPS_NOW: "tomorrow" }, code: 2, says: ['GITOPS_NOW="tomorrow" is not an ISO 8601 time'] },
   { name: "rollback an unknown environment", args: ["rollback", "qa"], code: 1, says: [`${SPEC}:${specLine("environments:")}: environments: unknown environment "qa"; environments: dev, staging, prod`] },
-  { name: "rollback an unknown image", args: ["rollback", "prod", "--image", "nginx"], code: 1, says: [`${SPEC}:${specLine("images:")}: images: unknown image "nginx"`] },
+  { name: "rollback an unknown image", args: ["rollback", "prod", "--image", "nginx"], code: 2, says: [`${SPEC}:${SPEC_TEXT.split("\n").indexOf("images:") + 1}: images: unknown image "nginx"`] },
   { name: "rollback to a tag never run", args: ["rollback", "prod", "--to", "v0.1.0"], code: 1, says: ['prod never ran ghcr.io/ringlet/ringlet "v0.1.0"', "--force"] },
   { name: "rollback to a bad tag", args: ["rollback", "prod", "--to", "$(id)"], code: 1, says: ['"$(id)"', "OCI tag grammar"] },
   { name: "rollback with nothing before", args: ["rollback", "prod"], code: 1, says: ["prod has no entry 1 step back"] },
