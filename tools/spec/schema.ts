@@ -4,6 +4,7 @@
 import { z } from "zod";
 import { gatesSchema } from "./gates.ts";
 import { quantity } from "./quantity.ts";
+import { clustersSchema } from "./clusters.ts";
 
 const dnsLabel = z
   .string()
@@ -84,6 +85,9 @@ const environmentSchema = z.strictObject({
   gates: gatesSchema.optional(),
 });
 
+/** An environment, optionally on several clusters (tools/spec/clusters.ts, issue 12). */
+const environmentWithClusters = environmentSchema.extend({ clusters: clustersSchema(environmentSchema.shape) });
+
 export const specSchema = z
   .strictObject({
   name: dnsLabel,
@@ -125,7 +129,7 @@ export const specSchema = z
     }),
   components: z.record(dnsLabel, componentSchema),
   /** In promotion order: the first is where new tags land, the last is production. */
-  environments: z.record(dnsLabel, environmentSchema),
+  environments: z.record(dnsLabel, environmentWithClusters),
 })
   .superRefine((spec, ctx) => {
     for (const [name, env] of Object.entries(spec.environments)) {
@@ -136,6 +140,6 @@ export const specSchema = z
   });
 
 export type Spec = z.infer<typeof specSchema>;
-export type Environment = z.infer<typeof environmentSchema>;
+export type Environment = z.infer<typeof environmentWithClusters>;
 export type Component = z.infer<typeof componentSchema>;
 export type Resources = z.infer<typeof resourcesSchema>;
