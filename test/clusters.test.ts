@@ -116,8 +116,8 @@ describe("prod on two clusters: generate", () => {
       { name: "ringlet-prod-prod-eu", path: `overlays/${REST}`, destination: { server: SERVER, namespace: "ringlet-prod" }, automated: false, wave: "1" },
     ]);
     // The manual cluster cannot be deleted by the root's prune; the automatic one can be.
-    expect(apps[3].metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
-    expect(apps[1].metadata.annotations["argocd.argoproj.io/sync-options"]).toBeUndefined();
+    expect(apps[3]!.metadata.annotations["argocd.argoproj.io/sync-options"]).toBe("Prune=false,Delete=false");
+    expect(apps[1]!.metadata.annotations["argocd.argoproj.io/sync-options"]).toBeUndefined();
     const [project] = await objectsOf(repo, "argocd/project.yaml");
     expect(project!.spec.destinations).toEqual([
       { server: "https://kubernetes.default.svc", namespace: "ringlet-dev" },
