@@ -4,7 +4,7 @@
 import { z } from "zod";
 
 /** Environment fields a cluster may override; everything else is the environment's. */
-export const CLUSTER_OVERRIDES = ["host", "hosts", "paths", "sync", "config", "components", "data", "application"] as const;
+export const CLUSTER_OVERRIDES = ["host", "hosts", "paths", "sync", "config", "components", "data", "application", "extras"] as const;
 
 const clusterName = z
   .string()
