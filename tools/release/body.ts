@@ -4,15 +4,21 @@ import { formatDiffMarkdown, GITHUB_BODY_LIMIT } from "../diff/format.ts";
 import type { ResourceChange } from "../diff/manifests.ts";
 import type { Spec } from "../spec/schema.ts";
 import { refText, type ReleasePlan } from "./plan.ts";
+import { findStage, stageEnvironment } from "../spec/stages.ts";
+import { applicationName, primaryLayer } from "../spec/model.ts";
 
 /** `extra`: markdown placed before the rendered diff (the gates section). */
 export function pullRequestBody(plan: ReleasePlan, spec: Spec, changes: ResourceChange[], extra?: string): string {
-  const env = spec.environments[plan.env]!;
+  // plan.env is a stage: an environment, or "<env>/<cluster>" with that cluster's settings.
+  const env = stageEnvironment(spec, plan.env)!;
+  const stage = findStage(spec, plan.env);
+  const where = stage?.cluster ? ` on cluster ${stage.cluster} (wave ${stage.wave} of ${stage.env})` : "";
+  const app = applicationName(spec, plan.env, primaryLayer(spec).name);
   const rows = plan.moves.map((m) => `| \`${m.image}\` | \`${refText(m.before)}\` | \`${refText(m.after)}\` |`);
   const sync =
     env.sync === "auto"
-      ? `Merging deploys: Argo CD syncs **${plan.env}** (namespace \`${env.namespace}\`) from the default branch automatically.`
-      : `Merging records the change; **${plan.env}** syncs by hand: sync \`${spec.name}-${plan.env}\` in the Argo CD UI after the merge.`;
+      ? `Merging deploys: Argo CD syncs **${plan.env}** (namespace \`${env.namespace}\`${where}) from the default branch automatically.`
+      : `Merging records the change; **${plan.env}** syncs by hand: sync \`${app}\` in the Argo CD UI after the merge${where ? ` (it deploys${where})` : ""}.`;
   const heading = plan.kind === "promote" ? `Promote ${plan.from} → ${plan.env}` : plan.kind === "rollback" ? `Roll back ${plan.env}` : `Deploy to ${plan.env}`;
   const hook = spec.components ? Object.values(spec.components).find((c) => c.workload.kind === "Job")?.workload.name : undefined;
   const hookName = hook ? `\`${hook}\`` : "of the application";

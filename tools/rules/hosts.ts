@@ -3,6 +3,7 @@
 // certificate for, another environment's host, and render without a word.
 import type { Environment } from "../spec/schema.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
+import { stageEnvironment } from "../spec/stages.ts";
 
 /**
  * The hosts an environment declares: its `host`, and every entry of a `hosts` list where a spec
@@ -38,7 +39,7 @@ export function ingressHosts(spec: unknown): { host: string; path: string }[] {
 export const declaredHostsRule: Rule = (ctx) => {
   const owners = Object.entries(ctx.spec.environments).map(([name, env]) => ({ name, hosts: declaredHosts(env) }));
   return ctx.environments.flatMap((env) => {
-    const envSpec = ctx.spec.environments[env.env];
+    const envSpec = stageEnvironment(ctx.spec, env.env);
     if (!envSpec) return [];
     const declared = declaredHosts(envSpec);
     return allObjects(env)

@@ -17,7 +17,13 @@ export interface Stage {
   group: number;
 }
 
-type Cluster = NonNullable<Environment["clusters"]>[number];
+/** A cluster entry: its identity and wave, and the environment fields it overrides (tools/spec/clusters.ts). */
+export type Cluster = NonNullable<Environment["clusters"]>[number] & Partial<Omit<Environment, "clusters">>;
+
+/** The clusters of an environment, typed with their overrides. */
+export function clustersOf(spec: Spec, env: string): Cluster[] {
+  return (spec.environments[env]?.clusters ?? []) as Cluster[];
+}
 
 /** Every stage in promotion order. */
 export function stages(spec: Spec): Stage[] {
@@ -63,7 +69,7 @@ export function nextGroup(spec: Spec, id: string): Stage[] {
 }
 
 export function clusterOf(spec: Spec, stage: Stage): Cluster | undefined {
-  return stage.cluster === undefined ? undefined : spec.environments[stage.env]?.clusters?.find((c) => c.name === stage.cluster);
+  return stage.cluster === undefined ? undefined : clustersOf(spec, stage.env).find((c) => c.name === stage.cluster);
 }
 
 const CLUSTER_ONLY = new Set(["name", "server", "wave"]);
@@ -102,4 +108,12 @@ export function stageEnvironment(spec: Spec, id: string): Environment | undefine
 /** An environment's own stages (one, or one per cluster). */
 export function stagesOf(spec: Spec, env: string): Stage[] {
   return stages(spec).filter((s) => s.env === env);
+}
+
+/** Where a stage's Applications deploy: its cluster (by Argo CD cluster name or server), else destinationServer. */
+export function stageDestination(spec: Spec, stage: Stage): { server: string } | { name: string } {
+  const cluster = clusterOf(spec, stage);
+  if (!cluster) return { server: spec.destinationServer };
+  // Argo CD refuses a destination with both (util/argo/argo.go GetDestinationServer).
+  return cluster.server ? { server: cluster.server } : { name: cluster.name };
 }
