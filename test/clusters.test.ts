@@ -207,6 +207,34 @@ describe("prod on two clusters: spec errors", () => {
   });
 });
 
+describe("promotion waves: a wave of two clusters", () => {
+  it("a tag leaves a wave only once every cluster of it runs it; peers of one wave do not promote to each other", async () => {
+    // prod-us joins the canary wave: wave 1 = prod-eu-canary, prod-us; wave 2 = prod-eu.
+    const { repo } = await clusterRepo([{ name: "prod-us", wave: 1 }]);
+    const file = `overlays/${CANARY}/kustomization.yaml`;
+    await repo.write(file, (await repo.read(file)).replace("    newTag: v1.0.0\n", "    newTag: v1.1.0\n"));
+    for (const env of ["dev", "staging"]) {
+      const f = `overlays/${env}/kustomization.yaml`;
+      await repo.write(f, (await repo.read(f)).replace("    newTag: v1.0.0\n", "    newTag: v1.1.0\n"));
+    }
+    await repo.git("commit", "--quiet", "-am", "canary runs v1.1.0, prod-us not yet");
+    const before = await repo.state();
+    const leave = await repo.cli(["promote", CANARY, REST, "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
+    expect(leave.code).toBe(1);
+    expect(leave.stderr).toContain("overlays/prod/prod-us/kustomization.yaml");
+    expect(leave.stderr).toContain("a tag leaves wave 1 of prod only once every cluster of it runs it");
+    const peers = await repo.cli(["promote", CANARY, "prod/prod-us", "--dry-run"]);
+    expect(peers.code).toBe(1);
+    expect(peers.stderr).toContain("are in the same wave (1)");
+    expect(await repo.state()).toEqual(before);
+    // The way: from staging to the other cluster of the wave.
+    const ok = await repo.cli(["promote", "staging", "prod/prod-us", "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
+    expect(ok.stderr).toContain("gates into prod/prod-us");
+    expect(ok.code).toBe(0);
+    expect(ok.stdout).toContain("deploy/prod/prod-us/v1.1.0");
+  });
+});
+
 // ------------------------------------------------------------------ promotion waves
 
 const fakes: FakeGitHub[] = [];
