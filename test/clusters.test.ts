@@ -246,7 +246,7 @@ describe("promotion waves: prod's canary first, then the rest", () => {
   let repo: TestRepo;
   let gh: FakeGitHub;
   const withToken = (args: string[], extra: NodeJS.ProcessEnv = {}) =>
-    repo.cli(args, { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, RINGLET_GITHUB_RETRY_UNIT_MS: "1", ...extra });
+    repo.cli(args, { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITOPS_GITHUB_RETRY_UNIT_MS: "1", ...extra });
 
   /** Sets a stage's tag on main directly (a merged deploy, without the ceremony), and pushes. */
   async function land(stage: string, tag: string): Promise<void> {
@@ -310,7 +310,7 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     const now = new Date(Date.now() + 60 * 60 * 1000);
     // Not in the weekend freeze window of Ringlet's prod gates.
     while ([0, 5, 6].includes(now.getUTCDay())) now.setUTCDate(now.getUTCDate() + 1);
-    const result = await repo.cli(["promote", "--from", "prod", "--dry-run"], { RINGLET_NOW: now.toISOString() });
+    const result = await repo.cli(["promote", "--from", "prod", "--dry-run"], { GITOPS_NOW: now.toISOString() });
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(new RegExp(`ran in ${CANARY.replace("/", "\\/")} for|has run in ${CANARY.replace("/", "\\/")} for`));
     expect(result.stderr).toContain("24h required");
