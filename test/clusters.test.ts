@@ -133,6 +133,21 @@ describe("prod on two clusters: generate", () => {
     expect(ignored).not.toContain("ringlet-prod-prod-eu");
   });
 
+  it("diff renders each cluster's overlays as a stage of its own", async () => {
+    const file = `overlays/${CANARY}/kustomization.yaml`;
+    const original = await repo.read(file);
+    await repo.write(file, original.replace("    newTag: v1.0.0\n", "    newTag: v9.9.9\n"));
+    try {
+      const diff = await repo.cli(["diff"]);
+      expect(diff.code).toBe(0);
+      expect(diff.stdout).toContain(CANARY);
+      expect(diff.stdout).toContain(`${IMAGE}:v9.9.9`);
+      expect(diff.stdout).not.toContain(`${REST}:`);
+    } finally {
+      await repo.write(file, original);
+    }
+  });
+
   it("check finds nothing, and generate says everything is up to date", async () => {
     const check = await repo.cli(["check", "--json"]);
     expect(checkRules(check.stdout)).toEqual([]);
