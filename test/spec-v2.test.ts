@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { parseYamlStream, type KubeObject } from "../tools/core/yaml.ts";
-import { cleanEnv, TSX_LOADER } from "./support/repo.ts";
+import { cleanEnv, FIXTURE_ROOT, TSX_LOADER } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 const dirs: string[] = [];
@@ -179,6 +179,8 @@ spec:
   data:
     - secretKey: password
       remoteRef: {key: shop-db-password}
+  dataFrom:
+    - extract: {key: shop-db-settings}
 ---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -258,7 +260,7 @@ async function fixture(files: Record<string, string> = {}, spec = SPEC): Promise
     await writeFile(join(dir, path), content);
   }
   // The custom resources are validated against their vendored CRDs, as in a fork.
-  await cp(join(TOOLS_ROOT, "crds"), join(dir, "crds"), { recursive: true });
+  await cp(join(FIXTURE_ROOT, "crds"), join(dir, "crds"), { recursive: true });
   return dir;
 }
 
@@ -342,6 +344,7 @@ describe("spec v2 on an application that is not Ringlet", () => {
     const objects = await rendered(root, "staging");
     const key = (name: string) => (find(objects, "ExternalSecret", name).spec as { data: { remoteRef: { key: string } }[] }).data[0]!.remoteRef.key;
     expect([key("shop-db"), key("vendor")]).toEqual(["shop-staging-db-password", "shop-vendor-token"]);
+    expect((find(objects, "ExternalSecret", "shop-db").spec as { dataFrom: unknown[] }).dataFrom).toEqual([{ extract: { key: "shop-staging-db-settings" } }]);
   }, 60_000);
 
   it("keeps an extras patch, lists it, renders it in check, and merges application overrides", async () => {

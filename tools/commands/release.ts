@@ -2,7 +2,7 @@
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command, CommandContext } from "../cli.ts";
-import { PreconditionError, ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { PreconditionError, ToolError, UsageError, ValidationError, type Problem, unknownName, didYouMean } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
@@ -259,7 +259,7 @@ function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFil
   const wanted = ctx.values.image;
   if (typeof wanted === "string") {
     if (!names.includes(wanted)) {
-      problems.push({ file: specFile, path: "images", message: `unknown image ${JSON.stringify(wanted)}; images: ${names.join(", ")}`, usage: true });
+      problems.push({ file: specFile, path: "images", message: unknownName("image", wanted, names), usage: true });
       return [];
     }
     return [wanted];
@@ -305,7 +305,7 @@ function envProblem(spec: Spec, env: string, specFile: string, flag: string): Pr
     const own = stagesOf(spec, env).map((s) => `${s.id} (wave ${s.wave})`);
     return { file: specFile, path: `environments.${env}.clusters`, message: `${env} runs on several clusters (${flag}): name one of its stages: ${own.join(", ")}`, usage: true };
   }
-  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag}); stages: ${ids.join(", ")}`, usage: true };
+  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag})${didYouMean(env, ids)}; environments: ${ids.join(", ")}`, usage: true };
 }
 
 export const bumpImageCommand: Command = {
