@@ -4,6 +4,7 @@
 import type { Environment } from "../spec/schema.ts";
 import { declaredHosts as specDeclaredHosts } from "../spec/model.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
+import { stageEnvironment } from "../spec/stages.ts";
 
 /**
  * The hosts an environment declares: its `host`, and this environment's side of every `hosts`
@@ -38,7 +39,7 @@ export function ingressHosts(spec: unknown): { host: string; path: string }[] {
 export const declaredHostsRule: Rule = (ctx) => {
   const owners = Object.entries(ctx.spec.environments).map(([name, env]) => ({ name, hosts: declaredHosts(env) }));
   return ctx.environments.flatMap((env) => {
-    const envSpec = ctx.spec.environments[env.env];
+    const envSpec = stageEnvironment(ctx.spec, env.env);
     if (!envSpec) return [];
     const declared = declaredHosts(envSpec);
     return allObjects(env)
