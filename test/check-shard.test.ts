@@ -3,6 +3,7 @@
 // findings once, in shard 1.
 import { describe, expect, it } from "vitest";
 import { parseSpec } from "../tools/spec/load.ts";
+import { stageIds } from "../tools/spec/stages.ts";
 import { filterShardFindings, ownedEnvironments, parseShard } from "../tools/check/shard.ts";
 import { testRepos } from "./support/repo.ts";
 
@@ -46,7 +47,8 @@ describe("check --shard", () => {
   it("on a repository: the shards together report what the full check reports", { timeout: 300_000 }, async () => {
     const repo = await newRepo();
     const spec = parseSpec(await repo.read("overlays/environments.yaml"), "overlays/environments.yaml");
-    const envs = Object.keys(spec.environments);
+    // Stages: an environment on several clusters is one stage per cluster (the unit of a shard).
+    const envs = stageIds(spec);
     expect(envs.length).toBeGreaterThan(1);
     const last = envs[envs.length - 1]!;
     // One environment's finding (a mutable tag in its overlay) and a repository-wide one (drift

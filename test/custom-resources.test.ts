@@ -2,7 +2,7 @@
 // Secrets. A small environment (not Ringlet's) that every rule passes, then broken once per case.
 import { beforeAll, describe, expect, it } from "vitest";
 import { readCrdFiles, selectCrds } from "../tools/check/crds.ts";
-import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 import type { KubeObject } from "../tools/core/yaml.ts";
 import { argocdRules } from "../tools/rules/argocd.ts";
 import { customResourceRules } from "../tools/rules/custom-resources.ts";
@@ -75,7 +75,7 @@ function context(list: Loose[], crds: VendoredCrd[] = []): RuleContext {
   return {
     spec: SPEC,
     specFile: "overlays/environments.yaml",
-    environments: [{ env: "dev", app: list.map((object) => ({ env: "dev", layer: "app" as const, object: object as KubeObject, source: "overlays/dev" })), data: [] }],
+    environments: [{ env: "dev", layers: { app: list.map((object) => ({ env: "dev", layer: "app", object: object as KubeObject, source: "overlays/dev" })), data: [] } }],
     argocd: [],
     kustomizations: [],
     crds,
@@ -84,7 +84,7 @@ function context(list: Loose[], crds: VendoredCrd[] = []): RuleContext {
 
 let crds: VendoredCrd[];
 beforeAll(async () => {
-  crds = selectCrds(await readCrdFiles(TOOLS_ROOT), objects() as KubeObject[]).crds;
+  crds = selectCrds(await readCrdFiles(FIXTURE_ROOT), objects() as KubeObject[]).crds;
 });
 
 const every: Record<string, Rule> = { schema: schemaRule, ...policyRules, ...customResourceRules };
@@ -200,7 +200,7 @@ describe("scaled-object rule", () => {
   });
   it("a singleton scaled by a ScaledObject", () => {
     const list = objects();
-    const spec = { ...SPEC, components: { analysis: { kind: "singleton", workload: "analysis", container: "analysis" } } } as unknown as Spec;
+    const spec = { ...SPEC, components: { analysis: { workload: { kind: "Deployment", name: "analysis" }, container: "analysis", singleton: true } } } as unknown as Spec;
     const deployment = find(list, "Deployment", "analysis").spec;
     deployment.replicas = 1;
     deployment.strategy = { type: "Recreate" };

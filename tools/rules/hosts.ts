@@ -2,16 +2,17 @@
 // one Ingress rule but not another (or not the TLS list) would otherwise serve, and request a
 // certificate for, another environment's host, and render without a word.
 import type { Environment } from "../spec/schema.ts";
+import { declaredHosts as specDeclaredHosts } from "../spec/model.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
+import { stageEnvironment } from "../spec/stages.ts";
 
 /**
- * The hosts an environment declares: its `host`, and every entry of a `hosts` list where a spec
- * has one. A declared `*.example.com` covers exactly one more label, as an Ingress wildcard does.
+ * The hosts an environment declares: its `host`, and this environment's side of every `hosts`
+ * entry (base host -> its host). A declared `*.example.com` covers exactly one more label, as an
+ * Ingress wildcard does.
  */
 export function declaredHosts(env: Environment): string[] {
-  const e = env as Environment & { hosts?: unknown };
-  const list = Array.isArray(e.hosts) ? e.hosts.filter((h): h is string => typeof h === "string") : [];
-  return [...new Set([...(typeof e.host === "string" ? [e.host] : []), ...list])];
+  return specDeclaredHosts(env);
 }
 
 export function hostDeclared(host: string, declared: readonly string[]): boolean {
@@ -38,7 +39,7 @@ export function ingressHosts(spec: unknown): { host: string; path: string }[] {
 export const declaredHostsRule: Rule = (ctx) => {
   const owners = Object.entries(ctx.spec.environments).map(([name, env]) => ({ name, hosts: declaredHosts(env) }));
   return ctx.environments.flatMap((env) => {
-    const envSpec = ctx.spec.environments[env.env];
+    const envSpec = stageEnvironment(ctx.spec, env.env);
     if (!envSpec) return [];
     const declared = declaredHosts(envSpec);
     return allObjects(env)
