@@ -63,15 +63,21 @@ async function pinImageTags(root: string): Promise<void> {
   }
 }
 
-export async function createTestRepo(options: { files?: string[] } = {}): Promise<TestRepo> {
+/**
+ * `from`: a folder of this repository laid out as a repository of its own (examples/<name>): its
+ * tracked files become the temp repository's root.
+ */
+export async function createTestRepo(options: { files?: string[]; from?: string } = {}): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-test-"));
   const root = join(dir, "work");
   const origin = join(dir, "origin.git");
   const run = async (cwd: string, args: string[]) => (await exec("git", args, { cwd, env: cleanEnv() })).stdout;
-  const listed = (await exec("git", ["ls-files", "--", ...(options.files ?? INPUTS)], { cwd: TOOLS_ROOT })).stdout.split("\n").filter(Boolean);
+  const prefix = options.from ? `${options.from.replace(/\/+$/, "")}/` : "";
+  const listed = (await exec("git", ["ls-files", "--", ...(options.files ?? INPUTS).map((f) => prefix + f)], { cwd: TOOLS_ROOT })).stdout.split("\n").filter(Boolean);
   for (const file of listed) {
-    await mkdir(dirname(join(root, file)), { recursive: true });
-    await copyFile(join(TOOLS_ROOT, file), join(root, file));
+    const target = join(root, file.slice(prefix.length));
+    await mkdir(dirname(target), { recursive: true });
+    await copyFile(join(TOOLS_ROOT, file), target);
   }
   await pinImageTags(root);
   await mkdir(origin, { recursive: true });
@@ -124,13 +130,13 @@ export async function createTestRepo(options: { files?: string[] } = {}): Promis
  * For a test file that makes several repositories: returns a factory whose repositories are all
  * removed after the file's tests (registers the afterAll itself).
  */
-export function testRepos(): () => Promise<TestRepo> {
+export function testRepos(options: { from?: string } = {}): () => Promise<TestRepo> {
   const repos: TestRepo[] = [];
   afterAll(async () => {
     await Promise.all(repos.splice(0).map((r) => r.cleanup()));
   });
   return async () => {
-    const repo = await createTestRepo();
+    const repo = await createTestRepo(options);
     repos.push(repo);
     return repo;
   };

@@ -1,0 +1,204 @@
+// The worked examples (issue 10.9): examples/dreamseed, examples/package-analysis and
+// examples/rateguard are repositories of their own (base, spec, generated overlays and Argo CD
+// applications). The real CLI checks each clean; a temp copy broken the way a user would break it
+// gets the named finding; bump-image and promote move one image of a temp git copy with a
+// one-line edit. Expected values are written out from the examples' files, never copied from the
+// tools' output.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { cleanEnv, createTestRepo, TSX_LOADER, type TestRepo } from "./support/repo.ts";
+
+const exec = promisify(execFile);
+const EXAMPLES = ["dreamseed", "package-analysis", "rateguard"] as const;
+
+type Result = { code: number; stdout: string; stderr: string };
+interface JsonFinding {
+  rule: string;
+  file: string;
+  path: string;
+  env?: string;
+  object?: string;
+  message: string;
+}
+
+/** The CLI as `pnpm <command> --root examples/<name>` runs it from this repository's root. */
+function cli(args: string[]): Promise<Result> {
+  return exec(process.execPath, ["--import", TSX_LOADER, "tools/cli.ts", ...args], { cwd: TOOLS_ROOT, env: cleanEnv(), maxBuffer: 64 * 1024 * 1024 }).then(
+    (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+    (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
+  );
+}
+
+async function findings(repo: TestRepo): Promise<{ code: number; findings: JsonFinding[]; raw: string }> {
+  const r = await repo.cli(["check", "--json"]);
+  const raw = r.stdout + r.stderr;
+  return { code: r.code, findings: r.stdout.trim().startsWith("{") ? (JSON.parse(r.stdout) as { findings: JsonFinding[] }).findings : [], raw };
+}
+
+async function withRepo<T>(name: string, fn: (repo: TestRepo) => Promise<T>): Promise<T> {
+  const repo = await createTestRepo({ from: `examples/${name}` });
+  try {
+    return await fn(repo);
+  } finally {
+    await repo.cleanup();
+  }
+}
+
+function replaceOnce(text: string, from: string, to: string): string {
+  expect(text.split(from).length - 1, `exactly one "${from}"`).toBe(1);
+  return text.replace(from, to);
+}
+
+describe("the worked examples are clean", () => {
+  for (const name of EXAMPLES) {
+    it(`${name}: check --root examples/${name} reports nothing, generate is up to date`, { timeout: 120_000 }, async () => {
+      const check = await cli(["check", "--root", `examples/${name}`, "--json"]);
+      expect(check.code, check.stdout + check.stderr).toBe(0);
+      expect((JSON.parse(check.stdout) as { findings: JsonFinding[] }).findings).toEqual([]);
+      const generate = await cli(["generate", "--root", `examples/${name}`, "--dry-run"]);
+      expect(generate.code, generate.stdout + generate.stderr).toBe(0);
+      expect(generate.stdout + generate.stderr).toContain("everything is up to date");
+    });
+  }
+});
+
+describe("a defect injected into an example is caught by name", () => {
+  it("dreamseed: a Rollout whose previewService selects no pod of it (a selector typo)", { timeout: 120_000 }, async () => {
+    await withRepo("dreamseed", async (repo) => {
+      const file = "base/app/payment-service.yaml";
+      const text = await repo.read(file);
+      // The preview Service is the second Service of the file; its selector gains a typo.
+      const at = text.indexOf("name: payment-service-preview");
+      await repo.write(file, text.slice(0, at) + replaceOnce(text.slice(at), "  selector:\n    app: payment-service\n", "  selector:\n    app: payment-service-preveiw\n"));
+      const { code, findings: found, raw } = await findings(repo);
+      expect(code, raw).toBe(1);
+      const rollout = found.filter((f) => f.rule === "custom-resources/rollout");
+      expect(rollout.map((f) => [f.env, f.object, f.path])).toEqual([
+        ["staging", "Rollout/payment-service", "spec.strategy.blueGreen.previewService"],
+        ["production", "Rollout/payment-service", "spec.strategy.blueGreen.previewService"],
+      ]);
+      expect(rollout[0]!.message).toContain("payment-service-preview does not select this Rollout's pods");
+      expect(rollout[0]!.file).toBe("base/app/payment-service.yaml");
+    });
+  });
+
+  it("dreamseed: without rollout-transform.yaml, the Rollout reads the unhashed service-config, which does not exist", { timeout: 120_000 }, async () => {
+    await withRepo("dreamseed", async (repo) => {
+      const file = "base/app/kustomization.yaml";
+      await repo.write(file, replaceOnce(await repo.read(file), "configurations:\n  - rollout-transform.yaml\n", ""));
+      const { code, findings: found, raw } = await findings(repo);
+      expect(code, raw).toBe(1);
+      const config = found.filter((f) => f.rule === "references/config" && f.object === "Rollout/payment-service");
+      expect(config.map((f) => f.env)).toEqual(["staging", "production"]);
+      expect(config[0]!.message).toContain("ConfigMap service-config is created by neither Application");
+    });
+  });
+
+  it("package-analysis: an HPA added for the workers that KEDA's ScaledObject already scales", { timeout: 120_000 }, async () => {
+    await withRepo("package-analysis", async (repo) => {
+      await repo.write(
+        "base/app/worker-hpa.yaml",
+        [
+          "apiVersion: autoscaling/v2",
+          "kind: HorizontalPodAutoscaler",
+          "metadata:",
+          "  name: analysis-worker-cpu",
+          "spec:",
+          "  scaleTargetRef:",
+          "    apiVersion: apps/v1",
+          "    kind: Deployment",
+          "    name: analysis-worker",
+          "  minReplicas: 1",
+          "  maxReplicas: 50",
+          "  metrics:",
+          "    - type: Resource",
+          "      resource:",
+          "        name: cpu",
+          "        target:",
+          "          type: Utilization",
+          "          averageUtilization: 80",
+          "",
+        ].join("\n"),
+      );
+      const file = "base/app/kustomization.yaml";
+      await repo.write(file, replaceOnce(await repo.read(file), "  - worker-scaledobject.yaml\n", "  - worker-scaledobject.yaml\n  - worker-hpa.yaml\n"));
+      const { code, findings: found, raw } = await findings(repo);
+      expect(code, raw).toBe(1);
+      const scaled = found.filter((f) => f.rule === "custom-resources/scaled-object");
+      expect(scaled.map((f) => [f.env, f.object, f.path])).toEqual([
+        ["dev", "ScaledObject/analysis-worker", "spec.scaleTargetRef"],
+        ["staging", "ScaledObject/analysis-worker", "spec.scaleTargetRef"],
+        ["prod", "ScaledObject/analysis-worker", "spec.scaleTargetRef"],
+      ]);
+      expect(scaled[0]!.message).toContain("Deployment/analysis-worker is also scaled by HorizontalPodAutoscaler/analysis-worker-cpu");
+    });
+  });
+
+  it("rateguard: a host added to the base Ingress that staging does not rewrite renders production's host in staging", { timeout: 120_000 }, async () => {
+    await withRepo("rateguard", async (repo) => {
+      const file = "base/app/ingress.yaml";
+      let text = await repo.read(file);
+      text = replaceOnce(text, "        - api.rateguard.example.com\n      secretName", "        - api.rateguard.example.com\n        - status.rateguard.example.com\n      secretName");
+      text += ["    - host: status.rateguard.example.com", "      http:", "        paths:", "          - path: /", "            pathType: Prefix", "            backend:", "              service:", "                name: web-service", "                port:", "                  name: http", ""].join("\n");
+      await repo.write(file, text);
+      const { code, findings: found, raw } = await findings(repo);
+      expect(code, raw).toBe(1);
+      const staging = found.filter((f) => f.env === "staging" && f.message.includes("status.rateguard.example.com"));
+      expect(staging.length, raw).toBeGreaterThan(0);
+    });
+  });
+});
+
+describe("bump-image and promote on the examples", () => {
+  it("dreamseed: payment-service moves alone, staging then production, one line each", { timeout: 240_000 }, async () => {
+    await withRepo("dreamseed", async (repo) => {
+      const STAGING = "overlays/staging/kustomization.yaml";
+      const PRODUCTION = "overlays/production/kustomization.yaml";
+      const entry = "  - name: gcr.io/dreamseed/payment-service\n    newTag: v1.0.0\n";
+      const moved = "  - name: gcr.io/dreamseed/payment-service\n    newTag: v1.1.0\n";
+      const stagingBefore = await repo.read(STAGING);
+      const productionBefore = await repo.read(PRODUCTION);
+
+      const bump = await repo.cli(["bump-image", "v1.1.0", "--env", "staging", "--image", "gcr.io/dreamseed/payment-service"]);
+      expect(bump.code, bump.stdout + bump.stderr).toBe(0);
+      expect(await repo.read(STAGING)).toBe(replaceOnce(stagingBefore, entry, moved));
+      expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(STAGING);
+      const branch = (await repo.git("branch", "--show-current")).trim();
+      expect(branch).toMatch(/^deploy\/staging\/.*v1\.1\.0$/);
+
+      await repo.git("checkout", "--quiet", "main");
+      await repo.git("merge", "--quiet", "--ff-only", branch);
+      // production is gated by a 24 h soak: passed here with a recorded reason.
+      const promote = await repo.cli(["promote", "staging", "production", "--image", "gcr.io/dreamseed/payment-service", "--override", "soak=worked-example test"]);
+      expect(promote.code, promote.stdout + promote.stderr).toBe(0);
+      expect(await repo.read(PRODUCTION)).toBe(replaceOnce(productionBefore, entry, moved));
+      expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(PRODUCTION);
+    });
+  });
+
+  it("package-analysis: the worker image moves in dev and is promoted to staging, web untouched", { timeout: 240_000 }, async () => {
+    await withRepo("package-analysis", async (repo) => {
+      const DEV = "overlays/dev/kustomization.yaml";
+      const STAGING = "overlays/staging/kustomization.yaml";
+      const entry = "  - name: registry.digitalocean.com/package-analysis/worker\n    newTag: v1.0.0\n";
+      const moved = "  - name: registry.digitalocean.com/package-analysis/worker\n    newTag: v2.3.0\n";
+      const devBefore = await repo.read(DEV);
+      const stagingBefore = await repo.read(STAGING);
+
+      const bump = await repo.cli(["bump-image", "v2.3.0", "--image", "registry.digitalocean.com/package-analysis/worker"]);
+      expect(bump.code, bump.stdout + bump.stderr).toBe(0);
+      expect(await repo.read(DEV)).toBe(replaceOnce(devBefore, entry, moved));
+      expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(DEV);
+      const branch = (await repo.git("branch", "--show-current")).trim();
+
+      await repo.git("checkout", "--quiet", "main");
+      await repo.git("merge", "--quiet", "--ff-only", branch);
+      const promote = await repo.cli(["promote", "dev", "staging", "--image", "registry.digitalocean.com/package-analysis/worker"]);
+      expect(promote.code, promote.stdout + promote.stderr).toBe(0);
+      expect(await repo.read(STAGING)).toBe(replaceOnce(stagingBefore, entry, moved));
+      expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(STAGING);
+    });
+  });
+});
