@@ -8,6 +8,9 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import type { KubeObject } from "../tools/core/yaml.ts";
+import { hostRules } from "../tools/rules/hosts.ts";
+import type { RuleContext } from "../tools/rules/types.ts";
 import { cleanEnv, createTestRepo, TSX_LOADER, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
@@ -200,5 +203,43 @@ describe("bump-image and promote on the examples", () => {
       expect(await repo.read(STAGING)).toBe(replaceOnce(stagingBefore, entry, moved));
       expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(STAGING);
     });
+  });
+});
+
+describe("hosts/shared", () => {
+  const ingress = (name: string, hosts: string[]): KubeObject => ({
+    apiVersion: "networking.k8s.io/v1",
+    kind: "Ingress",
+    metadata: { name },
+    spec: { tls: [{ hosts, secretName: `${name}-tls` }], rules: hosts.map((host) => ({ host })) },
+  });
+  const context = (envs: Record<string, KubeObject[]>): RuleContext =>
+    ({
+      environments: Object.entries(envs).map(([env, objects]) => ({ env, app: objects.map((object) => ({ env, layer: "app", object, source: "base/app/ingress.yaml" })), data: [] })),
+    }) as unknown as RuleContext;
+
+  it("fires in both environments when staging serves production's API host", () => {
+    const found = hostRules.shared!(
+      context({
+        staging: [ingress("edge", ["staging.example.com", "api.example.com"])],
+        prod: [ingress("edge", ["example.com", "api.example.com"])],
+      }),
+    );
+    expect(found.map((f) => [f.rule, f.env, f.object, f.path])).toEqual([
+      ["hosts/shared", "staging", "Ingress/edge", "spec.rules[1].host"],
+      ["hosts/shared", "prod", "Ingress/edge", "spec.rules[1].host"],
+    ]);
+    expect(found[0]!.message).toBe("api.example.com is also served by prod: DNS sends a host to one environment, so give each environment hosts of its own");
+  });
+
+  it("stays quiet when each environment has hosts of its own, and when two Ingresses of one environment share a host", () => {
+    expect(
+      hostRules.shared!(
+        context({
+          staging: [ingress("edge", ["staging.example.com", "api.staging.example.com"]), ingress("admin", ["staging.example.com"])],
+          prod: [ingress("edge", ["example.com", "api.example.com"])],
+        }),
+      ),
+    ).toEqual([]);
   });
 });
