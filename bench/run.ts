@@ -27,7 +27,7 @@ import { parseYamlStream, parseYamlStreamFull } from "../tools/core/yaml.ts";
 import { planChanges } from "../tools/generate/apply.ts";
 import { kustomizeBinary, mapLimit, render } from "../tools/render/kustomize.ts";
 import { rules as allRules, runRules } from "../tools/rules/index.ts";
-import type { RenderedEnvironment, RuleContext } from "../tools/rules/types.ts";
+import type { RenderedEnvironment, RenderedObject, RuleContext } from "../tools/rules/types.ts";
 import { loadSpec } from "../tools/spec/load.ts";
 
 const USAGE = `Usage: pnpm bench [a] [b] [c] [d] [--root <dir>]
@@ -154,15 +154,15 @@ async function throughput(): Promise<void> {
   const replicas = Math.ceil(3000 / perReplica);
   const objects = perReplica * replicas;
 
-  const contextFor = (parsed: { env: string; layer: "app" | "data"; objects: ReturnType<typeof parseYamlStream> }[]): RuleContext => {
-    const environments: RenderedEnvironment[] = base.environments.map((e) => ({ env: e.env, app: [], data: [] }));
+  const contextFor = (parsed: { env: string; layer: string; dir: string; objects: ReturnType<typeof parseYamlStream> }[]): RuleContext => {
+    const environments: RenderedEnvironment[] = base.environments.map((e) => ({ env: e.env, layers: {} as Record<string, RenderedObject[]> }));
     for (const p of parsed) {
       const target = environments.find((e) => e.env === p.env)!;
-      target[p.layer] = p.objects.map((object) => ({ env: p.env, layer: p.layer, object, source: `overlays/${p.env}` }));
+      target.layers[p.layer] = p.objects.map((object) => ({ env: p.env, layer: p.layer, object, source: p.dir }));
     }
     return { ...base, environments };
   };
-  const parseAll = (parser: typeof parseYamlStream) => inputs.renders.map((r) => ({ env: r.env, layer: r.layer === "data" ? ("data" as const) : ("app" as const), objects: parser(r.output, r.dir) }));
+  const parseAll = (parser: typeof parseYamlStream) => inputs.renders.map((r) => ({ env: r.env, layer: r.layer, dir: r.dir, objects: parser(r.output, r.dir) }));
 
   // The whole pipeline over the replicas: the first pass with every cache cold (it loads the
   // validators of each kind and warms the JIT), then passes until the figures settle.

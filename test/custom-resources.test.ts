@@ -75,7 +75,7 @@ function context(list: Loose[], crds: VendoredCrd[] = []): RuleContext {
   return {
     spec: SPEC,
     specFile: "overlays/environments.yaml",
-    environments: [{ env: "dev", app: list.map((object) => ({ env: "dev", layer: "app" as const, object: object as KubeObject, source: "overlays/dev" })), data: [] }],
+    environments: [{ env: "dev", layers: { app: list.map((object) => ({ env: "dev", layer: "app", object: object as KubeObject, source: "overlays/dev" })), data: [] } }],
     argocd: [],
     kustomizations: [],
     crds,

@@ -32,7 +32,7 @@ function fixture(): RuleContext {
 
 function obj(ctx: RuleContext, env: string, kind: string, name: string): KubeObject {
   const e = ctx.environments.find((x) => x.env === env)!;
-  const found = [...e.app, ...e.data].find((o) => o.object.kind === kind && o.object.metadata?.name === name);
+  const found = [...e.layers.app!, ...e.layers.data!].find((o) => o.object.kind === kind && o.object.metadata?.name === name);
   if (!found) throw new Error(`fixture: no ${kind}/${name} in ${env}`);
   return found.object;
 }
@@ -225,12 +225,12 @@ describe("policy rules fire on broken fixtures", () => {
   });
   it("plain-secret: a Secret with data", () => {
     const ctx = fixture();
-    ctx.environments[0]!.data.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "leak" }, data: { password: "aHVudGVyMg==" } } });
+    ctx.environments[0]!.layers.data!.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "leak" }, data: { password: "aHVudGVyMg==" } } });
     expect(fire(policyRules["plain-secret"]!, ctx)).toEqual([expect.objectContaining({ object: "Secret/leak", path: "data" })]);
   });
   it("plain-secret: an empty Secret (e.g. a TLS placeholder) is fine", () => {
     const ctx = fixture();
-    ctx.environments[0]!.data.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "empty" } } });
+    ctx.environments[0]!.layers.data!.push({ env: "dev", layer: "data", source: "overlays/dev/data", object: { apiVersion: "v1", kind: "Secret", metadata: { name: "empty" } } });
     expect(fire(policyRules["plain-secret"]!, ctx)).toEqual([]);
   });
 });
@@ -274,7 +274,7 @@ describe("Argo CD rules fire on broken fixtures", () => {
   it("presync-dependency: the hook reading a Secret that an ExternalSecret of the same Application creates", () => {
     const ctx = fixture();
     const env = ctx.environments.find((e) => e.env === "staging")!;
-    env.app.push({ env: "staging", layer: "app", source: "overlays/staging", object: { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "migrate-creds" }, spec: { target: { name: "migrate-secret" } } } });
+    env.layers.app!.push({ env: "staging", layer: "app", source: "overlays/staging", object: { apiVersion: "external-secrets.io/v1", kind: "ExternalSecret", metadata: { name: "migrate-creds" }, spec: { target: { name: "migrate-secret" } } } });
     pod(obj(ctx, "staging", "Job", "ringlet-migrate")).containers[0].env.push({ name: "X", valueFrom: { secretKeyRef: { name: "migrate-secret", key: "x" } } });
     expect(fire(argocdRules["presync-dependency"]!, ctx)).toEqual([expect.objectContaining({ path: expect.stringMatching(/containers\[0\]\.env\[\d+\]\.valueFrom\.secretKeyRef\.name$/) })]);
   });
@@ -430,7 +430,7 @@ describe("crd-list-defaults: custom resources against the defaults of their vend
     const ctx = fixture();
     delete app(ctx, "ringlet-staging-data").metadata!.annotations![COMPARE];
     const found = fire(crdListDefaultsRule, ctx);
-    const secrets = ctx.environments.find((e) => e.env === "staging")!.data.filter((o) => o.object.kind === "ExternalSecret");
+    const secrets = ctx.environments.find((e) => e.env === "staging")!.layers.data!.filter((o) => o.object.kind === "ExternalSecret");
     const items = secrets.reduce((n, s) => n + (spec(s.object).data as unknown[]).length, 0);
     expect(items).toBeGreaterThan(0);
     expect(found).toHaveLength(items);
@@ -443,7 +443,7 @@ describe("crd-list-defaults: custom resources against the defaults of their vend
   it("stays quiet when the items spell the defaults out, and ignores defaults outside lists", () => {
     const ctx = fixture();
     delete app(ctx, "ringlet-dev-data").metadata!.annotations![COMPARE];
-    for (const s of ctx.environments.find((e) => e.env === "dev")!.data.filter((o) => o.object.kind === "ExternalSecret")) {
+    for (const s of ctx.environments.find((e) => e.env === "dev")!.layers.data!.filter((o) => o.object.kind === "ExternalSecret")) {
       for (const d of spec(s.object).data as Any[]) Object.assign(d.remoteRef, { conversionStrategy: "Default", decodingStrategy: "None", metadataPolicy: "None" });
       // refreshInterval and target.creationPolicy are defaulted too, but not inside a list.
       delete spec(s.object).refreshInterval;
@@ -456,12 +456,12 @@ describe("consistency rules fire on broken fixtures", () => {
   it("resources: an object rendered in one environment only", () => {
     const ctx = fixture();
     const staging = ctx.environments.find((e) => e.env === "staging")!;
-    staging.app = staging.app.filter((o) => o.object.kind !== "PodDisruptionBudget" || o.object.metadata?.name !== "ringlet-worker");
+    staging.layers.app! = staging.layers.app!.filter((o) => o.object.kind !== "PodDisruptionBudget" || o.object.metadata?.name !== "ringlet-worker");
     expect(fire(consistencyRules.resources!, ctx)).toEqual([expect.objectContaining({ env: "staging", object: "PodDisruptionBudget/ringlet-worker" })]);
   });
   it("resources: the managed database difference declared by the spec is allowed", () => {
     const ctx = fixture();
-    expect(ctx.environments.find((e) => e.env === "prod")!.data.some((o) => o.object.kind === "StatefulSet" && o.object.metadata?.name === "ringlet-postgres")).toBe(false);
+    expect(ctx.environments.find((e) => e.env === "prod")!.layers.data!.some((o) => o.object.kind === "StatefulSet" && o.object.metadata?.name === "ringlet-postgres")).toBe(false);
     expect(fire(consistencyRules.resources!, ctx)).toEqual([]);
   });
   it("images: an invalid tag and a missing images entry", () => {
@@ -538,7 +538,7 @@ describe("runtime rules fire on broken fixtures", () => {
   it("settings-env: keys of the application ConfigMap are optional (the hook cannot read it), others are not", () => {
     const ctx = fixture();
     const dev = ctx.environments.find((e) => e.env === "dev")!;
-    const config = dev.app.find((o) => o.object.kind === "ConfigMap")!.object;
+    const config = dev.layers.app!.find((o) => o.object.kind === "ConfigMap")!.object;
     (config.data as Any).NEW_TUNING = "1";
     expect(fire(runtimeRules["settings-env"]!, ctx)).toEqual([]);
     (obj(ctx, "dev", "ConfigMap", "ringlet-connection").data as Any).NEW_SETTING = "1";
@@ -608,9 +608,9 @@ describe("runtime rules fire on broken fixtures", () => {
 /** Removes a rendered NetworkPolicy from an environment's data layer. */
 function dropPolicy(ctx: RuleContext, env: string, name: string): void {
   const e = ctx.environments.find((x) => x.env === env)!;
-  const before = e.data.length;
-  e.data = e.data.filter((o) => !(o.object.kind === "NetworkPolicy" && o.object.metadata?.name === name));
-  if (e.data.length !== before - 1) throw new Error(`fixture: no NetworkPolicy ${name} in ${env}`);
+  const before = e.layers.data!.length;
+  e.layers.data! = e.layers.data!.filter((o) => !(o.object.kind === "NetworkPolicy" && o.object.metadata?.name === name));
+  if (e.layers.data!.length !== before - 1) throw new Error(`fixture: no NetworkPolicy ${name} in ${env}`);
 }
 
 describe("network rules fire on broken fixtures", () => {
@@ -624,7 +624,7 @@ describe("network rules fire on broken fixtures", () => {
   it("default-deny: an environment without any NetworkPolicy", () => {
     const ctx = fixture();
     const staging = ctx.environments.find((x) => x.env === "staging")!;
-    staging.data = staging.data.filter((o) => o.object.kind !== "NetworkPolicy");
+    staging.layers.data! = staging.layers.data!.filter((o) => o.object.kind !== "NetworkPolicy");
     const found = fire(networkRules["default-deny"]!, ctx);
     expect(found.length).toBe(podCount(ctx, "staging"));
     expect(found.every((f) => f.message.includes("for Ingress and Egress"))).toBe(true);
@@ -712,5 +712,5 @@ describe("network rules fire on broken fixtures", () => {
 
 function podCount(ctx: RuleContext, env: string): number {
   const e = ctx.environments.find((x) => x.env === env)!;
-  return [...e.app, ...e.data].filter((o) => ["Deployment", "StatefulSet", "Job", "CronJob"].includes(o.object.kind ?? "")).length;
+  return [...e.layers.app!, ...e.layers.data!].filter((o) => ["Deployment", "StatefulSet", "Job", "CronJob"].includes(o.object.kind ?? "")).length;
 }

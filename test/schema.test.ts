@@ -309,8 +309,10 @@ describe("schemaRule", () => {
       environments: [
         {
           env: "dev",
-          app: [ro(broken, "base/app/web-deployment.yaml", "dev", "app"), ro(find(app, "Service", "ringlet-web"), "base/app/web-service.yaml", "dev", "app")],
-          data: [ro({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }, "overlays/dev/data/widget.yaml", "dev", "data")],
+          layers: {
+            app: [ro(broken, "base/app/web-deployment.yaml", "dev", "app"), ro(find(app, "Service", "ringlet-web"), "base/app/web-service.yaml", "dev", "app")],
+            data: [ro({ apiVersion: "example.com/v1", kind: "Widget", metadata: { name: "w" } }, "overlays/dev/data/widget.yaml", "dev", "data")],
+          },
         },
       ],
       argocd: [ro(badApp, "argocd/dev.yaml", undefined, "argocd")],

@@ -24,7 +24,7 @@ const fixture = (): RuleContext => structuredClone(clean);
 
 function obj(ctx: RuleContext, env: string, kind: string, name: string): KubeObject {
   const e = ctx.environments.find((x) => x.env === env)!;
-  const found = [...e.app, ...e.data].find((o) => o.object.kind === kind && o.object.metadata?.name === name);
+  const found = [...e.layers.app!, ...e.layers.data!].find((o) => o.object.kind === kind && o.object.metadata?.name === name);
   if (!found) throw new Error(`fixture: no ${kind}/${name} in ${env}`);
   return found.object;
 }
@@ -83,7 +83,7 @@ describe("images/unapplied", () => {
   it("an entry whose tag no container runs", () => {
     const ctx = fixture();
     for (const kind of ["Deployment", "Job"]) {
-      for (const o of ctx.environments.find((e) => e.env === "dev")!.app.filter((x) => x.object.kind === kind)) {
+      for (const o of ctx.environments.find((e) => e.env === "dev")!.layers.app!.filter((x) => x.object.kind === kind)) {
         for (const c of [...(pod(o.object).containers ?? []), ...(pod(o.object).initContainers ?? [])]) c.image = c.image.replace(/:[^:/]+$/, ":v0.0.1");
       }
     }
@@ -98,10 +98,10 @@ describe("images/unapplied: where kustomize changes images", () => {
     const dev = ctx.environments.find((e) => e.env === "dev")!;
     const k = ctx.kustomizations.find((x) => x.env === "dev" && x.layer === "app")!;
     const entry = (k.value.images as Any[])[0]!;
-    dev.app = dev.app.filter((o) => !["Deployment", "Job"].includes(o.object.kind ?? ""));
+    dev.layers.app! = dev.layers.app!.filter((o) => !["Deployment", "Job"].includes(o.object.kind ?? ""));
     expect(imageRules.unapplied!(ctx).map((f) => f.path)).toEqual(["images[0]"]);
     const job = { apiVersion: "keda.sh/v1alpha1", kind: "ScaledJob", metadata: { name: "j" }, spec: { jobTargetRef: { template: { spec: { containers: [{ name: "j", image: `${entry.name}:${entry.newTag}` }] } } } } };
-    dev.app.push({ env: "dev", layer: "app", source: "overlays/dev", object: job });
+    dev.layers.app!.push({ env: "dev", layer: "app", source: "overlays/dev", object: job });
     expect(imageRules.unapplied!(ctx)).toEqual([]);
   });
 });
@@ -118,7 +118,7 @@ describe("selectors", () => {
     const ctx = fixture();
     const pdb = structuredClone(obj(ctx, "prod", "PodDisruptionBudget", "ringlet-web"));
     pdb.metadata!.name = "ringlet-web-extra";
-    ctx.environments.find((e) => e.env === "prod")!.app.push({ env: "prod", layer: "app", source: "overlays/prod", object: pdb });
+    ctx.environments.find((e) => e.env === "prod")!.layers.app!.push({ env: "prod", layer: "app", source: "overlays/prod", object: pdb });
     expect(fire(selectorRules["overlapping-budgets"]!, ctx)).toEqual([{ rule: "selectors/overlapping-budgets", env: "prod", object: "PodDisruptionBudget/ringlet-web-extra", path: "spec.selector" }]);
   });
   it("affinity: an anti-affinity term with a misspelt label selects nothing; the right one is fine", () => {
@@ -148,7 +148,7 @@ describe("references", () => {
   it("config: removing the data Application's ExternalSecret breaks every reader of its Secret", () => {
     const ctx = fixture();
     const dev = ctx.environments.find((e) => e.env === "dev")!;
-    dev.data = dev.data.filter((o) => !(o.object.kind === "ExternalSecret" && o.object.metadata?.name === "ringlet-django"));
+    dev.layers.data! = dev.layers.data!.filter((o) => !(o.object.kind === "ExternalSecret" && o.object.metadata?.name === "ringlet-django"));
     const found = fire(referenceRules.config!, ctx);
     expect(found.length).toBeGreaterThan(0);
     expect(new Set(found.map((f) => f.env))).toEqual(new Set(["dev"]));

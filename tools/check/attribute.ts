@@ -174,19 +174,20 @@ export async function overlayPatches(dir: string, kustomization: Record<string, 
  * (an overlay's image tags belong to bump-image and promote).
  */
 export function specKeyFor(spec: Spec, file: string, kind: string | undefined, name: string | undefined, path: string): string | undefined {
-  const overlay = /^overlays\/([^/]+)\/(data\/)?([^/]+)$/.exec(file);
+  const overlay = /^overlays\/([^/]+)\/(?:([^/]+)\/)?([^/]+)$/.exec(file);
   if (overlay) {
-    const [, env, data, base] = overlay as unknown as [string, string, string | undefined, string];
+    const [, env, , base] = overlay as unknown as [string, string, string | undefined, string];
     if (!Object.hasOwn(spec.environments, env)) return undefined;
     const at = `environments.${env}`;
-    const component = Object.entries(spec.components).find(([, c]) => c.workload === name)?.[0];
-    if (!data && base === "replicas.yaml" && component) return `${at}.components.${component}.replicas`;
-    if (!data && base === "resources.yaml" && component) return `${at}.components.${component}.resources`;
-    if (!data && base === "ingress-host.yaml") return `${at}.host`;
-    if (data && base === "database.yaml") return `${at}.database`;
-    if (data && base === "secret-keys.yaml") return spec.environments[env]!.secretsPath !== undefined ? `${at}.secretsPath` : at;
+    const component = Object.entries(spec.components).find(([, c]) => (c.workload.kind === kind && c.workload.name === name) || (c.scaler?.kind === kind && c.scaler?.name === name))?.[0];
+    if (base === "replicas.yaml" && component) return `${at}.components.${component}.replicas`;
+    if (/^resources(-.+)?\.yaml$/.test(base) && component) return `${at}.components.${component}.resources`;
+    if (/^ingress-.+\.yaml$/.test(base)) return spec.environments[env]!.hosts !== undefined ? `${at}.hosts` : `${at}.host`;
+    const managed = /^managed-(.+)\.yaml$/.exec(base)?.[1];
+    if (managed && Object.hasOwn(spec.data, managed)) return `${at}.data.${managed}`;
+    if (base === "secret-keys.yaml") return spec.environments[env]!.secretKey !== undefined ? `${at}.secretKey` : "secrets";
     if (/^kustomization\.ya?ml$/.test(base)) {
-      if (kind === "ConfigMap" && name?.startsWith(spec.configMap) && path.startsWith("data")) return `${at}.config`;
+      if (kind === "ConfigMap" && spec.configMap && name?.startsWith(spec.configMap.name) && path.startsWith("data")) return `${at}.config`;
       if (path === "metadata.namespace") return `${at}.namespace`;
     }
     return undefined;

@@ -16,7 +16,8 @@ import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import { render } from "../render/kustomize.ts";
 import { readCrdFiles, selectCrds } from "./crds.ts";
-import type { Finding, KustomizationFile, Layer, RenderedEnvironment, RenderedObject, RuleContext } from "../rules/types.ts";
+import { allObjects, type Finding, type KustomizationFile, type Layer, type RenderedEnvironment, type RenderedObject, type RuleContext } from "../rules/types.ts";
+import { overlayTargets } from "../spec/model.ts";
 import type { Spec } from "../spec/schema.ts";
 
 export interface CheckInputs {
@@ -25,9 +26,6 @@ export interface CheckInputs {
   renders: { env: string; layer: Layer; dir: string; output: string }[];
 }
 
-export function overlayDir(env: string, layer: Layer): string {
-  return layer === "data" ? `overlays/${env}/data` : `overlays/${env}`;
-}
 
 function problemsToFindings(rule: string, error: ValidationError): Finding[] {
   return error.problems.map((p) => ({ rule, file: p.file, path: p.path, message: p.message, ...(p.line !== undefined ? { line: p.line } : {}) }));
@@ -241,7 +239,10 @@ function renderFailure(root: string, kfile: string, env: string, message: string
   return [{ rule: "render/kustomize", file: kfile, path: "", env, message: message.replaceAll(`${root}/`, "") }];
 }
 
-/** The overlays on disk, app and data layer (synchronously: they should start before anything else). */
+/**
+ * The overlays on disk: overlays/<env> and its subdirectories with a kustomization (every layer,
+ * whatever its name), synchronously: they should start before anything else.
+ */
 function overlaysOnDisk(root: string): string[] {
   let entries;
   try {
@@ -251,7 +252,15 @@ function overlaysOnDisk(root: string): string[] {
   }
   const envs = entries.filter((e) => e.isDirectory()).map((e) => e.name);
   return envs
-    .flatMap((env) => (["app", "data"] as const).map((layer) => overlayDir(env, layer)))
+    .flatMap((env) => {
+      let subdirs: string[] = [];
+      try {
+        subdirs = readdirSync(join(root, "overlays", env), { withFileTypes: true }).filter((e) => e.isDirectory()).map((e) => `overlays/${env}/${e.name}`);
+      } catch {
+        // not a directory we can read: nothing to start early
+      }
+      return [`overlays/${env}`, ...subdirs];
+    })
     .filter((dir) => existsSync(join(root, dir, "kustomization.yaml")));
 }
 
@@ -293,7 +302,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   const envs = Object.keys(spec.environments);
   const findings: Finding[] = [];
   const warm: Promise<void>[] = [];
-  const targets = envs.flatMap((env) => (["app", "data"] as const).map((layer) => ({ env, layer, dir: overlayDir(env, layer) })));
+  const targets = overlayTargets(spec);
   progress(`check: rendering ${targets.length} overlays with kustomize`);
   renders.keepOnly(new Set(targets.map((t) => t.dir)));
   const crds = import("./crds.ts").then(({ loadCrdDefaults }) => loadCrdDefaults(root)).then(
@@ -329,7 +338,7 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
   findings.push(...drift, ...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec)));
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
-  const environments: RenderedEnvironment[] = envs.map((env) => ({ env, app: [], data: [] }));
+  const environments: RenderedEnvironment[] = envs.map((env) => ({ env, layers: Object.fromEntries(spec.layers.map((l) => [l.name, []])) }));
   const seen = new Set<string>();
   const kustomizations: KustomizationFile[] = [];
   for (const r of rendered) {
@@ -349,11 +358,11 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     const objects = unsettle(r.objects!);
     // The overlay directory stands in for the source file until origins are looked up (only
     // when there are findings to attribute: see attachOrigins).
-    target[r.layer === "data" ? "data" : "app"] = objects.map((object) => ({ env: r.env, layer: r.layer, object, source: r.dir }));
+    target.layers[r.layer] = objects.map((object) => ({ env: r.env, layer: r.layer, object, source: r.dir }));
   }
   await Promise.all(warm);
   const { hasPackagedSchema } = await import("../rules/schema.ts");
-  const vendored = selectCrds(unsettle(await crdFiles), [...environments.flatMap((e) => [...e.app, ...e.data]), ...argocd.objects].map((o) => o.object), hasPackagedSchema);
+  const vendored = selectCrds(unsettle(await crdFiles), [...environments.flatMap((e) => allObjects(e)), ...argocd.objects].map((o) => o.object), hasPackagedSchema);
   findings.push(...vendored.findings);
   // An environment whose overlay did not build is left out of the rules: comparing its empty
   // render with the others would bury the one real finding (the failed build) under consequences.

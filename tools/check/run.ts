@@ -154,6 +154,6 @@ export async function runCheck(root: string, specFile: string, options: CheckOpt
     (a, b) =>
       a.file.localeCompare(b.file) || (a.line ?? 0) - (b.line ?? 0) || a.path.localeCompare(b.path) || a.rule.localeCompare(b.rule) || stage(a.env) - stage(b.env),
   );
-  const objects = inputs.context ? inputs.context.environments.reduce((n, e) => n + e.app.length + e.data.length, 0) + inputs.context.argocd.length : 0;
+  const objects = inputs.context ? inputs.context.environments.reduce((n, e) => n + allObjects(e).length, 0) + inputs.context.argocd.length : 0;
   return { findings, objects, overlays: inputs.renders.length, ...(versions ? { versions } : {}) };
 }

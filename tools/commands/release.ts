@@ -7,7 +7,7 @@ import { repoPaths } from "../core/paths.ts";
 import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
 import { formatDiffText } from "../diff/format.ts";
-import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, type Layer } from "../diff/manifests.ts";
+import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, PRIMARY_OVERLAY, type Layer } from "../diff/manifests.ts";
 import { git, revParse, showFile, tryGit } from "../git/git.ts";
 import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch, lockRepository } from "../release/apply.ts";
 import type { RepositoryLock } from "../release/lock.ts";
@@ -230,8 +230,8 @@ async function checkBaseUpToDate(root: string): Promise<void> {
 /** Both sides rendered from explicit texts, so the diff is right whenever it is asked for (before or after the commit). */
 async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
   progress(`rendering ${plan.env} before and after the change`);
-  // The tag lives in the application overlay; the data layer does not read that file.
-  const layers: Layer[] = ["app"];
+  // The tag lives in the primary overlay; the other layers do not read that file.
+  const layers: Layer[] = [PRIMARY_OVERLAY];
   // "Before" is the tree on disk unless the plan describes a move from another text (a re-run
   // on its deploy branch plans against the default branch): then it too renders from a copy.
   const onDisk = await readFile(join(root, plan.file), "utf8").catch(() => undefined);

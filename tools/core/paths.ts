@@ -12,7 +12,6 @@ export function repoPaths(root: string) {
     base: join(root, "base"),
     overlays: join(root, "overlays"),
     overlay: (env: string) => join(root, "overlays", env),
-    dataOverlay: (env: string) => join(root, "overlays", env, "data"),
     kustomization: (env: string) => join(root, "overlays", env, "kustomization.yaml"),
     argocd: join(root, "argocd"),
   };

@@ -1,6 +1,6 @@
 // Presenting rendered-manifest changes: plain text for terminals, markdown for pull requests.
 import { paint } from "../core/term.ts";
-import type { ImageChange, ResourceChange } from "./manifests.ts";
+import { PRIMARY_OVERLAY, type ImageChange, type ResourceChange } from "./manifests.ts";
 
 /** One line per environment whose images change: what it ran and what it will run. */
 export function imageLines(images: ImageChange[]): string[] {
@@ -37,7 +37,7 @@ export function summarize(changes: ResourceChange[], envs: string[]): EnvSummary
   });
 }
 
-const label = (c: ResourceChange) => `${c.key}${c.layer === "data" ? " (data)" : ""}`;
+const label = (c: ResourceChange) => `${c.key}${c.layer !== PRIMARY_OVERLAY ? ` (${c.layer})` : ""}`;
 
 export function formatDiffText(changes: ResourceChange[], envs: string[], colour = false, images: ImageChange[] = []): string {
   if (changes.length === 0) return "No rendered changes.\n";

@@ -1,6 +1,6 @@
 // Rendered-manifest diffs: what will change in the cluster, resource by resource. Used by
 // `pnpm diff`, by bump-image's --dry-run and by the pull-request body, so all three agree.
-import { existsSync } from "node:fs";
+import { existsSync, readdirSync } from "node:fs";
 import { cp, mkdir, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { makeTempDir, pausePoint } from "../core/cleanup.ts";
@@ -10,7 +10,13 @@ import { exportTree } from "../git/git.ts";
 import { mapLimit, render } from "../render/kustomize.ts";
 import { stats, unifiedDiff } from "./unified.ts";
 
-export type Layer = "app" | "data";
+/**
+ * An overlay of an environment, by directory: "app" is overlays/<env> (the primary layer, whatever
+ * its name in the spec), any other key the subdirectory overlays/<env>/<key> (another layer).
+ * Found on disk, so that a revision whose spec had other layers renders what it had.
+ */
+export type Layer = string;
+export const PRIMARY_OVERLAY = "app";
 
 export interface RenderedResource {
   /** Kind/name (namespace-qualified objects in one overlay share a namespace). */
@@ -19,7 +25,7 @@ export interface RenderedResource {
 }
 
 /** What an environment renders to, per layer; undefined when the overlay does not exist there. */
-export type Snapshot = Map<string, Partial<Record<Layer, RenderedResource[] | { error: string }>>>;
+export type Snapshot = Map<string, Record<Layer, RenderedResource[] | { error: string }>>;
 
 export interface ResourceChange {
   env: string;
@@ -44,11 +50,25 @@ export function splitRendered(output: string, label: string): RenderedResource[]
     });
 }
 
-const overlay = (env: string, layer: Layer) => (layer === "data" ? join("overlays", env, "data") : join("overlays", env));
+const overlay = (env: string, layer: Layer) => (layer === PRIMARY_OVERLAY ? join("overlays", env) : join("overlays", env, layer));
 
-/** Renders both layers of each environment of the tree at `root`. */
-export async function renderSnapshot(root: string, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
-  const jobs = envs.flatMap((env) => layers.map((layer) => ({ env, layer })));
+/** The overlays of an environment on disk: overlays/<env> and its subdirectories with a kustomization. */
+function layersOnDisk(root: string, env: string): Layer[] {
+  let subdirs: string[] = [];
+  try {
+    subdirs = readdirSync(join(root, "overlays", env), { withFileTypes: true })
+      .filter((e) => e.isDirectory() && e.name !== PRIMARY_OVERLAY && existsSync(join(root, "overlays", env, e.name, "kustomization.yaml")))
+      .map((e) => e.name)
+      .sort();
+  } catch {
+    // no such environment on this side
+  }
+  return [PRIMARY_OVERLAY, ...subdirs];
+}
+
+/** Renders every layer of each environment of the tree at `root` (or only `layers`). */
+export async function renderSnapshot(root: string, envs: string[], layers?: Layer[]): Promise<Snapshot> {
+  const jobs = envs.flatMap((env) => (layers ?? layersOnDisk(root, env)).map((layer) => ({ env, layer })));
   const snapshot: Snapshot = new Map(envs.map((e) => [e, {}]));
   await mapLimit(jobs, async ({ env, layer }) => {
     const dir = join(root, overlay(env, layer));
@@ -77,7 +97,7 @@ export async function renderSnapshotAt(root: string, rev: string, envs: string[]
 }
 
 /** Renders the tree with some files replaced, in a temp copy: the real tree is never written. */
-export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[], layers: Layer[] = ["app", "data"]): Promise<Snapshot> {
+export async function renderSnapshotWith(root: string, replacements: Map<string, string>, envs: string[], layers?: Layer[]): Promise<Snapshot> {
   const temp = await makeTempDir("plan");
   const dir = temp.path;
   try {
@@ -103,7 +123,8 @@ function asList(value: RenderedResource[] | { error: string } | undefined): Rend
 export function diffSnapshots(before: Snapshot, after: Snapshot, envs: string[]): ResourceChange[] {
   const changes: ResourceChange[] = [];
   for (const env of envs) {
-    for (const layer of ["app", "data"] as const) {
+    const layers = [...new Set([...Object.keys(before.get(env) ?? {}), ...Object.keys(after.get(env) ?? {})])].sort((x, y) => (x === PRIMARY_OVERLAY ? -1 : y === PRIMARY_OVERLAY ? 1 : x.localeCompare(y)));
+    for (const layer of layers) {
       const a = new Map(asList(before.get(env)?.[layer]).map((r) => [r.key, r.text]));
       const b = new Map(asList(after.get(env)?.[layer]).map((r) => [r.key, r.text]));
       const keys = [...new Set([...a.keys(), ...b.keys()])].sort();
@@ -158,9 +179,9 @@ function collectImages(value: unknown, out: Set<string>): void {
 
 function imagesOf(snapshot: Snapshot, env: string): string[] | undefined {
   const layers = snapshot.get(env);
-  if (!layers || (layers.app === undefined && layers.data === undefined)) return undefined;
+  if (!layers || Object.keys(layers).length === 0) return undefined;
   const out = new Set<string>();
-  for (const layer of ["app", "data"] as const) for (const r of asList(layers[layer])) for (const o of parseYamlStream(r.text, r.key)) collectImages(o, out);
+  for (const value of Object.values(layers)) for (const r of asList(value)) for (const o of parseYamlStream(r.text, r.key)) collectImages(o, out);
   return [...out].sort();
 }
 

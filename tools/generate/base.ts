@@ -30,9 +30,14 @@ async function yamlFiles(dir: string): Promise<string[]> {
     .sort();
 }
 
-export async function readBase(root: string): Promise<BaseInfo> {
-  const [baseFiles, componentFiles] = await Promise.all([yamlFiles(join(root, "base")), yamlFiles(join(root, "components"))]);
-  const files = [...baseFiles, ...componentFiles];
+/**
+ * The objects of base/ and components/, and of any other directory the spec names (a layer's base
+ * or a managed service's component elsewhere), each file once.
+ */
+export async function readBase(root: string, extraDirs: string[] = []): Promise<BaseInfo> {
+  const dirs = ["base", "components", ...extraDirs.filter((d) => !["base", "components"].some((top) => d === top || d.startsWith(`${top}/`)))];
+  const lists = await Promise.all([...new Set(dirs)].map((d) => yamlFiles(join(root, d))));
+  const files = [...new Set(lists.flat())];
   // Read at once, parsed in order (the first bad file is the one reported, as before).
   const texts = files.map((file) => readFile(file, "utf8"));
   for (const text of texts) text.catch(() => undefined);
@@ -59,6 +64,11 @@ export async function readBase(root: string): Promise<BaseInfo> {
   return { objects, kinds: sorted };
 }
 
-export function findBaseObject(base: BaseInfo, kind: string, name: string): KubeObject | undefined {
-  return base.objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name)?.object;
+/** The base object of that kind and name; with `under`, only in files below that directory. */
+export function findBaseObject(base: BaseInfo, kind: string, name: string, under?: string): KubeObject | undefined {
+  return findBaseEntry(base, kind, name, under)?.object;
+}
+
+export function findBaseEntry(base: BaseInfo, kind: string, name: string, under?: string): BaseObject | undefined {
+  return base.objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name && (under === undefined || o.file.startsWith(`${under}/`)));
 }

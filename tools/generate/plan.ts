@@ -5,8 +5,24 @@ import { createHash } from "node:crypto";
 import { Scalar, stringify } from "yaml";
 import type { KubeObject } from "../core/yaml.ts";
 import { needsQuotes } from "../edit/kustomization.ts";
-import type { Environment, Resources, Spec } from "../spec/schema.ts";
-import { findBaseObject, type BaseInfo } from "./base.ts";
+import { posix } from "node:path";
+import type { Component, Environment, Layer, Resources, Spec } from "../spec/schema.ts";
+import {
+  applicationName,
+  applicationWave,
+  fillTemplate,
+  isPrimary,
+  layerOfFile,
+  managedServices,
+  managedSettings,
+  overlayDir,
+  primaryHost,
+  primaryLayer,
+  projectWave,
+  scalerApiVersion,
+  workloadApiVersion,
+} from "../spec/model.ts";
+import { findBaseEntry, findBaseObject, type BaseInfo } from "./base.ts";
 import type { Problem } from "../core/errors.ts";
 
 export interface ImageEntry {
@@ -84,13 +100,31 @@ function imagesFor(spec: Spec, current: ImageEntry[] | undefined, previous: Imag
   });
 }
 
-function containerResources(workload: KubeObject | undefined, container: string): unknown {
-  const spec = workload?.spec as { template?: { spec?: { containers?: { name: string; resources?: unknown }[] } } } | undefined;
-  return spec?.template?.spec?.containers?.find((c) => c.name === container)?.resources;
+/** Where a workload kind keeps its pod template (CronJob: inside its job template). */
+export function podTemplatePath(kind: string): string[] {
+  return kind === "CronJob" ? ["spec", "jobTemplate", "spec", "template"] : ["spec", "template"];
+}
+
+function dig(value: unknown, path: string[]): unknown {
+  let v = value;
+  for (const p of path) v = v && typeof v === "object" ? (v as Record<string, unknown>)[p] : undefined;
+  return v;
+}
+
+function containersOf(workload: KubeObject | undefined): { name: string; resources?: unknown }[] {
+  const containers = dig(workload, [...podTemplatePath(workload?.kind ?? ""), "spec", "containers"]);
+  return Array.isArray(containers) ? (containers as { name: string; resources?: unknown }[]) : [];
 }
 
 function sameResources(a: unknown, b: Resources): boolean {
   return JSON.stringify(a) === JSON.stringify({ requests: b.requests, limits: b.limits });
+}
+
+/** Kinds whose containers list kustomize merges by name (a strategic merge patch); any other kind gets JSON6902. */
+const STRATEGIC_KINDS = new Set(["Deployment", "StatefulSet", "DaemonSet", "Job", "CronJob", "ReplicaSet"]);
+
+function nest(path: string[], leaf: unknown): Record<string, unknown> {
+  return path.reduceRight<unknown>((acc, key) => ({ [key]: acc }), leaf) as Record<string, unknown>;
 }
 
 interface OverlayParts {
@@ -107,207 +141,293 @@ function previousImages(input: PlanInput, envName: string): ImageEntry[] | undef
   return undefined;
 }
 
-function appOverlay(input: PlanInput, envName: string, env: Environment): OverlayParts {
-  const { spec, base } = input;
-  const dir = `overlays/${envName}`;
-  const files: GeneratedFile[] = [];
-  const patches: Record<string, unknown>[] = [];
+/** Objects of the base's Ingresses, with the file each came from. */
+function ingresses(base: BaseInfo, under?: string) {
+  return base.objects.filter((o) => o.object.kind === "Ingress" && (under === undefined || o.file.startsWith(`${under}/`)));
+}
 
-  const web = Object.values(spec.components).find((c) => c.kind === "web");
-  const ingress = web && findBaseObject(base, "Ingress", web.workload);
-  if (web && ingress) {
-    const ingressSpec = ingress.spec as { rules?: { host?: string }[]; tls?: { hosts?: string[] }[] } | undefined;
-    const ops: unknown[] = [];
-    if (ingressSpec?.rules?.[0]?.host !== env.host) ops.push({ op: "replace", path: "/spec/rules/0/host", value: env.host });
-    if (ingressSpec?.tls?.[0]?.hosts?.[0] !== undefined && ingressSpec.tls[0].hosts[0] !== env.host) {
-      ops.push({ op: "replace", path: "/spec/tls/0/hosts/0", value: env.host });
-    }
-    if (ops.length) {
-      files.push({ path: `${dir}/ingress-host.yaml`, content: `${PATCH_HEADER}# The host this environment serves, and the name on its TLS certificate.\n${yaml(ops)}` });
-      patches.push({ path: "ingress-host.yaml", target: { group: "networking.k8s.io", version: "v1", kind: "Ingress", name: web.workload } });
-    }
-  }
+interface IngressSpec {
+  rules?: { host?: string; http?: { paths?: { path?: string }[] } }[];
+  tls?: { hosts?: string[] }[];
+}
 
-  const replicaPatches: unknown[] = [];
-  const resourcePatches: unknown[] = [];
-  for (const [name, settings] of Object.entries(env.components)) {
-    const component = spec.components[name]!;
-    const kind = component.kind === "hook-job" ? "Job" : "Deployment";
-    const workload = findBaseObject(base, kind, component.workload);
-    if (settings.replicas && (component.kind === "web" || component.kind === "worker")) {
-      const hpa = findBaseObject(base, "HorizontalPodAutoscaler", component.workload)?.spec as { minReplicas?: number; maxReplicas?: number } | undefined;
-      if (hpa?.minReplicas !== settings.replicas.min || hpa?.maxReplicas !== settings.replicas.max) {
-        replicaPatches.push({
-          apiVersion: "autoscaling/v2",
-          kind: "HorizontalPodAutoscaler",
-          metadata: { name: component.workload },
-          spec: { minReplicas: settings.replicas.min, maxReplicas: settings.replicas.max },
-        });
-      }
-    }
-    if (settings.resources && !sameResources(containerResources(workload, component.container), settings.resources)) {
-      const apiVersion = kind === "Job" ? "batch/v1" : "apps/v1";
-      resourcePatches.push({
-        apiVersion,
-        kind,
-        metadata: { name: component.workload },
-        spec: { template: { spec: { containers: [{ name: component.container, resources: { requests: settings.resources.requests, limits: settings.resources.limits } }] } } },
-      });
+/** Every distinct host the base's Ingresses serve (rules and TLS entries), in file order. */
+export function baseHosts(base: BaseInfo, spec: Spec): string[] {
+  const out: string[] = [];
+  for (const layer of spec.layers) {
+    for (const { object } of ingresses(base, layer.base)) {
+      const s = object.spec as IngressSpec | undefined;
+      for (const r of s?.rules ?? []) if (r.host && !out.includes(r.host)) out.push(r.host);
+      for (const t of s?.tls ?? []) for (const h of t.hosts ?? []) if (!out.includes(h)) out.push(h);
     }
   }
-  if (replicaPatches.length) {
-    files.push({ path: `${dir}/replicas.yaml`, content: `${PATCH_HEADER}# Autoscaling bounds of this environment.\n${docs(replicaPatches)}` });
-    patches.push({ path: "replicas.yaml" });
-  }
-  if (resourcePatches.length) {
-    files.push({ path: `${dir}/resources.yaml`, content: `${PATCH_HEADER}# CPU and memory of this environment's containers.\n${docs(resourcePatches)}` });
-    patches.push({ path: "resources.yaml" });
-  }
+  return out;
+}
 
-  const kustomization: Record<string, unknown> = {
-    apiVersion: "kustomize.config.k8s.io/v1beta1",
-    kind: "Kustomization",
-    namespace: env.namespace,
-    resources: ["../../base/app"],
-    images: imagesFor(spec, input.carried?.get(envName) ?? input.currentImages.get(envName), previousImages(input, envName)),
-  };
-  const config = Object.entries(env.config).sort(([a], [b]) => a.localeCompare(b));
-  if (config.length) {
-    kustomization.configMapGenerator = [{ name: spec.configMap, behavior: "merge", literals: config.map(([k, v]) => `${k}=${v}`) }];
-  }
-  if (patches.length) kustomization.patches = patches;
-  return { kustomization, files };
+/** The environment's map from base host to its host: `hosts`, or `host` standing in for the base's one host. */
+export function hostMap(spec: Spec, base: BaseInfo, env: Environment): Record<string, string> {
+  if (env.hosts) return env.hosts;
+  const hosts = baseHosts(base, spec);
+  return env.host && hosts.length === 1 ? { [hosts[0]!]: env.host } : {};
 }
 
 /**
- * Every environment reads its own secrets: the base's remote keys "<name>/<key>" become
- * "<secretsPath>/<key>" (default "<name>/<env>/<key>"). ExternalSecret is a custom resource, so
- * the patch restates each whole `data` list (a merge patch replaces lists).
+ * JSON6902 operations that move the base's hosts (and paths) to the environment's, matched by
+ * value in every rule and TLS entry, never by index: each `replace` follows a `test` of the value
+ * it replaces, so a base whose rules are reordered fails the build instead of serving another
+ * environment's host (kustomize applies the ops with evanphx/json-patch: a failed test is an error).
  */
-function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Environment): unknown[] {
-  const prefix = env.secretsPath ?? `${spec.name}/${envName}`;
-  // The data layer's own ExternalSecrets and those its components add.
-  const dirs = ["base/data/", ...dataComponents(env).map((c) => `components/${c}/`)];
+function ingressOps(object: KubeObject, hosts: Record<string, string>, paths: Record<string, string>): unknown[] {
+  const s = object.spec as IngressSpec | undefined;
+  const ops: unknown[] = [];
+  const move = (path: string, from: string, to: string | undefined) => {
+    if (to === undefined || to === from) return;
+    ops.push({ op: "test", path, value: from }, { op: "replace", path, value: to });
+  };
+  (s?.rules ?? []).forEach((r, i) => {
+    if (r.host !== undefined) move(`/spec/rules/${i}/host`, r.host, hosts[r.host]);
+    (r.http?.paths ?? []).forEach((p, j) => {
+      if (p.path !== undefined) move(`/spec/rules/${i}/http/paths/${j}/path`, p.path, paths[p.path]);
+    });
+  });
+  (s?.tls ?? []).forEach((t, i) => (t.hosts ?? []).forEach((h, j) => move(`/spec/tls/${i}/hosts/${j}`, h, hosts[h])));
+  return ops;
+}
+
+function groupVersion(apiVersion: string): { group: string; version: string } {
+  const [group, version] = apiVersion.includes("/") ? (apiVersion.split("/") as [string, string]) : ["", apiVersion];
+  return { group, version };
+}
+
+/** The component's workload in the base, wherever a layer keeps it. */
+function workloadEntry(spec: Spec, base: BaseInfo, component: Component) {
+  return findBaseEntry(base, component.workload.kind, component.workload.name);
+}
+
+/** The layer whose overlay patches an object of the base (by the file it came from; the primary otherwise). */
+function layerOf(spec: Spec, file: string | undefined): string {
+  return (file && layerOfFile(spec, file)?.name) || primaryLayer(spec).name;
+}
+
+interface ComponentPatches {
+  replicas: unknown[];
+  resources: unknown[];
+  /** JSON6902 patches: one file each, with its target. */
+  json: { file: string; ops: unknown[]; target: Record<string, string>; what: string }[];
+}
+
+/** Replica and resource patches of an environment's components, per layer. */
+function componentPatches(spec: Spec, base: BaseInfo, env: Environment): Map<string, ComponentPatches> {
+  const byLayer = new Map<string, ComponentPatches>();
+  const at = (layer: string) => {
+    if (!byLayer.has(layer)) byLayer.set(layer, { replicas: [], resources: [], json: [] });
+    return byLayer.get(layer)!;
+  };
+  for (const [name, settings] of Object.entries(env.components)) {
+    const component = spec.components[name]!;
+    const entry = workloadEntry(spec, base, component);
+    const workload = entry?.object;
+    const apiVersion = workload?.apiVersion ?? workloadApiVersion(component.workload);
+    const replicas = settings.replicas;
+    if (replicas !== undefined && typeof replicas !== "number" && component.scaler) {
+      const scaler = findBaseEntry(base, component.scaler.kind, component.scaler.name);
+      const current = scaler?.object.spec as Record<string, unknown> | undefined;
+      const [minKey, maxKey] = component.scaler.kind === "ScaledObject" ? ["minReplicaCount", "maxReplicaCount"] : ["minReplicas", "maxReplicas"];
+      if (current?.[minKey] !== replicas.min || current?.[maxKey] !== replicas.max) {
+        at(layerOf(spec, scaler?.file)).replicas.push({
+          apiVersion: scaler?.object.apiVersion ?? scalerApiVersion(component.scaler),
+          kind: component.scaler.kind,
+          metadata: { name: component.scaler.name },
+          spec: { [minKey]: replicas.min, [maxKey]: replicas.max },
+        });
+      }
+    } else if (typeof replicas === "number" && (workload?.spec as { replicas?: unknown } | undefined)?.replicas !== replicas) {
+      at(layerOf(spec, entry?.file)).replicas.push({ apiVersion, kind: component.workload.kind, metadata: { name: component.workload.name }, spec: { replicas } });
+    }
+    if (settings.resources && component.container) {
+      const containers = containersOf(workload);
+      const index = containers.findIndex((c) => c.name === component.container);
+      if (sameResources(containers[index]?.resources, settings.resources)) continue;
+      const resources = { requests: settings.resources.requests, limits: settings.resources.limits };
+      const template = podTemplatePath(component.workload.kind);
+      if (STRATEGIC_KINDS.has(component.workload.kind)) {
+        at(layerOf(spec, entry?.file)).resources.push({
+          apiVersion,
+          kind: component.workload.kind,
+          metadata: { name: component.workload.name },
+          ...nest([...template, "spec", "containers"], [{ name: component.container, resources }]),
+        });
+      } else {
+        // A custom resource (a Rollout): kustomize knows no merge key for its containers, so a
+        // strategic merge patch would replace the whole list. The container is found by name
+        // (the `test`), its resources set in place.
+        const pointer = `/${[...template, "spec", "containers", String(Math.max(index, 0))].join("/")}`;
+        at(layerOf(spec, entry?.file)).json.push({
+          file: `resources-${component.workload.kind.toLowerCase()}-${component.workload.name}.yaml`,
+          ops: [
+            { op: "test", path: `${pointer}/name`, value: component.container },
+            { op: "add", path: `${pointer}/resources`, value: resources },
+          ],
+          target: { ...groupVersion(apiVersion), kind: component.workload.kind, name: component.workload.name },
+          what: `CPU and memory of ${component.workload.kind} ${component.workload.name}'s container ${component.container} in this environment.`,
+        });
+      }
+    }
+  }
+  return byLayer;
+}
+
+/**
+ * Every environment reads its own secrets: a remote key of the base that matches a `secrets`
+ * template's baseKey becomes its `key` (or the environment's `secretKey`) with "{env}" and "{key}"
+ * filled in. ExternalSecret is a custom resource, so the patch restates each whole `data` list (a
+ * merge patch replaces lists).
+ */
+function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Environment, layer: Layer): unknown[] {
+  if (!spec.secrets.length) return [];
+  // The layer's own ExternalSecrets and those its managed services' components add.
+  const dirs = [layer.base, ...managedServices(spec, env).filter((s) => spec.data[s]!.layer === layer.name).map((s) => spec.data[s]!.managed!.component)];
+  const escape = (t: string) => t.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  const templates = spec.secrets.map((t) => ({ ...t, match: new RegExp(`^${escape(t.baseKey).replace(escape("{key}"), "(.+)")}$`) }));
   return base.objects
-    .filter((o) => o.object.kind === "ExternalSecret" && dirs.some((d) => o.file.startsWith(d)))
+    .filter((o) => o.object.kind === "ExternalSecret" && dirs.some((d) => o.file.startsWith(`${d}/`)))
     .map(({ object }) => {
-      const data = ((object.spec as { data?: { secretKey: string; remoteRef: { key: string } & Record<string, unknown> }[] } | undefined)?.data ?? []).map((d) => ({
-        ...d,
-        remoteRef: { ...d.remoteRef, key: `${prefix}/${d.remoteRef.key.replace(new RegExp(`^${spec.name}/`), "")}` },
-      }));
-      return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name }, spec: { data } };
+      const storeRef = (object.spec as { secretStoreRef?: { kind?: string; name?: string } } | undefined)?.secretStoreRef;
+      let changed = false;
+      const data = ((object.spec as { data?: { secretKey: string; remoteRef: { key: string } & Record<string, unknown> }[] } | undefined)?.data ?? []).map((d) => {
+        const template = templates.find((t) => (!t.store || (t.store.kind === (storeRef?.kind ?? "SecretStore") && t.store.name === storeRef?.name)) && t.match.test(d.remoteRef.key));
+        if (!template) return d;
+        const varying = template.match.exec(d.remoteRef.key)![1]!;
+        const key = (env.secretKey ?? template.key).replaceAll("{env}", envName).replaceAll("{key}", varying);
+        if (key !== d.remoteRef.key) changed = true;
+        return { ...d, remoteRef: { ...d.remoteRef, key } };
+      });
+      return changed ? { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name }, spec: { data } } : undefined;
     })
-    .filter((p) => (p.spec.data as unknown[]).length > 0);
+    .filter((p) => p !== undefined);
 }
 
 /** The spec's host-derived keys of the stable ConfigMap, where they differ from the base. */
 function hostSettingsPatch(spec: Spec, base: BaseInfo, env: Environment): KubeObject | undefined {
-  const current = (findBaseObject(base, "ConfigMap", spec.connection.configMap)?.data ?? {}) as Record<string, unknown>;
+  const connection = spec.connection;
+  const host = primaryHost(env);
+  if (!connection || !host) return undefined;
+  const layer = spec.layers.find((l) => l.name === connection.layer)!;
+  const current = (findBaseObject(base, "ConfigMap", connection.configMap, layer.base)?.data ?? {}) as Record<string, unknown>;
   const data: Record<string, string> = {};
-  for (const [key, template] of Object.entries(spec.connection.hostSettings).sort(([a], [b]) => a.localeCompare(b))) {
-    const value = template.replaceAll("{host}", env.host);
+  for (const [key, template] of Object.entries(connection.hostSettings).sort(([a], [b]) => a.localeCompare(b))) {
+    const value = template.replaceAll("{host}", host);
     if (current[key] !== value) data[key] = value;
   }
   if (Object.keys(data).length === 0) return undefined;
-  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name: spec.connection.configMap }, data };
+  return { apiVersion: "v1", kind: "ConfigMap", metadata: { name: connection.configMap }, data };
 }
 
-/** The components an environment's data layer uses instead of in-cluster services (components/<name>). */
-function dataComponents(env: Environment): string[] {
-  const out: string[] = [];
-  if (env.database.mode === "managed") out.push("managed-postgres");
-  if (env.redis.mode === "managed") out.push("managed-redis");
-  return out;
+function relativeTo(dir: string, target: string): string {
+  return posix.relative(dir, target);
 }
 
-function dataOverlay(spec: Spec, base: BaseInfo, envName: string, env: Environment): OverlayParts {
-  const dir = `overlays/${envName}/data`;
+/** One environment's overlay of one layer. */
+function layerOverlay(input: PlanInput, envName: string, env: Environment, layer: Layer, parts: Map<string, ComponentPatches>): OverlayParts {
+  const { spec, base } = input;
+  const dir = overlayDir(spec, envName, layer.name);
+  const primary = isPrimary(spec, layer.name);
   const files: GeneratedFile[] = [];
   const patches: Record<string, unknown>[] = [];
-  const kustomization: Record<string, unknown> = {
-    apiVersion: "kustomize.config.k8s.io/v1beta1",
-    kind: "Kustomization",
-    namespace: env.namespace,
-    resources: ["../../../base/data"],
-  };
-  const secretPatches = secretKeyPatches(spec, base, envName, env);
+
+  const hosts = hostMap(spec, base, env);
+  for (const { object } of ingresses(base, layer.base)) {
+    const ops = ingressOps(object, hosts, env.paths ?? {});
+    if (!ops.length) continue;
+    const name = object.metadata!.name!;
+    const file = `ingress-${name}.yaml`;
+    files.push({ path: `${dir}/${file}`, content: `${PATCH_HEADER}# The hosts this environment serves (and the names on its TLS certificates), by base host.\n${yaml(ops)}` });
+    patches.push({ path: file, target: { ...groupVersion(object.apiVersion ?? "networking.k8s.io/v1"), kind: "Ingress", name } });
+  }
+
+  const own = parts.get(layer.name);
+  if (own?.replicas.length) {
+    files.push({ path: `${dir}/replicas.yaml`, content: `${PATCH_HEADER}# Replicas of this environment: scaler bounds, fixed counts.\n${docs(own.replicas)}` });
+    patches.push({ path: "replicas.yaml" });
+  }
+  if (own?.resources.length) {
+    files.push({ path: `${dir}/resources.yaml`, content: `${PATCH_HEADER}# CPU and memory of this environment's containers.\n${docs(own.resources)}` });
+    patches.push({ path: "resources.yaml" });
+  }
+  for (const j of own?.json ?? []) {
+    files.push({ path: `${dir}/${j.file}`, content: `${PATCH_HEADER}# ${j.what}\n${yaml(j.ops)}` });
+    patches.push({ path: j.file, target: j.target });
+  }
+
+  const secretPatches = secretKeyPatches(spec, base, envName, env, layer);
   if (secretPatches.length) {
     files.push({ path: `${dir}/secret-keys.yaml`, content: `${PATCH_HEADER}# Where this environment's secrets live in the secret backend.\n${docs(secretPatches)}` });
     patches.push({ path: "secret-keys.yaml" });
   }
-  const hostSettings = hostSettingsPatch(spec, base, env);
-  if (hostSettings) {
-    files.push({ path: `${dir}/host-settings.yaml`, content: `${PATCH_HEADER}# Settings derived from this environment's host (stable: the migration hook reads them too).\n${yaml(hostSettings)}` });
-    patches.push({ path: "host-settings.yaml" });
+  if (spec.connection?.layer === layer.name) {
+    const hostSettings = hostSettingsPatch(spec, base, env);
+    if (hostSettings) {
+      files.push({ path: `${dir}/host-settings.yaml`, content: `${PATCH_HEADER}# Settings derived from this environment's host (stable: the migration hook reads them too).\n${yaml(hostSettings)}` });
+      patches.push({ path: "host-settings.yaml" });
+    }
   }
-  const components = dataComponents(env);
-  if (components.length) kustomization.components = components.map((c) => `../../../components/${c}`);
-  if (env.database.mode === "managed") {
+  const components: string[] = [];
+  for (const service of managedServices(spec, env)) {
+    const declared = spec.data[service]!;
+    if (declared.layer !== layer.name || !declared.managed) continue;
+    components.push(relativeTo(dir, declared.managed.component));
+    const values = Object.entries(declared.managed.values);
+    if (!values.length || !declared.configMap) continue;
+    const settings = managedSettings(spec, service, env)!;
+    const file = `managed-${service}.yaml`;
     files.push({
-      path: `${dir}/database.yaml`,
-      content: `${PATCH_HEADER}# The managed PostgreSQL this environment uses instead of the in-cluster one.\n${yaml({
+      path: `${dir}/${file}`,
+      content: `${PATCH_HEADER}# The managed ${service} this environment uses instead of the in-cluster one (${declared.managed.component}).\n${yaml({
         apiVersion: "v1",
         kind: "ConfigMap",
-        metadata: { name: spec.connection.configMap },
-        data: { [spec.connection.hostKey]: env.database.host, [spec.connection.portKey]: String(env.database.port) },
+        metadata: { name: declared.configMap },
+        data: Object.fromEntries(values.map(([key, template]) => [key, fillTemplate(template, settings).value])),
       })}`,
     });
-    patches.push({ path: "database.yaml" });
+    patches.push({ path: file });
   }
-  const redisKeys = Object.entries(spec.connection.redis?.urlKeys ?? {});
-  if (env.redis.mode === "managed" && redisKeys.length) {
-    const { host, port, tls } = env.redis;
-    files.push({
-      path: `${dir}/redis.yaml`,
-      content: `${PATCH_HEADER}# The managed Redis this environment uses instead of the in-cluster ones (its password: the\n# managed-redis component's ExternalSecret).\n${yaml({
-        apiVersion: "v1",
-        kind: "ConfigMap",
-        metadata: { name: spec.connection.configMap },
-        data: Object.fromEntries(redisKeys.map(([key, db]) => [key, `${tls ? "rediss" : "redis"}://${host}:${port}/${db}`])),
-      })}`,
-    });
-    patches.push({ path: "redis.yaml" });
+
+  const extras = env.extras[layer.name];
+  for (const p of extras?.patches ?? []) patches.push(typeof p === "string" ? { path: p } : { path: p.path, ...(p.target ? { target: p.target } : {}) });
+  components.push(...(extras?.components ?? []));
+
+  const kustomization: Record<string, unknown> = {
+    apiVersion: "kustomize.config.k8s.io/v1beta1",
+    kind: "Kustomization",
+    namespace: env.namespace,
+    resources: [relativeTo(dir, layer.base), ...(extras?.resources ?? [])],
+  };
+  if (primary) kustomization.images = imagesFor(spec, input.carried?.get(envName) ?? input.currentImages.get(envName), previousImages(input, envName));
+  if (components.length) kustomization.components = components;
+  const config = Object.entries(env.config).sort(([a], [b]) => a.localeCompare(b));
+  if (config.length && spec.configMap?.layer === layer.name) {
+    kustomization.configMapGenerator = [{ name: spec.configMap.name, behavior: "merge", literals: config.map(([k, v]) => `${k}=${v}`) }];
   }
   if (patches.length) kustomization.patches = patches;
   return { kustomization, files };
 }
 
-/**
- * Sync waves of what the root Application (root.yaml) syncs, in the order a first install needs:
- * - the project first: an Application naming a project that does not exist yet is an
- *   InvalidSpecError (argocd/project-wave);
- * - then the automatically synced environments, data layer before application: with Argo CD's
- *   Application health check a wave waits until its Applications are Healthy (gitops-engine
- *   pkg/sync/sync_context.go: only Healthy or Degraded ends a running task);
- * - the manually synced environments last: such an Application stays Missing until someone syncs
- *   it, so under that health check nothing after its wave would ever be created
- *   (argocd/manual-blocks-root). Both layers share the wave, so both Applications exist at once.
- */
-export const ROOT_WAVES = { project: -2, autoData: -1, autoApp: 0, manual: 1 } as const;
-
-/** The sync wave of an environment's Application under the root. */
-export function applicationWave(env: Environment, layer: "data" | "app"): number {
-  if (env.sync === "manual") return ROOT_WAVES.manual;
-  return layer === "data" ? ROOT_WAVES.autoData : ROOT_WAVES.autoApp;
-}
-
-export function applicationName(spec: Spec, envName: string, layer: "data" | "app"): string {
-  return layer === "data" ? `${spec.name}-${envName}-data` : `${spec.name}-${envName}`;
-}
-
-function application(spec: Spec, envName: string, env: Environment, layer: "data" | "app") {
-  const name = applicationName(spec, envName, layer);
+function application(spec: Spec, envName: string, env: Environment, layer: Layer) {
+  const name = applicationName(spec, envName, layer.name);
+  const first = spec.layers[0]!.name === layer.name;
   const syncPolicy: Record<string, unknown> = {};
   if (env.sync === "auto") syncPolicy.automated = { prune: true, selfHeal: true };
-  // Both Applications may create the namespace: without managedNamespaceMetadata, CreateNamespace
-  // only creates a missing namespace and leaves an existing one alone (argo-cd
-  // controller/sync_namespace.go), so whichever syncs first creates it and the application layer
-  // never fails on "namespace not found" (argocd/namespace-missing). Only the data Application
+  // Every layer's Application may create the namespace: without managedNamespaceMetadata,
+  // CreateNamespace only creates a missing namespace and leaves an existing one alone (argo-cd
+  // controller/sync_namespace.go), so whichever syncs first creates it and a later layer never
+  // fails on "namespace not found" (argocd/namespace-missing). Only the first layer's Application
   // manages the namespace's metadata: two owners would take the labels from each other.
-  syncPolicy.syncOptions = ["CreateNamespace=true", "PruneLast=true"];
+  const syncOptions = ["CreateNamespace=true", "PruneLast=true"];
+  for (const o of env.application?.syncOptions ?? []) if (!syncOptions.includes(o)) syncOptions.push(o);
+  syncPolicy.syncOptions = syncOptions;
   syncPolicy.retry = { limit: 5, backoff: { duration: "10s", factor: 2, maxDuration: "5m" } };
   const annotations: Record<string, string> = {
-    "argocd.argoproj.io/sync-wave": String(applicationWave(env, layer)),
+    "argocd.argoproj.io/sync-wave": String(applicationWave(spec, env, layer.name)),
     // The legacy diff replaces a custom resource's lists whole, so a field the CRD defaults inside
     // a list item (ExternalSecret spec.data[].remoteRef) would be a difference forever
     // (external-secrets #6797, #6398; gitops-engine pkg/diff threeWayMergePatch). Server-side diff
@@ -329,19 +449,20 @@ function application(spec: Spec, envName: string, env: Environment, layer: "data
     metadata: {
       name,
       namespace: spec.argocdNamespace,
-      labels: { "app.kubernetes.io/part-of": spec.name, [`${spec.name}.environment`]: envName, [`${spec.name}.layer`]: layer },
+      labels: { "app.kubernetes.io/part-of": spec.name, [`${spec.name}.environment`]: envName, [`${spec.name}.layer`]: layer.name },
       annotations,
       finalizers: ["resources-finalizer.argocd.argoproj.io"],
     },
     spec: {
       project: spec.project,
-      source: { repoURL: spec.repoURL, targetRevision: spec.targetRevision, path: layer === "data" ? `overlays/${envName}/data` : `overlays/${envName}` },
+      source: { repoURL: spec.repoURL, targetRevision: spec.targetRevision, path: overlayDir(spec, envName, layer.name) },
       destination: { server: spec.destinationServer, namespace: env.namespace },
       revisionHistoryLimit: 10,
+      ...(env.application?.ignoreDifferences?.length ? { ignoreDifferences: env.application.ignoreDifferences } : {}),
       syncPolicy: {
         ...syncPolicy,
-        // Pod Security "restricted", which every Ringlet pod meets.
-        ...(layer === "data" ? { managedNamespaceMetadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": spec.name } } } : {}),
+        // Pod Security "restricted", which every pod of the base meets.
+        ...(first ? { managedNamespaceMetadata: { labels: { "pod-security.kubernetes.io/enforce": "restricted", "app.kubernetes.io/part-of": spec.name } } } : {}),
       },
     },
   };
@@ -356,7 +477,7 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
       name: spec.project,
       namespace: spec.argocdNamespace,
       // Before every Application that names it (argocd/project-wave).
-      annotations: { "argocd.argoproj.io/sync-wave": String(ROOT_WAVES.project) },
+      annotations: { "argocd.argoproj.io/sync-wave": String(projectWave(spec)) },
       finalizers: ["resources-finalizer.argocd.argoproj.io"],
     },
     spec: {
@@ -378,7 +499,7 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
         : "# Synced by hand: an operator syncs (all resources, with Prune), and may roll back from the UI (refused under auto-sync).\n# Protected from the root's prune (Prune=false,Delete=false): retiring it is an explicit step (README).";
     files.push({
       path: `argocd/${envName}.yaml`,
-      content: `${HEADER(`the ${envName} applications`)}${how}\n${docs([application(spec, envName, env, "data"), application(spec, envName, env, "app")])}`,
+      content: `${HEADER(`the ${envName} applications`)}${how}\n${docs(spec.layers.map((layer) => application(spec, envName, env, layer)))}`,
     });
   }
   files.push({ path: "argocd/root.yaml", content: `${HEADER("bootstrap: kubectl apply -f argocd/root.yaml, once, and again when it changes")}${rootFile(spec)}` });
@@ -437,26 +558,90 @@ function rootFile(spec: Spec): string {
       // manual ones manual. argocd/child-sync-policy.
       ignoreDifferences: Object.entries(spec.environments)
         .filter(([, env]) => env.sync === "auto")
-        .flatMap(([envName]) => (["data", "app"] as const).map((layer) => ({ group: "argoproj.io", kind: "Application", name: applicationName(spec, envName, layer), jsonPointers: ["/spec/syncPolicy/automated"] }))),
+        .flatMap(([envName]) => spec.layers.map((layer) => ({ group: "argoproj.io", kind: "Application", name: applicationName(spec, envName, layer.name), jsonPointers: ["/spec/syncPolicy/automated"] }))),
     },
   };
   return docs([project, root]);
 }
 
-/** Every component must name a workload and container the base has: a patch for anything else breaks every overlay. */
-export function componentProblems(spec: Spec, base: BaseInfo, specFile: string): Problem[] {
+/**
+ * Every patch target generate would write, checked against the base before anything is written:
+ * a patch of something the base does not have breaks the overlay's build (or, for an Ingress
+ * host left unmatched, serves another environment's host). All problems in one pass.
+ */
+export function targetProblems(spec: Spec, base: BaseInfo, specFile: string, exists: (rel: string) => boolean): Problem[] {
   const problems: Problem[] = [];
+  const add = (path: string, message: string) => problems.push({ file: specFile, path, message });
+  for (const layer of spec.layers) {
+    const i = spec.layers.indexOf(layer);
+    if (!exists(`${layer.base}/kustomization.yaml`) && !exists(`${layer.base}/kustomization.yml`)) add(`layers[${i}].base`, `${layer.base} has no kustomization.yaml`);
+  }
+  const named = (kind: string) => base.objects.filter((o) => o.object.kind === kind).map((o) => o.object.metadata?.name).filter(Boolean);
   for (const [name, component] of Object.entries(spec.components)) {
-    const kind = component.kind === "hook-job" ? "Job" : "Deployment";
-    const workload = findBaseObject(base, kind, component.workload) ?? (component.kind === "singleton" ? findBaseObject(base, "StatefulSet", component.workload) : undefined);
-    if (!workload) {
-      problems.push({ file: specFile, path: `components.${name}.workload`, message: `no ${kind} named ${component.workload} in base/` });
+    const { kind, name: workloadName } = component.workload;
+    const entry = findBaseEntry(base, kind, workloadName);
+    if (!entry) {
+      const others = named(kind);
+      add(`components.${name}.workload`, `no ${kind} named ${workloadName} in the base${others.length ? ` (${kind}s: ${others.join(", ")})` : ""}`);
       continue;
     }
-    const containers = ((workload.spec as { template?: { spec?: { containers?: { name: string }[] } } } | undefined)?.template?.spec?.containers ?? []).map((c) => c.name);
-    if (!containers.includes(component.container)) {
-      problems.push({ file: specFile, path: `components.${name}.container`, message: `${kind} ${component.workload} has no container ${component.container}; containers: ${containers.join(", ")}` });
+    if (component.workload.apiVersion && entry.object.apiVersion !== component.workload.apiVersion) {
+      add(`components.${name}.workload.apiVersion`, `${kind} ${workloadName} in ${entry.file} is ${entry.object.apiVersion}, not ${component.workload.apiVersion}`);
     }
+    if (component.container) {
+      const containers = containersOf(entry.object).map((c) => c.name);
+      if (!containers.includes(component.container)) add(`components.${name}.container`, `${kind} ${workloadName} has no container ${component.container}; containers: ${containers.join(", ") || "(none)"}`);
+    }
+    if (component.scaler) {
+      const scaler = findBaseEntry(base, component.scaler.kind, component.scaler.name);
+      if (!scaler) {
+        const others = named(component.scaler.kind);
+        add(`components.${name}.scaler`, `no ${component.scaler.kind} named ${component.scaler.name} in the base${others.length ? ` (${component.scaler.kind}s: ${others.join(", ")})` : ""}`);
+      } else {
+        const ref = (scaler.object.spec as { scaleTargetRef?: { kind?: string; name?: string } } | undefined)?.scaleTargetRef;
+        // KEDA's scaleTargetRef.kind defaults to Deployment (keda.sh ScaledObject spec).
+        const refKind = ref?.kind ?? (component.scaler.kind === "ScaledObject" ? "Deployment" : undefined);
+        if (ref?.name !== workloadName || refKind !== kind) add(`components.${name}.scaler`, `${component.scaler.kind} ${component.scaler.name} scales ${refKind ?? "?"} ${ref?.name ?? "?"}, not ${kind} ${workloadName}`);
+      }
+    }
+  }
+  const hostsInBase = baseHosts(base, spec);
+  for (const [envName, env] of Object.entries(spec.environments)) {
+    const at = `environments.${envName}`;
+    if (env.host && !env.hosts && hostsInBase.length > 1) {
+      add(`${at}.host`, `the base serves ${hostsInBase.length} hosts (${hostsInBase.join(", ")}): give hosts: {<base host>: <${envName}'s host>, …} for each`);
+    }
+    if (env.hosts) {
+      for (const from of Object.keys(env.hosts)) if (!hostsInBase.includes(from)) add(`${at}.hosts.${from}`, `no Ingress rule or TLS entry of the base has host ${from}; base hosts: ${hostsInBase.join(", ") || "(none)"}`);
+      for (const h of hostsInBase) if (!Object.hasOwn(env.hosts, h)) add(`${at}.hosts`, `the base's host ${h} has no entry: ${envName} would serve it as it is (add ${h}: <${envName}'s host>, or ${h}: ${h} to keep it)`);
+    }
+    if (env.paths) {
+      const basePaths = spec.layers.flatMap((l) => ingresses(base, l.base)).flatMap(({ object }) => ((object.spec as IngressSpec | undefined)?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.path)));
+      for (const from of Object.keys(env.paths)) if (!basePaths.includes(from)) add(`${at}.paths.${from}`, `no Ingress path of the base is ${from}`);
+    }
+    for (const service of managedServices(spec, env)) {
+      const declared = spec.data[service]!;
+      const component = declared.managed?.component;
+      if (component && !exists(`${component}/kustomization.yaml`) && !exists(`${component}/kustomization.yml`)) add(`data.${service}.managed.component`, `${component} has no kustomization.yaml`);
+      const layer = spec.layers.find((l) => l.name === declared.layer);
+      if (declared.configMap && layer && !findBaseObject(base, "ConfigMap", declared.configMap, layer.base)) add(`data.${service}.configMap`, `no ConfigMap ${declared.configMap} in ${layer.base}`);
+    }
+    for (const [layerName, extras] of Object.entries(env.extras)) {
+      if (!spec.layers.some((l) => l.name === layerName)) continue;
+      const dir = overlayDir(spec, envName, layerName);
+      const check = (path: string, rel: string, what: string, isDir: boolean) => {
+        const full = posix.normalize(posix.join(dir, rel));
+        const found = isDir ? exists(`${full}/kustomization.yaml`) || exists(`${full}/kustomization.yml`) : exists(full);
+        if (!found) add(path, `${what} ${full} does not exist${isDir ? " (a directory with a kustomization.yaml)" : ""}`);
+      };
+      extras.patches.forEach((p, i) => check(`${at}.extras.${layerName}.patches[${i}]`, typeof p === "string" ? p : p.path, "patch file", false));
+      extras.components.forEach((c, i) => check(`${at}.extras.${layerName}.components[${i}]`, c, "component", true));
+      extras.resources.forEach((r, i) => check(`${at}.extras.${layerName}.resources[${i}]`, r, "resource", false));
+    }
+  }
+  if (spec.connection) {
+    const layer = spec.layers.find((l) => l.name === spec.connection!.layer);
+    if (layer && Object.keys(spec.connection.hostSettings).length && !findBaseObject(base, "ConfigMap", spec.connection.configMap, layer.base)) add("connection.configMap", `no ConfigMap ${spec.connection.configMap} in ${layer.base}`);
   }
   return problems;
 }
@@ -465,12 +650,16 @@ export function componentProblems(spec: Spec, base: BaseInfo, specFile: string):
 export function planGenerate(input: PlanInput): GeneratedFile[] {
   const files: GeneratedFile[] = [];
   for (const [envName, env] of Object.entries(input.spec.environments)) {
-    const app = appOverlay(input, envName, env);
-    files.push({ path: `overlays/${envName}/kustomization.yaml`, content: `${HEADER(`the ${envName} application`)}# Image tags are the exception: \`pnpm bump-image\` and \`pnpm promote\` move them.\n${yaml(app.kustomization)}` });
-    files.push(...app.files);
-    const data = dataOverlay(input.spec, input.base, envName, env);
-    files.push({ path: `overlays/${envName}/data/kustomization.yaml`, content: `${HEADER(`the ${envName} data layer`)}${yaml(data.kustomization)}` });
-    files.push(...data.files);
+    const parts = componentPatches(input.spec, input.base, env);
+    for (const layer of input.spec.layers) {
+      const overlay = layerOverlay(input, envName, env, layer, parts);
+      const dir = overlayDir(input.spec, envName, layer.name);
+      const header = isPrimary(input.spec, layer.name)
+        ? `${HEADER(`the ${envName} application`)}# Image tags are the exception: \`pnpm bump-image\` and \`pnpm promote\` move them.\n`
+        : HEADER(`the ${envName} ${layer.name} layer`);
+      files.push({ path: `${dir}/kustomization.yaml`, content: `${header}${yaml(overlay.kustomization)}` });
+      files.push(...overlay.files);
+    }
   }
   files.push(...argocdFiles(input.spec, input.base));
   return files.sort((a, b) => a.path.localeCompare(b.path));

@@ -11,7 +11,7 @@ import { ToolError, ValidationError } from "../core/errors.ts";
 import { paint } from "../core/term.ts";
 import { parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import { mapLimit, render } from "../render/kustomize.ts";
-import { applicationName, applicationWave } from "../generate/plan.ts";
+import { applicationName, applicationWave, isPrimary, layerNames, layerOfDir, overlayDir } from "../spec/model.ts";
 import { automated, manualBlocksFindings, projectWaveFindings } from "../rules/app-of-apps.ts";
 import { hookPhases } from "../rules/argocd.ts";
 import type { Layer, RenderedObject } from "../rules/types.ts";
@@ -101,6 +101,8 @@ export interface ApplicationPlan {
   name: string;
   path: string;
   layer: Exclude<Layer, "argocd">;
+  /** The primary layer's Application (the one whose overlay holds the image tags). */
+  primary?: boolean;
   /** The Application's own sync wave among the Applications. */
   syncWave: number;
   automated: boolean;
@@ -321,9 +323,10 @@ export function syncFindings(application: string, tasks: Task[], spec: Spec): Pl
     }
   }
 
-  // The migration hook of the spec must complete before any workload of its Application starts.
-  for (const component of Object.values(spec.components).filter((c) => c.kind === "hook-job")) {
-    const jobTasks = applied.filter((t) => t.kind === "Job" && t.name === component.workload);
+  // The migration hook of the spec (a component whose workload is a Job) must complete before any
+  // workload of its Application starts.
+  for (const component of Object.values(spec.components).filter((c) => c.workload.kind === "Job")) {
+    const jobTasks = applied.filter((t) => t.kind === "Job" && t.name === component.workload.name);
     const job = jobTasks[0];
     if (!job) continue;
     if (!job.hook) {
@@ -346,14 +349,15 @@ export function syncFindings(application: string, tasks: Task[], spec: Spec): Pl
 interface ApplicationInfo {
   name: string;
   path: string;
-  layer: "app" | "data";
+  layer: string;
+  primary: boolean;
   syncWave: number;
   automated: boolean;
 }
 
 /** The environment's Applications as argocd/ declares them, falling back to the generated names. */
 async function applicationsOf(root: string, spec: Spec, env: string): Promise<ApplicationInfo[]> {
-  const paths = { app: `overlays/${env}`, data: `overlays/${env}/data` };
+  const order = layerNames(spec);
   const found: ApplicationInfo[] = [];
   const dir = join(root, "argocd");
   const names = existsSync(dir) ? (await readdir(dir)).filter((n) => /\.ya?ml$/.test(n) && !/^kustomization\.ya?ml$/.test(n)).sort() : [];
@@ -362,18 +366,19 @@ async function applicationsOf(root: string, spec: Spec, env: string): Promise<Ap
       if (object.kind !== "Application") continue;
       const s = object.spec as { source?: { path?: string }; syncPolicy?: { automated?: unknown } } | undefined;
       const path = (s?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
-      const layer = path === paths.app ? "app" : path === paths.data ? "data" : undefined;
+      const layer = layerOfDir(spec, env, path);
       if (!layer || found.some((f) => f.layer === layer)) continue;
-      found.push({ name: object.metadata?.name ?? "", path, layer, syncWave: syncWave(object), automated: s?.syncPolicy?.automated != null });
+      found.push({ name: object.metadata?.name ?? "", path, layer, primary: isPrimary(spec, layer), syncWave: syncWave(object), automated: s?.syncPolicy?.automated != null });
     }
   }
   const environment = spec.environments[env]!;
-  for (const layer of ["data", "app"] as const) {
-    if (found.some((f) => f.layer === layer) || !existsSync(join(root, paths[layer], "kustomization.yaml"))) continue;
-    found.push({ name: applicationName(spec, env, layer), path: paths[layer], layer, syncWave: applicationWave(environment, layer), automated: environment.sync === "auto" });
+  for (const layer of order) {
+    const path = overlayDir(spec, env, layer);
+    if (found.some((f) => f.layer === layer) || !existsSync(join(root, path, "kustomization.yaml"))) continue;
+    found.push({ name: applicationName(spec, env, layer), path, layer, primary: isPrimary(spec, layer), syncWave: applicationWave(spec, environment, layer), automated: environment.sync === "auto" });
   }
-  // Applications of an app of apps sync in their own wave order, then by name.
-  return found.sort((a, b) => a.syncWave - b.syncWave || (a.layer === b.layer ? 0 : a.layer === "data" ? -1 : 1) || (a.name < b.name ? -1 : 1));
+  // Applications of an app of apps sync in their own wave order, then by name (a tie: the spec's layer order).
+  return found.sort((a, b) => a.syncWave - b.syncWave || order.indexOf(a.layer) - order.indexOf(b.layer) || (a.name < b.name ? -1 : 1));
 }
 
 export async function planSync(root: string, spec: Spec, env: string): Promise<SyncPlan> {
@@ -393,6 +398,7 @@ export async function planSync(root: string, spec: Spec, env: string): Promise<S
       name: app.name,
       path: app.path,
       layer: app.layer,
+      primary: app.primary,
       syncWave: app.syncWave,
       automated: app.automated,
       steps: stepsOf(tasks.filter((t) => t.phase !== "SyncFail")),
@@ -615,17 +621,17 @@ export function syncPlanText(plan: SyncPlan, colour: boolean): string {
   out.push(`${paint(`Sync plan for ${plan.environment}`, "bold", colour)}: ${n} Argo CD Application${n === 1 ? "" : "s"}, each its own sync, in the order they sync.`);
   out.push(paint("Within a sync: phase (PreSync → Sync → PostSync), then sync wave, then kind (Argo CD's kind order), then name;", "dim", colour));
   out.push(paint("each wave is applied and must be healthy (a hook Job complete) before the next.", "dim", colour));
-  const dataApp = plan.applications.find((a) => a.layer === "data");
-  const mainApp = plan.applications.find((a) => a.layer === "app");
+  const dataApp = plan.applications.find((a) => !a.primary);
+  const mainApp = plan.applications.find((a) => a.primary);
   plan.applications.forEach((app, i) => {
     out.push("");
     const mode = app.automated ? "automated sync" : "manual sync";
     out.push(`${paint(`${i + 1}/${n}  ${app.name}`, "bold", colour)}  ${app.path}  ${paint(`(Application sync wave ${app.syncWave}, ${mode})`, "dim", colour)}`);
-    if (app.layer === "data" && mainApp) {
+    if (!app.primary && mainApp) {
       const how = app.automated ? "Argo CD syncs it on its own" : `sync it before ${mainApp.name} when it changed`;
       const where = app.syncWave < mainApp.syncWave ? "one wave earlier under the root Application" : "in the same wave under the root Application";
-      out.push(`    The data layer: a separate Application and a separate sync, ${where} (${how}).`);
-    } else if (app.layer === "app" && dataApp) {
+      out.push(`    The ${app.layer} layer: a separate Application and a separate sync, ${where} (${how}).`);
+    } else if (app.primary && dataApp) {
       out.push(`    May sync at the same time as ${dataApp.name} (always, without Argo CD's Application health check): its hook waits for what it reads.`);
     }
     if (!app.automated) out.push(`    ${paint("By hand", "yellow", colour)}: ${MANUAL_SYNC}.`);

@@ -14,7 +14,7 @@ export function pullRequestBody(plan: ReleasePlan, spec: Spec, changes: Resource
       ? `Merging deploys: Argo CD syncs **${plan.env}** (namespace \`${env.namespace}\`) from the default branch automatically.`
       : `Merging records the change; **${plan.env}** syncs by hand: sync \`${spec.name}-${plan.env}\` in the Argo CD UI after the merge.`;
   const heading = plan.kind === "promote" ? `Promote ${plan.from} → ${plan.env}` : plan.kind === "rollback" ? `Roll back ${plan.env}` : `Deploy to ${plan.env}`;
-  const hook = spec.components ? Object.values(spec.components).find((c) => c.kind === "hook-job")?.workload : undefined;
+  const hook = spec.components ? Object.values(spec.components).find((c) => c.workload.kind === "Job")?.workload.name : undefined;
   const hookName = hook ? `\`${hook}\`` : "of the application";
   const migrations =
     plan.kind === "rollback"

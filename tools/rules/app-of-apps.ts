@@ -2,7 +2,7 @@
 // Argo CD does to the children that the children's own manifests cannot show. Each rule cites
 // the Argo CD source it follows (argo-cd at v3.5, gitops-engine vendored in it).
 import { syncWave } from "./sync-wave.ts";
-import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { objectId, objectsAtDir, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
 
 type AppSpec = {
   project?: string;
@@ -176,8 +176,7 @@ function createsNamespace(ctx: RuleContext, app: RenderedObject): boolean {
   if (!ns) return false;
   if (options(app).includes("CreateNamespace=true")) return true;
   const path = normalPath(specOf(app).source?.path);
-  const env = ctx.environments.find((e) => path === `overlays/${e.env}` || path === `overlays/${e.env}/data`);
-  const objects = env ? (path.endsWith("/data") ? env.data : env.app) : [];
+  const objects = objectsAtDir(ctx.spec, ctx.environments, path) ?? [];
   return objects.some((o) => o.object.kind === "Namespace" && (o.object.apiVersion ?? "") === "v1" && o.object.metadata?.name === ns);
 }
 

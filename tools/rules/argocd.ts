@@ -1,7 +1,7 @@
 // Argo CD rules: the mistakes Argo CD accepts without a word and then acts on wrongly
 // (see the notes in README: hook spelling, fixed-name hooks, PreSync reading what the same sync
 // creates, sync options, manual production, project whitelists).
-import { objectId, allObjects, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { objectId, allObjects, objectsAtDir, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
 import { annotation, createdKeys, podReferences, podTemplate } from "./workloads.ts";
 
 const HOOK = "argocd.argoproj.io/hook";
@@ -102,8 +102,7 @@ export const HASHED = /-[2456789bcdfghkmt]{10}$/;
  */
 export const preSyncDependenciesRule: Rule = (ctx) =>
   ctx.environments.flatMap((env) =>
-    (["app", "data"] as const).flatMap((layer) => {
-      const objects = env[layer];
+    Object.values(env.layers).flatMap((objects) => {
       return objects
         .filter((ro) => hookPhases(ro).includes("PreSync"))
         .flatMap((hook) => {
@@ -219,7 +218,7 @@ export const projectRule: Rule = (ctx) => {
     const env = appEnv(ctx, app);
     const rendered = ctx.environments.find((e) => e.env === env);
     if (!rendered) continue;
-    const layer = spec.source?.path?.endsWith("/data") ? rendered.data : rendered.app;
+    const layer = objectsAtDir(ctx.spec, [rendered], spec.source?.path) ?? [];
     const seen = new Set<string>();
     for (const ro of layer) {
       const group = groupOf(ro.object.apiVersion);

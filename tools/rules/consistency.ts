@@ -1,6 +1,7 @@
 // Cross-environment consistency: the environments may differ only where the spec says so.
 import { compareSemver, digestProblem, tagProblem } from "../edit/tag.ts";
-import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { allObjects, layerObjects, objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { overlayDir, primaryLayer } from "../spec/model.ts";
 import { HASHED } from "./argocd.ts";
 import { parseImage, podTemplates } from "./workloads.ts";
 
@@ -15,24 +16,30 @@ function identity(ro: RenderedObject): string {
   return `${ro.object.kind}/${stable}`;
 }
 
-/** The same resources in every environment; data layers are compared among the same database and Redis modes. */
+/**
+ * The same resources in every environment; a layer is compared among environments that run its
+ * data services in the same modes and add the same extras (what the spec declares may differ).
+ */
 export const sameResourcesRule: Rule = (ctx) => {
   const out: Finding[] = [];
-  for (const layer of ["app", "data"] as const) {
+  for (const { name: layer } of ctx.spec.layers) {
     const groups = new Map<string, string[]>();
     for (const env of ctx.environments) {
       const spec = ctx.spec.environments[env.env]!;
-      const key = layer === "data" ? `${spec.database.mode}/${spec.redis.mode}` : "all";
+      const modes = Object.entries(ctx.spec.data)
+        .filter(([, d]) => d.layer === layer)
+        .map(([name]) => `${name}=${spec.data[name]?.mode ?? "in-cluster"}`);
+      const key = JSON.stringify([modes, spec.extras[layer] ?? null]);
       groups.set(key, [...(groups.get(key) ?? []), env.env]);
     }
     for (const envs of groups.values()) {
-      const sets = envs.map((e) => new Set(ctx.environments.find((x) => x.env === e)![layer].map(identity)));
+      const sets = envs.map((e) => new Set(layerObjects(ctx.environments.find((x) => x.env === e), layer).map(identity)));
       const union = new Set(sets.flatMap((s) => [...s]));
       envs.forEach((env, i) => {
         for (const id of union) {
           if (!sets[i]!.has(id)) {
             const others = envs.filter((_, j) => sets[j]!.has(id));
-            const dir = layer === "data" ? `overlays/${env}/data` : `overlays/${env}`;
+            const dir = overlayDir(ctx.spec, env, layer);
             out.push(f("resources", `${dir}/kustomization.yaml`, "", `${id} is rendered in ${others.join(", ")} but not in ${env}; environments may differ only where the spec declares it`, env, id));
           }
         }
@@ -48,14 +55,14 @@ export const imagesRule: Rule = (ctx) => {
   const reposByEnv = new Map<string, Set<string>>();
   for (const env of ctx.environments) {
     const repos = new Set<string>();
-    for (const t of podTemplates(env.app)) for (const c of [...(t.spec.containers ?? []), ...(t.spec.initContainers ?? [])]) if (c.image) repos.add(parseImage(c.image).repository);
+    for (const t of podTemplates(layerObjects(env, primaryLayer(ctx.spec).name))) for (const c of [...(t.spec.containers ?? []), ...(t.spec.initContainers ?? [])]) if (c.image) repos.add(parseImage(c.image).repository);
     reposByEnv.set(env.env, repos);
   }
   const all = new Set([...reposByEnv.values()].flatMap((s) => [...s]));
   for (const [env, repos] of reposByEnv) {
     for (const repo of all) if (!repos.has(repo)) out.push(f("images", `overlays/${env}/kustomization.yaml`, "images", `image ${repo} runs in other environments but not in ${env}`, env));
   }
-  for (const k of ctx.kustomizations.filter((k) => k.layer === "app")) {
+  for (const k of ctx.kustomizations.filter((k) => k.layer === primaryLayer(ctx.spec).name)) {
     const images = (Array.isArray(k.value.images) ? k.value.images : []) as Record<string, unknown>[];
     for (const image of ctx.spec.images) {
       const i = images.findIndex((e) => e?.name === image.name);
@@ -83,8 +90,8 @@ export const destinationsRule: Rule = (ctx) => {
   const out: Finding[] = [];
   const apps = ctx.argocd.filter((o) => o.object.kind === "Application");
   for (const [envName, env] of Object.entries(ctx.spec.environments)) {
-    for (const layer of ["app", "data"] as const) {
-      const path = layer === "data" ? `overlays/${envName}/data` : `overlays/${envName}`;
+    for (const { name: layer } of ctx.spec.layers) {
+      const path = overlayDir(ctx.spec, envName, layer);
       const matching = apps.filter((a) => ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/\/$/, "") === path);
       if (matching.length === 0) out.push(f("destinations", "argocd/", "", `no Application deploys ${path}`, envName));
       for (const app of matching) {
@@ -97,7 +104,7 @@ export const destinationsRule: Rule = (ctx) => {
       }
     }
     const rendered = ctx.environments.find((e) => e.env === envName);
-    for (const ro of rendered ? [...rendered.app, ...rendered.data] : []) {
+    for (const ro of rendered ? allObjects(rendered) : []) {
       const ns = ro.object.metadata?.namespace;
       if (ns !== undefined && ns !== env.namespace) out.push(f("destinations", ro.source, "metadata.namespace", `is ${ns}, but ${envName} deploys into ${env.namespace}`, envName, objectId(ro.object)));
     }
@@ -146,16 +153,19 @@ export const promotionOrderRule: Rule = (ctx) => {
  * would take the config's value (their later envFrom wins) while the migration hook, which reads
  * only the stable ConfigMap, would migrate another database or run with other hosts.
  */
-export const configOverrideRule: Rule = (ctx) =>
-  ctx.environments.flatMap((env) => {
-    const connection = env.data.find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === ctx.spec.connection.configMap);
+export const configOverrideRule: Rule = (ctx) => {
+  const stable = ctx.spec.connection;
+  if (!stable) return [];
+  return ctx.environments.flatMap((env) => {
+    const connection = layerObjects(env, stable.layer).find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === stable.configMap);
     const keys = new Set(Object.keys((connection?.object.data as Record<string, unknown> | undefined) ?? {}));
     return Object.keys(ctx.spec.environments[env.env]?.config ?? {})
       .filter((k) => keys.has(k))
       .map((k) =>
-        f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is set in ${ctx.spec.connection.configMap}, the stable ConfigMap the migration hook reads too; set it there (database: or connection.hostSettings in the spec) so that the hook and the workloads agree`, env.env),
+        f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is set in ${stable.configMap}, the stable ConfigMap the migration hook reads too; set it there (a data service's managed values or connection.hostSettings in the spec) so that the hook and the workloads agree`, env.env),
       );
   });
+};
 
 export const consistencyRules: Record<string, Rule> = {
   "config-override": configOverrideRule,

@@ -16,7 +16,8 @@
 // compiled validators without `default`). Parsing a CRD costs some 100 ms, so the loader
 // (tools/check/crds.ts) caches the compact index built here.
 import type { KubeObject } from "../core/yaml.ts";
-import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { allObjects, objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { overlayDir } from "../spec/model.ts";
 
 /** The parts of a schema that lead to a default: d the default, p properties, i array items. */
 export interface DefaultNode {
@@ -92,7 +93,7 @@ function compareOptions(app: KubeObject): string[] {
 
 /** The Application that syncs an environment's layer (its source path is the overlay). */
 function applicationOf(ctx: RuleContext, ro: RenderedObject): KubeObject | undefined {
-  const dir = ro.layer === "data" ? `overlays/${ro.env}/data` : `overlays/${ro.env}`;
+  const dir = ro.env === undefined ? undefined : overlayDir(ctx.spec, ro.env, ro.layer);
   return ctx.argocd.find((a) => a.object.kind === "Application" && ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, "") === dir)?.object;
 }
 
@@ -100,7 +101,7 @@ export const crdListDefaultsRule: Rule = (ctx) => {
   const index = ctx.crdDefaults ?? {};
   const out: Finding[] = [];
   for (const env of ctx.environments) {
-    for (const ro of [...env.app, ...env.data]) {
+    for (const ro of allObjects(env)) {
       const node = index[`${ro.object.apiVersion}/${ro.object.kind}`];
       if (!node) continue;
       const app = applicationOf(ctx, ro);

@@ -3,7 +3,7 @@
 // (kustomize api/filters/imagetag: isImageMatched). A renamed registry in the base then leaves
 // the overlay's tag unused: the environment keeps running the base's image while bump-image and
 // promote keep moving a tag that deploys nothing.
-import type { Finding, Rule } from "./types.ts";
+import { layerObjects, type Finding, type Rule } from "./types.ts";
 import { parseImage } from "./workloads.ts";
 
 interface ImageEntry {
@@ -37,7 +37,7 @@ export const unappliedImageRule: Rule = (ctx) => {
   for (const k of ctx.kustomizations) {
     const env = ctx.environments.find((e) => e.env === k.env);
     if (!env || !Array.isArray(k.value.images)) continue;
-    const objects = k.layer === "data" ? env.data : env.app;
+    const objects = layerObjects(env, k.layer);
     const images = objects.flatMap((o) => containerImages(o.object)).map(parseImage);
     (k.value.images as ImageEntry[]).forEach((entry, i) => {
       if (typeof entry?.name !== "string") return;
@@ -54,7 +54,7 @@ export const unappliedImageRule: Rule = (ctx) => {
         env: k.env,
         message: same
           ? `${entry.name} is rendered, but not at ${[tag && `tag ${tag}`, digest && `digest ${digest}`].filter(Boolean).join(" and ")}: the entry changes no container`
-          : `no container of ${k.layer === "data" ? `overlays/${k.env}/data` : `overlays/${k.env}`} runs ${entry.name}: kustomize ignores the entry, and the environment runs the base's image (did the base's image name change?)`,
+          : `no container of ${k.file.replace(/\/kustomization\.ya?ml$/, "")} runs ${entry.name}: kustomize ignores the entry, and the environment runs the base's image (did the base's image name change?)`,
       });
     });
   }

@@ -7,6 +7,7 @@
 // to, and DNS to find it; the ingress controller must reach every Ingress backend (and
 // cert-manager's HTTP-01 solver); a pod that names an outside host with a port must reach it.
 import { allObjects, objectId, type Finding, type RenderedEnvironment, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { hostPortKeys } from "../spec/model.ts";
 import { ingressBackends, serviceTargets } from "./runtime.ts";
 import { containerEnv, containersOf, labelSelectorMatches, podTemplates, type PodTemplate } from "./workloads.ts";
 
@@ -192,6 +193,7 @@ export const reachabilityRule: Rule = (ctx) =>
       out.push(f);
     };
 
+    const hostPorts = hostPortKeys(ctx.spec);
     for (const t of podTemplates(objects)) {
       const self = pod(t);
       let firstReference: string | undefined;
@@ -200,7 +202,8 @@ export const reachabilityRule: Rule = (ctx) =>
         for (const v of vars.values()) {
           if (v.value === undefined) continue;
           for (const { host, port: explicit } of addresses(v.value)) {
-            const paired = v.name === ctx.spec.connection.hostKey ? Number(vars.get(ctx.spec.connection.portKey)?.value) : Number.NaN;
+            const portKey = hostPorts.get(v.name);
+            const paired = portKey ? Number(vars.get(portKey)?.value) : Number.NaN;
             const port = explicit ?? (Number.isInteger(paired) ? paired : undefined);
             const service = serviceNamed(host, services, namespace);
             if (service) {

@@ -1,6 +1,6 @@
 // kustomize silently skips a `patches` entry whose target matches nothing (kustomize #4379):
 // an overlay then deploys the base unchanged and nobody notices.
-import type { Finding, Rule } from "./types.ts";
+import { layerObjects, type Finding, type Rule } from "./types.ts";
 
 interface Target {
   group?: string;
@@ -37,7 +37,7 @@ export const unmatchedPatchRule: Rule = (ctx) => {
   for (const k of ctx.kustomizations) {
     const env = ctx.environments.find((e) => e.env === k.env);
     if (!env) continue;
-    const objects = k.layer === "data" ? env.data : env.app;
+    const objects = layerObjects(env, k.layer);
     const patches = Array.isArray(k.value.patches) ? (k.value.patches as { target?: Target; path?: string }[]) : [];
     patches.forEach((patch, i) => {
       const target = patch?.target;

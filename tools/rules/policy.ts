@@ -241,10 +241,10 @@ export const serviceRule: Rule = (ctx) =>
 
 /** The spec's singletons (Celery beat): exactly one replica, never two pods at once, never autoscaled. */
 export const singletonRule: Rule = (ctx) => {
-  const singletons = Object.values(ctx.spec.components).filter((c) => c.kind === "singleton");
+  const singletons = Object.values(ctx.spec.components).filter((c) => c.singleton);
   return eachEnv(ctx, (objects) =>
     singletons.flatMap((component) => {
-      const ro = findObject(objects, "Deployment", component.workload) ?? findObject(objects, "StatefulSet", component.workload);
+      const ro = findObject(objects, component.workload.kind, component.workload.name);
       if (!ro) return [];
       const out: Finding[] = [];
       const spec = (ro.object.spec ?? {}) as { replicas?: number; strategy?: { type?: string } };
@@ -252,7 +252,7 @@ export const singletonRule: Rule = (ctx) => {
       if (ro.object.kind === "Deployment" && spec.strategy?.type !== "Recreate") {
         out.push(finding("singleton", ro, "spec.strategy.type", "a singleton needs strategy Recreate: a rolling update runs two pods at once"));
       }
-      for (const scaler of scalersOf(objects, ro)) out.push(finding("singleton", scaler.ro, "spec.scaleTargetRef", `autoscales the singleton ${component.workload}`));
+      for (const scaler of scalersOf(objects, ro)) out.push(finding("singleton", scaler.ro, "spec.scaleTargetRef", `autoscales the singleton ${component.workload.name}`));
       return out;
     }),
   );

@@ -13,7 +13,7 @@ function finding(rule: string, ro: RenderedObject, path: string, message: string
 
 /** The generated application ConfigMap (spec `configMap`), whatever its hash suffix. */
 function isAppConfig(ctx: RuleContext, name: string | undefined): boolean {
-  return name === ctx.spec.configMap || (name !== undefined && HASHED.test(name) && name.replace(HASHED, "") === ctx.spec.configMap);
+  return name === ctx.spec.configMap?.name || (name !== undefined && HASHED.test(name) && name.replace(HASHED, "") === ctx.spec.configMap?.name);
 }
 
 /**

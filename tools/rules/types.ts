@@ -2,10 +2,11 @@
 // no I/O, no kustomize, no YAML parsing (that happened once, before the rules ran).
 import type { KubeObject } from "../core/yaml.ts";
 import type { Spec } from "../spec/schema.ts";
+import { layerOfDir } from "../spec/model.ts";
 import type { CrdDefaults } from "./crd-defaults.ts";
 
-/** Which Argo CD Application an object belongs to: the app overlay, the data overlay, or argocd/. */
-export type Layer = "app" | "data" | "argocd";
+/** Which Argo CD Application an object belongs to: a layer of the spec (by name), or argocd/. */
+export type Layer = string;
 
 export interface RenderedObject {
   env: string | undefined;
@@ -31,8 +32,8 @@ export interface Finding {
 
 export interface RenderedEnvironment {
   env: string;
-  app: RenderedObject[];
-  data: RenderedObject[];
+  /** The rendered objects of each layer of the spec (by layer name), in its (sync) order. */
+  layers: Record<string, RenderedObject[]>;
 }
 
 export interface RuleContext {
@@ -77,7 +78,22 @@ export function objectId(o: KubeObject): string {
   return `${o.kind ?? "?"}/${o.metadata?.name ?? "?"}`;
 }
 
-/** Every rendered object of one environment (both Applications). */
+/** Every rendered object of one environment (all its Applications). */
 export function allObjects(env: RenderedEnvironment): RenderedObject[] {
-  return [...env.app, ...env.data];
+  return Object.values(env.layers).flat();
+}
+
+/** The rendered objects of one layer of an environment (empty when it did not render). */
+export function layerObjects(env: RenderedEnvironment | undefined, layer: string): RenderedObject[] {
+  return (env && Object.hasOwn(env.layers, layer) ? env.layers[layer] : undefined) ?? [];
+}
+
+/** The rendered objects of the overlay at `dir` (an Application's source path), if it is an environment's. */
+export function objectsAtDir(spec: Spec, environments: RenderedEnvironment[], dir: string | undefined): RenderedObject[] | undefined {
+  const clean = (dir ?? "").replace(/^\.\//, "").replace(/\/+$/, "");
+  for (const env of environments) {
+    const layer = layerOfDir(spec, env.env, clean);
+    if (layer) return layerObjects(env, layer);
+  }
+  return undefined;
 }

@@ -3,6 +3,7 @@ import { relative } from "node:path";
 import type { z } from "zod";
 import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
+import { declaredHosts, fillTemplate, managedSettings, primaryHost } from "./model.ts";
 import { specSchema, type Spec } from "./schema.ts";
 
 /** Environment names must start with a letter: an integer-like key would reorder the promotion order. */
@@ -20,6 +21,24 @@ function zodProblems(file: string, error: z.ZodError): Problem[] {
 export function specProblems(spec: Spec, file: string): Problem[] {
   const problems: Problem[] = [];
   const add = (path: string, message: string) => problems.push({ file, path, message });
+  const layers = spec.layers.map((l) => l.name);
+  const knownLayer = (path: string, layer: string) => {
+    if (!layers.includes(layer)) add(path, `unknown layer "${layer}"; layers: ${layers.join(", ")}`);
+  };
+  const primaries = spec.layers.filter((l) => l.images);
+  if (primaries.length !== 1) add("layers", `exactly one layer must have images: true (the primary: its overlay holds the image tags); found ${primaries.length}`);
+  spec.layers.forEach((l, i) => {
+    if (spec.layers.findIndex((o) => o.name === l.name) !== i) add(`layers[${i}].name`, `layer ${l.name} is listed twice`);
+  });
+  if (spec.configMap) knownLayer("configMap.layer", spec.configMap.layer);
+  if (spec.connection) knownLayer("connection.layer", spec.connection.layer);
+  for (const [name, service] of Object.entries(spec.data)) {
+    knownLayer(`data.${name}.layer`, service.layer);
+    if (service.managed && Object.keys(service.managed.values).length && !service.configMap) add(`data.${name}.configMap`, "a managed service's values need the ConfigMap they are written into");
+  }
+  for (const [name, component] of Object.entries(spec.components)) {
+    if (component.singleton && component.scaler) add(`components.${name}.scaler`, "a singleton runs exactly one replica: it has no scaler");
+  }
   const envNames = Object.keys(spec.environments);
   if (envNames.length === 0) add("environments", "at least one environment is required");
   const seenNamespaces = new Map<string, string>();
@@ -30,9 +49,31 @@ export function specProblems(spec: Spec, file: string): Problem[] {
     const otherNs = seenNamespaces.get(env.namespace);
     if (otherNs) add(`${at}.namespace`, `namespace ${env.namespace} is already used by ${otherNs}`);
     seenNamespaces.set(env.namespace, envName);
-    const otherHost = seenHosts.get(env.host);
-    if (otherHost) add(`${at}.host`, `host ${env.host} is already used by ${otherHost}`);
-    seenHosts.set(env.host, envName);
+    if (env.host !== undefined && env.hosts !== undefined) add(`${at}.hosts`, "give either host (the base serves one host) or hosts (base host -> this environment's), not both");
+    for (const host of declaredHosts(env)) {
+      const otherHost = seenHosts.get(host);
+      if (otherHost && otherHost !== envName) add(env.host === host ? `${at}.host` : `${at}.hosts`, `host ${host} is already used by ${otherHost}`);
+      seenHosts.set(host, envName);
+    }
+    if (spec.connection && Object.keys(spec.connection.hostSettings).length && !primaryHost(env)) add(at, "connection.hostSettings need the environment's host: set host (or hosts)");
+    for (const layer of Object.keys(env.extras)) knownLayer(`${at}.extras.${layer}`, layer);
+    for (const [service, mode] of Object.entries(env.data)) {
+      const declared = spec.data[service];
+      if (!declared) {
+        add(`${at}.data.${service}`, `unknown data service; declared in data: ${Object.keys(spec.data).join(", ") || "(none)"}`);
+        continue;
+      }
+      if (mode.mode !== "managed") continue;
+      if (!declared.managed) {
+        add(`${at}.data.${service}.mode`, `data.${service} has no managed: section (its component and values), so it cannot be managed`);
+        continue;
+      }
+      const settings = managedSettings(spec, service, env)!;
+      for (const [key, template] of Object.entries(declared.managed.values)) {
+        const { missing } = fillTemplate(template, settings);
+        if (missing.length) add(`${at}.data.${service}`, `${key} needs ${missing.map((m) => `"${m}"`).join(", ")}: set it here or in data.${service}.managed.defaults`);
+      }
+    }
     for (const [name, settings] of Object.entries(env.components)) {
       const cat = `${at}.components.${name}`;
       const component = spec.components[name];
@@ -40,10 +81,19 @@ export function specProblems(spec: Spec, file: string): Problem[] {
         add(cat, `unknown component; declared components: ${Object.keys(spec.components).join(", ")}`);
         continue;
       }
-      if (settings.replicas) {
-        const { min, max } = settings.replicas;
-        if (component.kind === "singleton" && (min !== 1 || max !== 1)) add(`${cat}.replicas`, `a singleton runs exactly one replica (min 1, max 1), not ${min}-${max}`);
-        if (component.kind === "hook-job") add(`${cat}.replicas`, "a hook job has no replicas");
+      if (settings.resources && !component.container) add(`${cat}.resources`, `components.${name} names no container whose resources to set`);
+      const replicas = settings.replicas;
+      if (replicas === undefined) continue;
+      const kind = component.workload.kind;
+      if (kind === "Job" || kind === "CronJob") add(`${cat}.replicas`, `a ${kind} has no replicas`);
+      else if (component.singleton) {
+        if (replicas !== 1) add(`${cat}.replicas`, `a singleton runs exactly one replica, not ${typeof replicas === "number" ? replicas : `${replicas.min}-${replicas.max}`}`);
+      } else if (component.scaler && typeof replicas === "number") {
+        add(`${cat}.replicas`, `components.${name} is scaled by ${component.scaler.kind} ${component.scaler.name}: give its bounds, replicas: {min, max}`);
+      } else if (!component.scaler && typeof replicas !== "number") {
+        add(`${cat}.replicas`, `components.${name} has no scaler: give a fixed count (replicas: N), or name its scaler in components.${name}.scaler`);
+      } else if (component.scaler?.kind === "HorizontalPodAutoscaler" && typeof replicas !== "number" && replicas.min < 1) {
+        add(`${cat}.replicas.min`, "a HorizontalPodAutoscaler's minReplicas is at least 1 (scale to zero needs a KEDA ScaledObject)");
       }
     }
   }
@@ -51,9 +101,51 @@ export function specProblems(spec: Spec, file: string): Problem[] {
   const firstGates = first ? spec.environments[first]!.gates : undefined;
   if (firstGates?.soak !== undefined) add(`environments.${first}.gates.soak`, `${first} is the first stage: there is no previous stage for a tag to soak in`);
   if (firstGates?.checks.length) add(`environments.${first}.gates.checks`, `${first} is the first stage: there is no previous stage whose commit the checks would be read from`);
-  const webs = Object.entries(spec.components).filter(([, c]) => c.kind === "web");
-  if (webs.length > 1) add("components", `at most one web component is served by the Ingress; found ${webs.map(([n]) => n).join(", ")}`);
   return problems;
+}
+
+const V1 = "is the spec v1 form";
+
+/**
+ * Forms of the v1 spec, each named with the v2 form that replaces it (a fork upgrading its spec
+ * reads what to write instead of a list of unknown keys).
+ */
+export function legacyProblems(raw: unknown, file: string): Problem[] {
+  const out: Problem[] = [];
+  const add = (path: string, message: string) => out.push({ file, path, message });
+  if (!raw || typeof raw !== "object") return out;
+  const spec = raw as Record<string, unknown>;
+  const obj = (v: unknown) => (v && typeof v === "object" && !Array.isArray(v) ? (v as Record<string, unknown>) : undefined);
+  if (typeof spec.configMap === "string") add("configMap", `configMap: ${spec.configMap} ${V1}: write configMap: {layer: <layer of its configMapGenerator>, name: ${spec.configMap}}`);
+  const connection = obj(spec.connection);
+  for (const key of ["hostKey", "portKey", "redis"]) {
+    if (connection && key in connection) add(`connection.${key}`, `connection.${key} ${V1}: connection values of a managed store are templates in data.<service>.managed.values (e.g. data.postgres.managed.values: {DATABASE_HOST: "{host}", DATABASE_PORT: "{port}"})`);
+  }
+  for (const [name, c] of Object.entries(obj(spec.components) ?? {})) {
+    const component = obj(c);
+    if (!component) continue;
+    if ("kind" in component) {
+      const kind = String(component.kind);
+      const hint =
+        kind === "hook-job"
+          ? "workload: {kind: Job, name: …}"
+          : kind === "singleton"
+            ? "workload: {kind: Deployment, name: …}, singleton: true"
+            : "workload: {kind: Deployment, name: …}, scaler: {kind: HorizontalPodAutoscaler, name: …}";
+      add(`components.${name}.kind`, `kind: ${kind} ${V1}: a component names its workload and what scales it: ${hint}`);
+    } else if (typeof component.workload === "string") {
+      add(`components.${name}.workload`, `workload: ${component.workload} ${V1}: write workload: {kind: Deployment, name: ${component.workload}}`);
+    }
+  }
+  for (const [envName, e] of Object.entries(obj(spec.environments) ?? {})) {
+    const env = obj(e);
+    if (!env) continue;
+    const at = `environments.${envName}`;
+    if ("database" in env) add(`${at}.database`, `database: ${V1}: data services are a list; declare data.postgres at the top (layer, configMap, managed: {component, values}) and write data: {postgres: {mode: managed, host: …}} here`);
+    if ("redis" in env) add(`${at}.redis`, `redis: ${V1}: declare data.redis at the top (layer, configMap, managed: {component, values}) and write data: {redis: {mode: managed, host: …}} here`);
+    if ("secretsPath" in env) add(`${at}.secretsPath`, `secretsPath ${V1}: write secretKey: "${String(env.secretsPath)}/{key}" (a template over the base key's varying part)`);
+  }
+  return out;
 }
 
 export { quantity } from "./quantity.ts";
@@ -93,14 +185,23 @@ export function parseSpec(text: string, file: string): Spec {
   const raw = parseYaml(text, file);
   const reserved = protoKeyProblems(raw, file);
   if (reserved.length) throw new ValidationError(reserved);
+  const legacy = legacyProblems(raw, file);
   const parsed = specSchema.safeParse(raw ?? {});
-  if (!parsed.success) throw new ValidationError(zodProblems(file, parsed.error));
+  if (!parsed.success || legacy.length) {
+    // The v1 forms are named once, with what replaces them; zod's issues under them would only repeat it.
+    const under = (p: Problem) => legacy.some((l) => p.path === l.path || p.path.startsWith(`${l.path}.`) || l.path.startsWith(`${p.path}.`) || (l.path.startsWith("components.") && p.path === l.path.replace(/\.(kind|workload)$/, ".workload")));
+    const zod = parsed.success ? [] : zodProblems(file, parsed.error).filter((p) => !under(p));
+    throw new ValidationError([...legacy, ...zod]);
+  }
   const spec = parsed.data;
   spec.components = plainRecord(spec.components);
   spec.environments = plainRecord(spec.environments);
+  spec.data = plainRecord(spec.data);
   for (const env of Object.values(spec.environments)) {
     env.config = plainRecord(env.config);
     env.components = plainRecord(env.components);
+    env.data = plainRecord(env.data);
+    env.extras = plainRecord(env.extras);
   }
   const problems = specProblems(spec, file);
   if (problems.length) throw new ValidationError(problems);
