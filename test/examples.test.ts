@@ -9,7 +9,8 @@ import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import type { KubeObject } from "../tools/core/yaml.ts";
-import { hostRules } from "../tools/rules/hosts.ts";
+import { declaredHosts, hostRules } from "../tools/rules/hosts.ts";
+import type { Environment } from "../tools/spec/schema.ts";
 import type { RuleContext } from "../tools/rules/types.ts";
 import { cleanEnv, createTestRepo, TSX_LOADER, type TestRepo } from "./support/repo.ts";
 
@@ -241,5 +242,12 @@ describe("hosts/shared", () => {
         }),
       ),
     ).toEqual([]);
+  });
+});
+
+describe("hosts/declared with spec v2's hosts map", () => {
+  it("an environment declares the values of its map (its own hosts), not the base's keys", () => {
+    const env = { hosts: { "example.com": "staging.example.com", "api.example.com": "api.staging.example.com" } } as unknown as Environment;
+    expect(declaredHosts(env)).toEqual(["staging.example.com", "api.staging.example.com"]);
   });
 });

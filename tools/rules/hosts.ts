@@ -5,12 +5,14 @@ import type { Environment } from "../spec/schema.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
 
 /**
- * The hosts an environment declares: its `host`, and every entry of a `hosts` list where a spec
- * has one. A declared `*.example.com` covers exactly one more label, as an Ingress wildcard does.
+ * The hosts an environment declares: its `host`, and its own hosts in `hosts` (spec v2: a map from
+ * the base's host to the environment's, whose values are what it serves; a plain list is read too).
+ * A declared `*.example.com` covers exactly one more label, as an Ingress wildcard does.
  */
 export function declaredHosts(env: Environment): string[] {
   const e = env as Environment & { hosts?: unknown };
-  const list = Array.isArray(e.hosts) ? e.hosts.filter((h): h is string => typeof h === "string") : [];
+  const values = Array.isArray(e.hosts) ? e.hosts : e.hosts && typeof e.hosts === "object" ? Object.values(e.hosts) : [];
+  const list = values.filter((h): h is string => typeof h === "string");
   return [...new Set([...(typeof e.host === "string" ? [e.host] : []), ...list])];
 }
 
