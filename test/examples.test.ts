@@ -216,7 +216,7 @@ describe("hosts/shared", () => {
   });
   const context = (envs: Record<string, KubeObject[]>): RuleContext =>
     ({
-      environments: Object.entries(envs).map(([env, objects]) => ({ env, app: objects.map((object) => ({ env, layer: "app", object, source: "base/app/ingress.yaml" })), data: [] })),
+      environments: Object.entries(envs).map(([env, objects]) => ({ env, layers: { app: objects.map((object) => ({ env, layer: "app", object, source: "base/app/ingress.yaml" })) } })),
     }) as unknown as RuleContext;
 
   it("fires in both environments when staging serves production's API host", () => {
