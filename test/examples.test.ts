@@ -149,8 +149,31 @@ describe("a defect injected into an example is caught by name", () => {
       await repo.write(file, text);
       const { code, findings: found, raw } = await findings(repo);
       expect(code, raw).toBe(1);
-      const staging = found.filter((f) => f.env === "staging" && f.message.includes("status.rateguard.example.com"));
-      expect(staging.length, raw).toBeGreaterThan(0);
+      const staging = found.filter((f) => f.env === "staging" && f.rule.startsWith("hosts/"));
+      expect(staging.map((f) => [f.rule, f.file, f.path])).toEqual([
+        ["hosts/declared", "base/app/ingress.yaml", "spec.tls[0].hosts[2]"],
+        ["hosts/declared", "base/app/ingress.yaml", "spec.rules[2].host"],
+        ["hosts/shared", "base/app/ingress.yaml", "spec.rules[2].host"],
+      ]);
+      expect(staging[0]!.message).toContain("status.rateguard.example.com is not a host of staging (staging.rateguard.example.com, api.staging.rateguard.example.com)");
+      // And the spec is told what is missing (generate refuses the same way).
+      const spec = found.find((f) => f.rule === "spec/invalid" && f.path === "environments.staging.hosts");
+      expect(spec?.message, raw).toContain("the base's host status.rateguard.example.com has no entry");
+    });
+  });
+
+  it("rateguard: production's API host copied into staging's spec is refused by generate and reported by check", { timeout: 180_000 }, async () => {
+    await withRepo("rateguard", async (repo) => {
+      const file = "overlays/environments.yaml";
+      await repo.write(file, replaceOnce(await repo.read(file), "api.rateguard.example.com: api.staging.rateguard.example.com", "api.rateguard.example.com: api.rateguard.example.com"));
+      const before = await repo.snapshot();
+      const generate = await repo.cli(["generate"]);
+      expect(generate.code).toBe(1);
+      expect(generate.stderr).toContain("environments.prod.hosts: host api.rateguard.example.com is already used by staging");
+      expect(await repo.snapshot()).toEqual(before);
+      const { code, findings: found, raw } = await findings(repo);
+      expect(code, raw).toBe(1);
+      expect(found.some((f) => f.rule === "spec/invalid" && f.path === "environments.prod.hosts" && f.message.includes("already used by staging")), raw).toBe(true);
     });
   });
 });

@@ -67,9 +67,9 @@ export const declaredHostsRule: Rule = (ctx) => {
  * One host, one environment. DNS sends a host to one load balancer: a second environment that
  * serves it never gets its traffic, cert-manager's HTTP-01 challenge for it fails there, and where
  * both sit behind one ingress-nginx (it merges every Ingress rule of a host into one server) the
- * requests go to either environment's pods. It happens when a host is copied into another
- * environment's spec (`hosts: {api.example.com: api.example.com}` in staging), which
- * hosts/declared cannot see: staging then declares production's host itself.
+ * requests go to either environment's pods. The spec refuses one host declared twice; this sees
+ * what reaches the rendered Ingresses otherwise (a base host no environment rewrites, an extras
+ * patch or resource of the escape hatch).
  */
 export const sharedHostsRule: Rule = (ctx) => {
   const servedBy = new Map<string, string[]>();
