@@ -74,8 +74,8 @@ if (!existsSync(join(ROOT, "overlays", "environments.yaml"))) {
 const TOOLS = TOOLS_ROOT;
 const CLI = join(TOOLS, "tools", "cli.ts");
 // In-process phases print no progress lines between the figures.
-process.env.RINGLET_QUIET = "1";
-const ENV = { ...process.env, RINGLET_QUIET: "1", NO_COLOR: "1" };
+process.env.GITOPS_QUIET = "1";
+const ENV = { ...process.env, GITOPS_QUIET: "1", NO_COLOR: "1" };
 const started = performance.now();
 const startLoad = loadavg()[0]!;
 

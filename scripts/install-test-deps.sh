@@ -5,6 +5,9 @@
 #   postgresql-client-15  pg_isready, psql, pg_dump, pg_restore
 #   redis-server          redis-server, redis-cli
 #   util-linux            setpriv (run a command as a uid with no passwd entry, as in the images)
+#   celery, python3-django-celery-beat, python3-psycopg2, python3-redis
+#                         a real Celery worker and beat (DatabaseScheduler) for the Celery liveness
+#                         probes (test/real-celery.test.ts)
 # Idempotent: installs only what is missing and runs `apt-get update` only then. The tests start
 # their own servers as an unprivileged uid in temp directories; the system services these
 # packages ship are never started (policy-rc.d forbids it while installing), nor needed.
@@ -12,7 +15,7 @@
 # packages by hand).
 set -euo pipefail
 
-packages=(postgresql-15 postgresql-client-15 redis-server util-linux)
+packages=(postgresql-15 postgresql-client-15 redis-server util-linux celery python3-django-celery-beat python3-psycopg2 python3-redis)
 
 if [ "$(uname -s)" != "Linux" ] || ! command -v apt-get >/dev/null 2>&1; then
   echo "install-test-deps: not a Debian-like Linux; install ${packages[*]} (or their equivalents) yourself" >&2

@@ -154,7 +154,7 @@ const cases: Case[] = [
     name: "repository lock held by another run",
     args: ["bump-image", "v1.0.1"],
     // This test process is alive, so the lock it names is held.
-    setup: async (repo) => writeFile(join(repo.root, ".git", "ringlet.lock"), JSON.stringify({ pid: process.pid, host: hostname(), command: "promote staging", started: "2026-01-01T00:00:00.000Z" })),
+    setup: async (repo) => writeFile(join(repo.root, ".git", "gitops.lock"), JSON.stringify({ pid: process.pid, host: hostname(), command: "promote staging", started: "2026-01-01T00:00:00.000Z" })),
     code: 1,
     says: ["another run is writing to this repository", `pid ${process.pid}`, "`promote staging`"],
   },
@@ -269,7 +269,7 @@ const cases: Case[] = [
   { name: "override without a reason", args: ["bump-image", "v1.0.1", "--env", "prod", "--force", "--override", "soak="], code: 2, says: ["--override soak needs a reason"] },
   { name: "override of an unknown gate", args: ["bump-image", "v1.0.1", "--env", "prod", "--force", "--override", "mood=good"], code: 2, says: ['unknown gate "mood"'] },
   { name: "override of a gate dev does not have", args: ["bump-image", "v1.0.1", "--override", "window=now"], code: 1, says: ["dev declares no window gate to override"] },
-  { name: "RINGLET_NOW that is not a time", args: ["bump-image", "v1.0.1", "--env", "prod", "--force"], env: { RINGLET_NOW: "tomorrow" }, code: 2, says: ['RINGLET_NOW="tomorrow" is not an ISO 8601 time'] },
+  { name: "GITOPS_NOW that is not a time", args: ["bump-image", "v1.0.1", "--env", "prod", "--force"], env: { GITOPS_NOW: "tomorrow" }, code: 2, says: ['GITOPS_NOW="tomorrow" is not an ISO 8601 time'] },
   { name: "rollback an unknown environment", args: ["rollback", "qa"], code: 1, says: [`${SPEC}:${specLine("environments:")}: environments: unknown environment "qa"; environments: dev, staging, prod`] },
   { name: "rollback an unknown image", args: ["rollback", "prod", "--image", "nginx"], code: 1, says: [`${SPEC}:${specLine("images:")}: images: unknown image "nginx"`] },
   { name: "rollback to a tag never run", args: ["rollback", "prod", "--to", "v0.1.0"], code: 1, says: ['prod never ran ghcr.io/ringlet/ringlet "v0.1.0"', "--force"] },

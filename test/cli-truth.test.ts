@@ -208,7 +208,7 @@ describe("10 and 15: tag moves", () => {
     await repo.git("config", "--unset", "user.email");
     const r = await repo.cli(["bump-image", "v1.0.1"]);
     expect(r.code, r.stderr).toBe(0);
-    expect(r.stderr).toContain("no git identity is configured here, so the commit's author is ringlet-gitops <ringlet-gitops@users.noreply.github.com>");
+    expect(r.stderr).toContain("no git identity is configured here, so the commit's author is gitops-bot <gitops-bot@users.noreply.github.com>");
   });
 });
 

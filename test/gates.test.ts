@@ -1,7 +1,7 @@
 // Promotion gates, rollback and holds end to end: the CLI against a temp repository with a bare
 // origin and the fake GitHub (requests checked against GitHub's OpenAPI description). Time is
 // controlled on both sides: the commits that land tags on main get explicit committer dates
-// (GIT_COMMITTER_DATE), and the tools read "now" from RINGLET_NOW (tests only).
+// (GIT_COMMITTER_DATE), and the tools read "now" from GITOPS_NOW (tests only).
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { afterEach, describe, expect, it, vi } from "vitest";
@@ -36,8 +36,8 @@ async function setup(): Promise<{ repo: TestRepo; gh: FakeGitHub; env: (now: str
     GITHUB_TOKEN: TOKEN,
     GITHUB_API_URL: url,
     GITHUB_REPOSITORY: "ringlet/ringlet-gitops",
-    RINGLET_GITHUB_RETRY_UNIT_MS: "1",
-    RINGLET_NOW: now,
+    GITOPS_GITHUB_RETRY_UNIT_MS: "1",
+    GITOPS_NOW: now,
     ...extra,
   });
   return { repo, gh, env };
@@ -91,7 +91,7 @@ describe("soak", () => {
     expect(body).toMatch(/\| soak \| ✓ passed \| v2\.0\.0 ran in staging for 1d 1h so far/);
     expect(body).toMatch(/\| checks \| ✓ passed \| [0-9a-f]{12}: test: green \(check run success\)/);
     expect(body).toMatch(/\| window \| ✓ passed \|/);
-    expect(body).toContain(`RINGLET_NOW=${at(25 * HOUR)}`);
+    expect(body).toContain(`GITOPS_NOW=${at(25 * HOUR)}`);
     // The tool's own commit status on the pushed deploy commit, for branch protection.
     const pushed = (await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/prod/v2.0.0"])).stdout.split("\t")[0];
     expect(gh.statuses.map((s) => [s.sha, s.context, s.state])).toEqual([[pushed, "gates", "success"]]);
@@ -153,7 +153,7 @@ describe("checks", () => {
     expect(pending.code).toBe(1);
     expect(pending.stderr).toContain("test: pending (status pending)");
 
-    const noToken = await repo.cli(["promote", "prod"], { RINGLET_NOW: now });
+    const noToken = await repo.cli(["promote", "prod"], { GITOPS_NOW: now });
     expect(noToken.code).toBe(1);
     expect(noToken.stderr).toContain("checks: unverified");
     expect(noToken.stderr).toContain("could not be verified: no GitHub token is set");
@@ -256,7 +256,7 @@ describe("rollback", () => {
     await landTag(repo, PROD, "v1.1.0", { authored: at(0), merged: at(0) });
     await landTag(repo, PROD, "v1.2.0", { authored: at(HOUR), merged: at(HOUR) });
     const before = await repo.state();
-    const never = await repo.cli(["rollback", "prod", "--to", "v0.9.0"], { RINGLET_NOW: at(2 * HOUR) });
+    const never = await repo.cli(["rollback", "prod", "--to", "v0.9.0"], { GITOPS_NOW: at(2 * HOUR) });
     expect(never.code).toBe(1);
     expect(never.stderr).toContain('prod never ran ghcr.io/ringlet/ringlet "v0.9.0" (history of overlays/prod/kustomization.yaml on main: v1.2.0, v1.1.0, v1.0.0); pass --force');
     const far = await repo.cli(["rollback", "prod", "--steps", "3"]);

@@ -249,7 +249,7 @@ describe("deadlines and where the token may go (issue 11, items 3 and 5)", () =>
     expect(error).toBeInstanceOf(GitHubError);
     expect((error as GitHubError).timedOut).toBe(true);
     expect(error.message).toMatch(/^GitHub did not (answer GET \/repos\/ringlet\/gitops within 0\.3 s|finish within 2 s)/);
-    expect(logs.some((l) => l.startsWith(`GitHub did not answer GET /repos/${owner}/${repo} within 0.3 s (RINGLET_GITHUB_REQUEST_TIMEOUT_S); retrying`))).toBe(true);
+    expect(logs.some((l) => l.startsWith(`GitHub did not answer GET /repos/${owner}/${repo} within 0.3 s (GITOPS_GITHUB_REQUEST_TIMEOUT_S); retrying`))).toBe(true);
     // 1 try + 3 retries of 0.3 s plus short waits, never more than the step's deadline (and some slack for a busy machine).
     expect(elapsed).toBeLessThan(10_000);
     expect(gh.requests.filter((r) => r.operationId === "repos/get").length).toBeGreaterThanOrEqual(2);
@@ -354,7 +354,7 @@ describe("upsertComment", () => {
     for (let id = 1; id <= 120; id++) {
       gh.comments.push({ id, issueNumber: pr.number, body: `chatter ${id}`, createdAt: "", updatedAt: "" });
     }
-    const marker = "<!-- ringlet-diff -->";
+    const marker = "<!-- gitops:rendered-diff -->";
 
     const first = await upsertComment(octokit, { owner, repo, issueNumber: pr.number, marker, body: "diff v1" });
     const second = await upsertComment(octokit, { owner, repo, issueNumber: pr.number, marker, body: "diff v2" });

@@ -651,7 +651,7 @@ describe("status with GITHUB_TOKEN", () => {
     await gh.close();
   });
 
-  const env = () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, RINGLET_GITHUB_RETRY_UNIT_MS: "1" });
+  const env = () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITOPS_GITHUB_RETRY_UNIT_MS: "1" });
 
   it("lists the open deploy pull requests of each environment, and never prints the token", async () => {
     const open = gh.addPull({ head: "deploy/dev/v2.0.0", title: "deploy(dev): ringlet v1.1.0 → v2.0.0" });

@@ -39,7 +39,7 @@ afterAll(async () => {
 });
 
 function tokenEnv(gh: FakeGitHub, extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
-  return { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, RINGLET_GITHUB_RETRY_UNIT_MS: "1", ...extra };
+  return { GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITOPS_GITHUB_RETRY_UNIT_MS: "1", ...extra };
 }
 
 function noToken(r: { stdout: string; stderr: string }) {
@@ -135,7 +135,7 @@ describe.concurrent("1. a deploy branch pushed by someone else", () => {
 const renderCopies = async (dir: string) => (await readdir(dir)).filter((f) => /^ringlet-(plan|rev)-/.test(f));
 
 function lockFile(repo: TestRepo): string {
-  return join(repo.root, ".git", "ringlet.lock");
+  return join(repo.root, ".git", "gitops.lock");
 }
 
 describe.concurrent("2. concurrent runs", () => {
@@ -159,7 +159,7 @@ describe.concurrent("2. concurrent runs", () => {
     await new Promise((resolve) => dead.on("exit", resolve));
     await writeFile(lockFile(repo), JSON.stringify({ pid: dead.pid, host: hostname(), command: "promote staging", started: "2026-01-01T00:00:00.000Z" }));
 
-    const result = await repo.cli(["bump-image", "v9.9.9"], { RINGLET_QUIET: "" });
+    const result = await repo.cli(["bump-image", "v9.9.9"], { GITOPS_QUIET: "" });
 
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`notice: took over the lock of a run that is no longer running: pid ${dead.pid}`);
@@ -192,7 +192,7 @@ describe.concurrent("2. concurrent runs", () => {
     const newer = gh.addPull({ head: "deploy/dev/v9.9.10", title: "deploy(dev): v1.0.0 → v9.9.10" });
     const older = gh.addPull({ head: "deploy/dev/v9.9.1", title: "deploy(dev): v1.0.0 → v9.9.1" });
 
-    const result = await repo.cli(["bump-image", "v9.9.9"], tokenEnv(gh, { RINGLET_QUIET: "" }));
+    const result = await repo.cli(["bump-image", "v9.9.9"], tokenEnv(gh, { GITOPS_QUIET: "" }));
 
     expect(result.code, result.stderr).toBe(0);
     expect(gh.pulls.find((p) => p.number === newer.number)?.state).toBe("open");
@@ -228,7 +228,7 @@ describe.concurrent("2. concurrent runs", () => {
 // ------------------------------------------------------------------ 3 and 6. GitHub that hangs or answers garbage
 
 describe.concurrent("3. GitHub calls have a deadline", () => {
-  const fast = { RINGLET_GITHUB_REQUEST_TIMEOUT_S: "3", RINGLET_GITHUB_TIMEOUT_S: "15", RINGLET_QUIET: "" };
+  const fast = { GITOPS_GITHUB_REQUEST_TIMEOUT_S: "3", GITOPS_GITHUB_TIMEOUT_S: "15", GITOPS_QUIET: "" };
 
   it("a server that never answers pulls.create: exit 1 in bounded time, progress on stderr, branch and commit kept, next step printed", { timeout: SLOW }, async () => {
     const repo = await newRepo();
@@ -240,7 +240,7 @@ describe.concurrent("3. GitHub calls have a deadline", () => {
     const seconds = (Date.now() - started) / 1000;
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("GitHub did not answer POST /repos/ringlet/ringlet-gitops/pulls within 3 s (RINGLET_GITHUB_REQUEST_TIMEOUT_S); retrying");
+    expect(result.stderr).toContain("GitHub did not answer POST /repos/ringlet/ringlet-gitops/pulls within 3 s (GITOPS_GITHUB_REQUEST_TIMEOUT_S); retrying");
     expect(result.stderr).toMatch(/error: GitHub did not (answer|finish)/);
     expect(result.stderr).toContain("is on branch deploy/dev/v9.9.9 and pushed to origin; nothing is lost. Next step: run this command again");
     expect(result.stderr).not.toMatch(/\n\s+at /);
@@ -295,11 +295,11 @@ interface Paused {
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>;
 }
 
-/** Starts the CLI and resolves once it reports `paused at <point>` (RINGLET_TEST_PAUSE). */
+/** Starts the CLI and resolves once it reports `paused at <point>` (GITOPS_TEST_PAUSE). */
 async function startPaused(repo: TestRepo, args: string[], point: string, env: NodeJS.ProcessEnv = {}): Promise<Paused> {
   const child = spawn(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "tools", "cli.ts"), args[0]!, "--root", repo.root, ...args.slice(1)], {
     cwd: repo.root,
-    env: cleanEnv({ RINGLET_TEST_PAUSE: point, ...env }),
+    env: cleanEnv({ GITOPS_TEST_PAUSE: point, ...env }),
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -325,7 +325,7 @@ describe.concurrent("4. interrupted runs", () => {
       expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
       expect((await repo.git("rev-parse", "HEAD")).trim()).toBe((await repo.git("rev-parse", "main")).trim());
 
-      const again = await repo.cli(["bump-image", "v9.9.9"], { RINGLET_QUIET: "" });
+      const again = await repo.cli(["bump-image", "v9.9.9"], { GITOPS_QUIET: "" });
 
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toContain("notice: took over the lock of a run that is no longer running");
@@ -360,7 +360,7 @@ describe.concurrent("4. interrupted runs", () => {
     dirs.push(tmp);
     const before = await repo.state();
     const paused = await startPaused(repo, ["bump-image", "v9.9.9"], "rendering", { TMPDIR: tmp });
-    expect((await readdir(tmp)).filter((f) => f.startsWith(`ringlet-plan-${paused.child.pid}-`))).toHaveLength(1);
+    expect((await readdir(tmp)).filter((f) => f.startsWith(`gitops-plan-${paused.child.pid}-`))).toHaveLength(1);
 
     paused.child.kill("SIGINT");
     const exit = await paused.exited;
@@ -378,7 +378,7 @@ describe.concurrent("4. interrupted runs", () => {
     const paused = await startPaused(repo, ["bump-image", "v9.9.9"], "rendering", { TMPDIR: tmp });
     paused.child.kill("SIGKILL");
     await paused.exited;
-    expect((await readdir(tmp)).filter((f) => f.startsWith(`ringlet-plan-${paused.child.pid}-`))).toHaveLength(1);
+    expect((await readdir(tmp)).filter((f) => f.startsWith(`gitops-plan-${paused.child.pid}-`))).toHaveLength(1);
 
     const again = await repo.cli(["bump-image", "v9.9.9", "--dry-run"], { TMPDIR: tmp });
 
@@ -418,7 +418,7 @@ describe("5. the token goes only where it belongs", () => {
     try {
       const port = new URL(host.url).port;
       const gh = await newFake(); // at http://127.0.0.1:<other port>: its git host is 127.0.0.1
-      const trace = { GIT_SSL_NO_VERIFY: "1", GIT_CURL_VERBOSE: "1", GIT_TRACE: "1", GIT_TRACE_CURL: "1", GIT_TRACE_REDACT: "0", RINGLET_QUIET: "" };
+      const trace = { GIT_SSL_NO_VERIFY: "1", GIT_CURL_VERBOSE: "1", GIT_TRACE: "1", GIT_TRACE_CURL: "1", GIT_TRACE_REDACT: "0", GITOPS_QUIET: "" };
 
       // localhost is not the API's host (127.0.0.1): the token must not be sent there.
       const elsewhere = await newRepo();

@@ -402,7 +402,7 @@ afterAll(async () => {
 const tokenRuns: Result[] = [];
 async function cliWithToken(repo: TestRepo, gh: FakeGitHub, args: string[], token = TOKEN): Promise<Result> {
   // Retry and write-spacing waits shrunk to milliseconds (see tools/github/client.ts).
-  const result = await repo.cli(args, { GITHUB_TOKEN: token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, RINGLET_GITHUB_RETRY_UNIT_MS: "1" });
+  const result = await repo.cli(args, { GITHUB_TOKEN: token, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITOPS_GITHUB_RETRY_UNIT_MS: "1" });
   tokenRuns.push(result);
   expect(result.stdout).not.toContain(token);
   expect(result.stderr).not.toContain(token);

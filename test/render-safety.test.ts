@@ -195,7 +195,7 @@ describe("bounded renders", () => {
 
   it("reports an alias bomb as too large to render, per overlay, and leaves no kustomize running", async () => {
     const started = Date.now();
-    const check = await repo.cli(["check", "--json"], { RINGLET_RENDER_MEMORY_MB: "150", RINGLET_RENDER_TIMEOUT_MS: "100000" });
+    const check = await repo.cli(["check", "--json"], { GITOPS_RENDER_MEMORY_MB: "150", GITOPS_RENDER_TIMEOUT_MS: "100000" });
     expect(check.code).toBe(1);
     noStackTrace(check.stdout + check.stderr);
     const limited = findingsOf(check.stdout).filter((f) => f.rule === "render/limit");
@@ -206,27 +206,27 @@ describe("bounded renders", () => {
     expect(Date.now() - started).toBeLessThan(100_000);
     expect(kustomizeProcesses(repo.root)).toEqual([]);
 
-    const render = await repo.cli(["render", "dev"], { RINGLET_RENDER_MEMORY_MB: "150" });
+    const render = await repo.cli(["render", "dev"], { GITOPS_RENDER_MEMORY_MB: "150" });
     expect(render.code).toBe(1);
     expect(render.stderr).toMatch(/^error: overlays\/dev is too large to render/m);
     noStackTrace(render.stderr);
   }, 240_000);
 
   it("stops a render that takes too long", async () => {
-    const render = await repo.cli(["render", "dev"], { RINGLET_RENDER_MEMORY_MB: "100000", RINGLET_RENDER_TIMEOUT_MS: "1500" });
+    const render = await repo.cli(["render", "dev"], { GITOPS_RENDER_MEMORY_MB: "100000", GITOPS_RENDER_TIMEOUT_MS: "1500" });
     expect(render.code).toBe(1);
     expect(render.stderr).toMatch(/^error: overlays\/dev is too slow to render: kustomize was stopped after 1\.5 s/m);
     expect(kustomizeProcesses(repo.root)).toEqual([]);
-    const bad = await repo.cli(["render", "dev"], { RINGLET_RENDER_TIMEOUT_MS: "soon" });
+    const bad = await repo.cli(["render", "dev"], { GITOPS_RENDER_TIMEOUT_MS: "soon" });
     expect(bad.code).toBe(1);
-    expect(bad.stderr).toMatch(/RINGLET_RENDER_TIMEOUT_MS must be a positive number/);
+    expect(bad.stderr).toMatch(/GITOPS_RENDER_TIMEOUT_MS must be a positive number/);
   }, 120_000);
 
   for (const signal of ["SIGINT", "SIGTERM"] as const) {
     it(`kills kustomize when the tool is interrupted (${signal})`, async () => {
       const child = spawn(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "tools", "cli.ts"), "render", "dev", "--root", repo.root], {
         cwd: repo.root,
-        env: cleanEnv({ RINGLET_RENDER_MEMORY_MB: "1500", RINGLET_RENDER_TIMEOUT_MS: "100000" }),
+        env: cleanEnv({ GITOPS_RENDER_MEMORY_MB: "1500", GITOPS_RENDER_TIMEOUT_MS: "100000" }),
         stdio: "ignore",
       });
       const exited = new Promise<number | null>((go) => child.on("exit", (code, sig) => go(code ?? (sig ? 128 : null))));
@@ -249,7 +249,7 @@ describe("bounded renders", () => {
     const other = await newRepo();
     const file = "overlays/dev/data/kustomization.yaml";
     await other.write(file, `${await other.read(file)}x-bomb:\n${aliasBomb()}\n`);
-    const render = await other.cli(["render", "dev", "--data"], { RINGLET_RENDER_TIMEOUT_MS: "100000" });
+    const render = await other.cli(["render", "dev", "--data"], { GITOPS_RENDER_TIMEOUT_MS: "100000" });
     expect(render.code).toBe(1);
     expect(render.stderr).toMatch(/render\/unreadable-kustomization/);
     expect(render.stderr).toMatch(/aliases expand too far/);
@@ -261,7 +261,7 @@ describe("bounded renders", () => {
     await repo.write("overlays/environments.yaml", `x-bomb:\n${aliasBomb()}\n${spec}`);
     try {
       // (The bomb in base/app is still there: its renders are bounded low so as not to wait for them.)
-      const limits = { RINGLET_RENDER_MEMORY_MB: "150" };
+      const limits = { GITOPS_RENDER_MEMORY_MB: "150" };
       const check = await repo.cli(["check", "--json"], limits);
       expect(check.code).toBe(1);
       const [finding] = findingsOf(check.stdout).filter((f) => f.rule === "spec/invalid");

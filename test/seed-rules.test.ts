@@ -171,4 +171,14 @@ describe("references", () => {
     expect(found.map((f) => f.path)).toEqual(["spec.template.spec.containers[0].livenessProbe.httpGet.port", "spec.template.spec.containers[0].readinessProbe.httpGet.port"]);
     expect(found[1]!.message).toContain('no port "htp"');
   });
+  it("probe-port: a number on a container that declares no ports is not a finding, a name is", () => {
+    const ctx = fixture();
+    const c = pod(obj(ctx, "dev", "Deployment", "ringlet-web")).containers[0];
+    delete c.ports;
+    c.livenessProbe.httpGet.port = 8000;
+    c.readinessProbe.httpGet.port = 8000;
+    expect(referenceRules["probe-port"]!(ctx)).toEqual([]);
+    c.readinessProbe.httpGet.port = "http";
+    expect(referenceRules["probe-port"]!(ctx).map((f) => f.path)).toEqual(["spec.template.spec.containers[0].readinessProbe.httpGet.port"]);
+  });
 });

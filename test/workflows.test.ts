@@ -169,10 +169,10 @@ interface StepRun {
 async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Record<string, string> }, context: Any, summary: string, extra: NodeJS.ProcessEnv = {}): Promise<StepRun> {
   const env: NodeJS.ProcessEnv = cleanEnv({
     PATH: `${join(TOOLS_ROOT, "test", "support", "bin")}:${process.env.PATH}`,
-    RINGLET_TOOLS_ROOT: TOOLS_ROOT,
+    GITOPS_TOOLS_ROOT: TOOLS_ROOT,
     GITHUB_ACTIONS: "true",
     GITHUB_API_URL: gh.url,
-    RINGLET_GITHUB_RETRY_UNIT_MS: "1",
+    GITOPS_GITHUB_RETRY_UNIT_MS: "1",
     GITHUB_REPOSITORY: "ringlet/ringlet-gitops",
     GITHUB_STEP_SUMMARY: summary,
     GITHUB_OUTPUT: join(summary, "..", "output"),
@@ -290,7 +290,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     noToken(first);
     expect(gh.comments).toHaveLength(1);
     const body = gh.comments[0]!.body;
-    expect(body).toContain("<!-- ringlet:rendered-diff -->");
+    expect(body).toContain("<!-- gitops:rendered-diff -->");
     expect(body).toContain("+        image: ghcr.io/ringlet/ringlet:v2.0.0");
     expect(body).toMatch(/\| dev \| 0 \| 4 \| 0 \|/);
     expect(body).toMatch(/\| staging \| 0 \| 0 \| 0 \|/);
@@ -347,7 +347,7 @@ describe("gates, holds and rollback in the workflows", () => {
   let gh: FakeGitHub;
   let dir: string;
   const secrets = { GITHUB_TOKEN: TOKEN };
-  // A Wednesday, outside prod's weekend freeze; the tools read it as "now" (RINGLET_NOW).
+  // A Wednesday, outside prod's weekend freeze; the tools read it as "now" (GITOPS_NOW).
   const T0 = Date.parse("2031-06-04T10:00:00Z");
   const at = (hours: number) => new Date(T0 + hours * 3_600_000).toISOString();
   const noToken = (r: StepRun) => expect(r.stdout + r.stderr).not.toContain(TOKEN);
@@ -383,7 +383,7 @@ describe("gates, holds and rollback in the workflows", () => {
     const merge = await merged("staging", "v4.0.0", 0);
     gh.addCheckRun({ sha: merge, name: "test", conclusion: "success" });
     const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets };
-    const early = await runPromotion(repo, gh, context, summary, { RINGLET_NOW: at(2) });
+    const early = await runPromotion(repo, gh, context, summary, { GITOPS_NOW: at(2) });
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout).toContain("Not moving prod: its gates refuse (nothing written).");
     expect(gh.pulls).toEqual([]);
@@ -391,7 +391,7 @@ describe("gates, holds and rollback in the workflows", () => {
     expect(text).toContain("### Gates into prod: refused");
     expect(text).toMatch(/\| soak \| ✗ failed \| v4\.0\.0 has run in staging for 2h so far .*22h remaining \|/);
 
-    const scheduled = await runPromotion(repo, gh, { github: { event_name: "schedule", event: {} }, secrets }, summary, { RINGLET_NOW: at(25) });
+    const scheduled = await runPromotion(repo, gh, { github: { event_name: "schedule", event: {} }, secrets }, summary, { GITOPS_NOW: at(25) });
     expect(scheduled.code, scheduled.stderr).toBe(0);
     noToken(scheduled);
     expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/v4.0.0", "open"]]);
@@ -410,10 +410,10 @@ describe("gates, holds and rollback in the workflows", () => {
     await repo.git("commit", "-qm", "hold prod");
     await repo.git("push", "-q", "origin", "main");
     const before = await repo.state();
-    const auto = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets }, summary, { RINGLET_NOW: at(30) });
+    const auto = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets }, summary, { GITOPS_NOW: at(30) });
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stdout).toContain("Not moving prod: it is held");
-    const manual = await runPromotion(repo, gh, { github: { event: { inputs: { from: "staging", to: "prod", override: "soak=hotfix" } } }, secrets }, summary, { RINGLET_NOW: at(30) });
+    const manual = await runPromotion(repo, gh, { github: { event: { inputs: { from: "staging", to: "prod", override: "soak=hotfix" } } }, secrets }, summary, { GITOPS_NOW: at(30) });
     expect(manual.code).toBe(1);
     expect(manual.stderr).toContain("prod is held: INC-21 payments incident");
     const back = await runStep(repo, gh, step("rollback.yml", "rollback", "Open the rollback pull request"), { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);

@@ -38,7 +38,7 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
     if (/^(GITHUB_|GH_|GIT_)/.test(k) || k === "CI") continue;
     env[k] = v;
   }
-  return { ...env, NO_COLOR: "1", RINGLET_QUIET: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...extra };
+  return { ...env, NO_COLOR: "1", GITOPS_QUIET: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...extra };
 }
 
 const INPUTS = ["base", "components", "overlays", "argocd", "crds"];

@@ -14,7 +14,7 @@ import { diffSnapshots, imageChanges, renderSnapshot, renderSnapshotAt, snapshot
 import { revParse, remoteUrl, showFile } from "../git/git.ts";
 import { loadSpec } from "../spec/load.ts";
 
-export const DIFF_COMMENT_MARKER = "<!-- ringlet:rendered-diff -->";
+export const DIFF_COMMENT_MARKER = "<!-- gitops:rendered-diff -->";
 
 async function environmentsAt(root: string, rev: string): Promise<string[]> {
   const text = await showFile(root, rev, "overlays/environments.yaml");

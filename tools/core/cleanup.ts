@@ -1,5 +1,5 @@
 // What an interrupted run leaves behind, and how the next one gets rid of it. Temp directories
-// carry the pid of the process that made them (`ringlet-plan-<pid>-XXXXXX`): they are removed on
+// carry the pid of the process that made them (`gitops-plan-<pid>-XXXXXX`): they are removed on
 // exit, on SIGINT and on SIGTERM, and a later run removes those whose process is gone (SIGKILL
 // leaves no chance to clean up). Nothing here touches the repository.
 import { rmSync } from "node:fs";
@@ -57,16 +57,16 @@ function install(): void {
   }
 }
 
-const TEMP_NAME = /^ringlet-(plan|rev)-(\d+)-/;
+const TEMP_NAME = /^gitops-(plan|rev)-(\d+)-/;
 let staleSwept = false;
 
-/** A temp directory `<tmp>/ringlet-<purpose>-<pid>-XXXXXX`, removed on exit and on interruption. */
+/** A temp directory `<tmp>/gitops-<purpose>-<pid>-XXXXXX`, removed on exit and on interruption. */
 export async function makeTempDir(purpose: "plan" | "rev"): Promise<{ path: string; remove: () => Promise<void> }> {
   if (!staleSwept) {
     staleSwept = true;
     await removeStaleTempDirs();
   }
-  const path = await mkdtemp(join(tmpdir(), `ringlet-${purpose}-${process.pid}-`));
+  const path = await mkdtemp(join(tmpdir(), `gitops-${purpose}-${process.pid}-`));
   const unregister = onInterrupt(() => rmSync(path, { recursive: true, force: true }));
   return {
     path,
@@ -90,12 +90,12 @@ export async function removeStaleTempDirs(dir = tmpdir()): Promise<string[]> {
 }
 
 /**
- * Test hook, and only that: with RINGLET_TEST_PAUSE=<point> the process prints
+ * Test hook, and only that: with GITOPS_TEST_PAUSE=<point> the process prints
  * "paused at <point>" on stderr and waits forever at that point, so a test can kill it there
  * (SIGKILL, SIGINT) and check what the next run makes of it. Unset, it does nothing.
  */
 export async function pausePoint(point: string): Promise<void> {
-  if (process.env.RINGLET_TEST_PAUSE !== point) return;
+  if (process.env.GITOPS_TEST_PAUSE !== point) return;
   process.stderr.write(`paused at ${point}\n`);
   await new Promise(() => setInterval(() => undefined, 60_000));
 }

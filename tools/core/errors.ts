@@ -77,7 +77,7 @@ export class RenderLimitError extends ToolError {
 /** GitHub refused a request; the message says what to fix. */
 export class GitHubError extends Error {
   override name = "GitHubError";
-  /** `timedOut`: GitHub did not answer in time (RINGLET_GITHUB_REQUEST_TIMEOUT_S / RINGLET_GITHUB_TIMEOUT_S). */
+  /** `timedOut`: GitHub did not answer in time (GITOPS_GITHUB_REQUEST_TIMEOUT_S / GITOPS_GITHUB_TIMEOUT_S). */
   constructor(message: string, readonly status?: number, readonly timedOut = false) {
     super(message);
   }

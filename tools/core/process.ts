@@ -6,18 +6,39 @@ export interface RunResult {
   code: number;
   stdout: string;
   stderr: string;
+  /** Killed at `timeoutMs`. */
+  timedOut?: boolean;
 }
 
 export interface RunOptions {
   cwd?: string;
   env?: NodeJS.ProcessEnv;
   input?: string | Buffer;
+  /**
+   * Kill the program, and every process of its group, after this long: a network program (git
+   * push to a server that accepts the connection and never answers) would otherwise wait forever.
+   */
+  timeoutMs?: number;
 }
 
 /** Runs a program to completion, with stdout as raw bytes. */
-export function runRaw(command: string, args: string[], options: RunOptions = {}): Promise<{ code: number; stdout: Buffer; stderr: string }> {
+export function runRaw(command: string, args: string[], options: RunOptions = {}): Promise<{ code: number; stdout: Buffer; stderr: string; timedOut?: boolean }> {
   return new Promise((resolvePromise, reject) => {
-    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"] });
+    // With a deadline the child leads a process group of its own, so that the helpers it starts
+    // (git-remote-https, ssh) are killed with it.
+    const bounded = options.timeoutMs !== undefined;
+    const child = spawn(command, args, { cwd: options.cwd, env: options.env ?? process.env, stdio: ["pipe", "pipe", "pipe"], detached: bounded });
+    let timedOut = false;
+    const timer = bounded
+      ? setTimeout(() => {
+          timedOut = true;
+          try {
+            process.kill(-child.pid!, "SIGKILL");
+          } catch {
+            child.kill("SIGKILL");
+          }
+        }, options.timeoutMs)
+      : undefined;
     const out: Buffer[] = [];
     const err: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
@@ -27,7 +48,10 @@ export function runRaw(command: string, args: string[], options: RunOptions = {}
     child.on("error", (error: NodeJS.ErrnoException) =>
       reject(new ToolError(`could not run ${command}: ${error.code === "ENOENT" ? "not found" : error.code === "EACCES" ? "permission denied" : error.code === "ENOEXEC" ? "not an executable for this machine" : error.message}`)),
     );
-    child.on("close", (code) => resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8") }));
+    child.on("close", (code) => {
+      if (timer) clearTimeout(timer);
+      resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out), stderr: Buffer.concat(err).toString("utf8"), ...(timedOut ? { timedOut } : {}) });
+    });
     child.stdin.on("error", () => undefined);
     child.stdin.end(options.input ?? "");
   });
@@ -35,7 +59,7 @@ export function runRaw(command: string, args: string[], options: RunOptions = {}
 
 export async function run(command: string, args: string[], options: RunOptions = {}): Promise<RunResult> {
   const result = await runRaw(command, args, options);
-  return { code: result.code, stdout: result.stdout.toString("utf8"), stderr: result.stderr };
+  return { code: result.code, stdout: result.stdout.toString("utf8"), stderr: result.stderr, ...(result.timedOut ? { timedOut: true } : {}) };
 }
 
 // Children a command started and no longer waits for (renders of overlays it ended up not

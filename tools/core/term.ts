@@ -13,6 +13,6 @@ export function paint(text: string, colour: Colour, enabled: boolean): string {
 
 /** Progress for work that takes more than a second; on stderr, so stdout stays parseable. */
 export function progress(message: string): void {
-  if (process.env.RINGLET_QUIET) return;
+  if (process.env.GITOPS_QUIET) return;
   process.stderr.write(`${message}\n`);
 }

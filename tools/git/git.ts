@@ -11,6 +11,17 @@ export interface GitOptions {
   env?: NodeJS.ProcessEnv;
   /** Secrets to strip from any message that leaves this module. */
   secrets?: string[];
+  /** Kill git after this long (network operations: see networkTimeoutMs). */
+  timeoutMs?: number;
+}
+
+/**
+ * The deadline of one git push or fetch: GITOPS_GIT_TIMEOUT_S, else 120 s. A remote that accepts
+ * the connection and never answers would otherwise hold the command (and the deploy lock) forever.
+ */
+export function networkTimeoutMs(env: NodeJS.ProcessEnv = process.env): number {
+  const value = Number(env.GITOPS_GIT_TIMEOUT_S);
+  return (Number.isFinite(value) && value > 0 ? value : 120) * 1000;
 }
 
 export async function git(cwd: string, args: string[], options: GitOptions = {}): Promise<string> {
@@ -21,12 +32,16 @@ export async function git(cwd: string, args: string[], options: GitOptions = {})
   return result.stdout;
 }
 
-export async function tryGit(cwd: string, args: string[], options: GitOptions = {}): Promise<{ code: number; stdout: string; stderr: string }> {
+export async function tryGit(cwd: string, args: string[], options: GitOptions = {}): Promise<{ code: number; stdout: string; stderr: string; timedOut?: boolean }> {
   const env: NodeJS.ProcessEnv = { ...process.env, GIT_TERMINAL_PROMPT: "0", LC_ALL: "C", ...options.env };
   // git's tracing prints HTTP headers (the token's basic-auth header among them) into the stderr
   // we pass on; GIT_TRACE_REDACT=0 even turns its own masking off. None of it reaches our git.
   for (const key of Object.keys(env)) if (/^GIT_TRACE/.test(key) || key === "GIT_CURL_VERBOSE") delete env[key];
-  const result = await run("git", args, { cwd, env });
+  const result = await run("git", args, { cwd, env, ...(options.timeoutMs !== undefined ? { timeoutMs: options.timeoutMs } : {}) });
+  if (result.timedOut) {
+    const seconds = options.timeoutMs! / 1000;
+    return { code: result.code, stdout: result.stdout, stderr: `git ${args[0]} did not finish within ${seconds} s (GITOPS_GIT_TIMEOUT_S) and was stopped`, timedOut: true };
+  }
   return { code: result.code, stdout: result.stdout, stderr: redact(result.stderr, options.secrets) };
 }
 
@@ -115,8 +130,8 @@ async function identityEnv(cwd: string): Promise<NodeJS.ProcessEnv> {
   const email = await tryGit(cwd, ["config", "user.email"]);
   if (email.code === 0 && email.stdout.trim() && !process.env.GIT_AUTHOR_EMAIL) return {};
   const actions = process.env.GITHUB_ACTIONS === "true";
-  const name = actions ? "github-actions[bot]" : "ringlet-gitops";
-  const mail = actions ? "41898282+github-actions[bot]@users.noreply.github.com" : "ringlet-gitops@users.noreply.github.com";
+  const name = actions ? "github-actions[bot]" : "gitops-bot";
+  const mail = actions ? "41898282+github-actions[bot]@users.noreply.github.com" : "gitops-bot@users.noreply.github.com";
   return {
     GIT_AUTHOR_NAME: process.env.GIT_AUTHOR_NAME || name,
     GIT_AUTHOR_EMAIL: process.env.GIT_AUTHOR_EMAIL || mail,
@@ -134,7 +149,7 @@ export async function commitPaths(cwd: string, paths: string[], message: string)
 export type PushOutcome = { ok: true } | { ok: false; rejected: boolean; message: string };
 
 export async function push(cwd: string, remote: string, branch: string, options: GitOptions = {}): Promise<PushOutcome> {
-  const result = await tryGit(cwd, ["push", "--porcelain", remote, `HEAD:refs/heads/${branch}`], options);
+  const result = await tryGit(cwd, ["push", "--porcelain", remote, `HEAD:refs/heads/${branch}`], { timeoutMs: networkTimeoutMs(), ...options });
   if (result.code === 0) return { ok: true };
   const text = `${result.stdout}\n${result.stderr}`;
   const rejected = /\[rejected\]|non-fast-forward|fetch first|stale info|failed to update ref|cannot lock ref/i.test(text);
@@ -142,7 +157,7 @@ export async function push(cwd: string, remote: string, branch: string, options:
 }
 
 export async function fetch(cwd: string, remote: string, refspec: string, options: GitOptions = {}): Promise<boolean> {
-  const result = await tryGit(cwd, ["fetch", "--quiet", remote, refspec], options);
+  const result = await tryGit(cwd, ["fetch", "--quiet", remote, refspec], { timeoutMs: networkTimeoutMs(), ...options });
   return result.code === 0;
 }
 

@@ -25,11 +25,11 @@ export interface GitHubClientOptions {
    * GitHub asks. Tests pass 1 so a full retry sequence takes milliseconds.
    */
   minRetryDelayMs?: number;
-  /** No single HTTP attempt may take longer (ms). Default RINGLET_GITHUB_REQUEST_TIMEOUT_S, else 30 s. */
+  /** No single HTTP attempt may take longer (ms). Default GITOPS_GITHUB_REQUEST_TIMEOUT_S, else 30 s. */
   requestTimeoutMs?: number;
   /**
    * Every request of this client must be done within this many ms of its first one (retries and
-   * waits included): one client per GitHub step. Default RINGLET_GITHUB_TIMEOUT_S, else 300 s.
+   * waits included): one client per GitHub step. Default GITOPS_GITHUB_TIMEOUT_S, else 300 s.
    */
   phaseTimeoutMs?: number;
 }
@@ -69,11 +69,11 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const secrets = [token];
   const log = (line: string) => (options.log ?? progress)(oneLine(redact(line, secrets)));
   const retries = options.retries ?? 3;
-  // RINGLET_GITHUB_RETRY_UNIT_MS lets end-to-end tests of the CLI shrink the waits too.
-  const unit = options.minRetryDelayMs ?? (Number(process.env.RINGLET_GITHUB_RETRY_UNIT_MS) || 1000);
+  // GITOPS_GITHUB_RETRY_UNIT_MS lets end-to-end tests of the CLI shrink the waits too.
+  const unit = options.minRetryDelayMs ?? (Number(process.env.GITOPS_GITHUB_RETRY_UNIT_MS) || 1000);
   const baseUrl = checkApiUrl((options.baseUrl ?? (process.env.GITHUB_API_URL || "https://api.github.com")).replace(/\/+$/, ""));
-  const requestTimeoutMs = options.requestTimeoutMs ?? secondsFromEnv("RINGLET_GITHUB_REQUEST_TIMEOUT_S", 30);
-  const phaseTimeoutMs = options.phaseTimeoutMs ?? secondsFromEnv("RINGLET_GITHUB_TIMEOUT_S", 300);
+  const requestTimeoutMs = options.requestTimeoutMs ?? secondsFromEnv("GITOPS_GITHUB_REQUEST_TIMEOUT_S", 30);
+  const phaseTimeoutMs = options.phaseTimeoutMs ?? secondsFromEnv("GITOPS_GITHUB_TIMEOUT_S", 300);
   // A GitHub step (all requests of this client) has one deadline, counted from its first
   // request: when it passes, the request in flight is aborted and nothing is retried any more
   // (a server that accepts and never answers once held a run for 20 minutes).
@@ -102,10 +102,10 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
       if (response.status >= 500 && !phase.signal.aborted) log(`GitHub answered ${response.status} to ${what}; retrying (up to ${retries} times)`);
       return response;
     } catch (error) {
-      if (phase.signal.aborted) throw new GitHubTimeout(`GitHub did not finish within ${phaseTimeoutMs / 1000} s (RINGLET_GITHUB_TIMEOUT_S); the last request was ${what}`);
+      if (phase.signal.aborted) throw new GitHubTimeout(`GitHub did not finish within ${phaseTimeoutMs / 1000} s (GITOPS_GITHUB_TIMEOUT_S); the last request was ${what}`);
       if (attempt.aborted) {
-        log(`GitHub did not answer ${what} within ${requestTimeoutMs / 1000} s (RINGLET_GITHUB_REQUEST_TIMEOUT_S); retrying (up to ${retries} times, ${Math.round(remainingSeconds())} s left)`);
-        throw new GitHubTimeout(`GitHub did not answer ${what} within ${requestTimeoutMs / 1000} s (RINGLET_GITHUB_REQUEST_TIMEOUT_S)`);
+        log(`GitHub did not answer ${what} within ${requestTimeoutMs / 1000} s (GITOPS_GITHUB_REQUEST_TIMEOUT_S); retrying (up to ${retries} times, ${Math.round(remainingSeconds())} s left)`);
+        throw new GitHubTimeout(`GitHub did not answer ${what} within ${requestTimeoutMs / 1000} s (GITOPS_GITHUB_REQUEST_TIMEOUT_S)`);
       }
       throw error;
     }
@@ -114,7 +114,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const onLimit = (kind: string) => (retryAfter: number, request: { method: string; url: string }, _o: unknown, retryCount: number) => {
     const what = `${kind} on ${request.method} ${request.url}`;
     if (retryAfter * (unit / 1000) > remainingSeconds()) {
-      log(`GitHub ${what}; giving up: the wait (${retryAfter}s) would pass the GitHub deadline (RINGLET_GITHUB_TIMEOUT_S).`);
+      log(`GitHub ${what}; giving up: the wait (${retryAfter}s) would pass the GitHub deadline (GITOPS_GITHUB_TIMEOUT_S).`);
       return false;
     }
     if (retryCount >= retries || retryAfter > MAX_RATE_LIMIT_WAIT_SECONDS) {
@@ -136,7 +136,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   const octokit = new GitHubOctokit({
     auth: token,
     baseUrl,
-    userAgent: "ringlet-gitops",
+    userAgent: "gitops-kit",
     log: octokitLog,
     // @octokit/request logs deprecation notices to `console` unless given a logger here.
     request: { log: octokitLog, fetch: timedFetch },
@@ -157,7 +157,7 @@ export function createGitHubClient(options: GitHubClientOptions): GitHubClient {
   octokit.hook.error("request", (error) => {
     const cause = (error as { cause?: unknown }).cause;
     if (cause instanceof GitHubTimeout || phase.signal.aborted) {
-      throw new GitHubError(redact(cause instanceof GitHubTimeout ? cause.message : `GitHub did not finish within ${phaseTimeoutMs / 1000} s (RINGLET_GITHUB_TIMEOUT_S)`, secrets), undefined, true);
+      throw new GitHubError(redact(cause instanceof GitHubTimeout ? cause.message : `GitHub did not finish within ${phaseTimeoutMs / 1000} s (GITOPS_GITHUB_TIMEOUT_S)`, secrets), undefined, true);
     }
     throw scrubError(error, secrets);
   });

@@ -127,7 +127,7 @@ function isAlreadyExists(error: unknown): boolean {
 
 export interface UpsertCommentOptions extends Repo {
   issueNumber: number;
-  /** A hidden HTML comment such as `<!-- ringlet-diff -->` that identifies our comment. */
+  /** A hidden HTML comment such as `<!-- gitops:rendered-diff -->` that identifies our comment. */
   marker: string;
   /** Gets the marker prepended if it does not contain it already. */
   body: string;

@@ -215,7 +215,7 @@ async function pushWithRetry(root: string, plan: ReleasePlan, token: string | un
   for (let attempt = 1; attempt <= MAX_PUSH_ATTEMPTS; attempt++) {
     const outcome = await push(root, "origin", plan.branch, auth);
     if (outcome.ok) return (await git(root, ["rev-parse", "HEAD"])).trim();
-    if (!outcome.rejected) throw new ToolError(`git push failed: ${outcome.message}`);
+    if (!outcome.rejected) throw new ToolError(`git push failed: ${outcome.message}. The commit stays on the local branch ${plan.branch}; nothing is lost. Next step: run this command again once origin answers`);
     log(`push of ${plan.branch} rejected (the remote branch exists and moved); fetching it to check what it holds (attempt ${attempt}/${MAX_PUSH_ATTEMPTS})`);
     if (!(await fetch(root, "origin", `+refs/heads/${plan.branch}:refs/remotes/origin/${plan.branch}`, auth))) {
       throw new ToolError(`git fetch of ${plan.branch} failed after a rejected push`);
@@ -267,7 +267,7 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
     };
   }
   const { owner, repo, base } = github;
-  // A fresh client: the pull-request step gets its own deadline (RINGLET_GITHUB_TIMEOUT_S).
+  // A fresh client: the pull-request step gets its own deadline (GITOPS_GITHUB_TIMEOUT_S).
   const octokit = createGitHubClient({ token: token!, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: apiUrl });
   const { upsertPullRequest } = await import("../github/pull-request.ts");
   commit = await pushWithRetry(root, plan, token, apiUrl, base, options.log);

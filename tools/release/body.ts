@@ -40,7 +40,7 @@ export function pullRequestBody(plan: ReleasePlan, spec: Spec, changes: Resource
     migrations,
     "",
     ...(extra ? [extra, ""] : []),
-    `<!-- ringlet:${plan.kind} env=${plan.env} -->`,
+    `<!-- gitops:${plan.kind} env=${plan.env} -->`,
   ].join("\n");
   return formatDiffMarkdown(changes, [plan.env], { preface, limit: GITHUB_BODY_LIMIT });
 }

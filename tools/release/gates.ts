@@ -37,7 +37,7 @@ export interface GateReport {
   passed: boolean;
   /** The time the gates were evaluated at, and where it came from. */
   now: string;
-  clock: "system" | "RINGLET_NOW";
+  clock: "system" | "GITOPS_NOW";
 }
 
 /** A move refused by its gates; `report` says which and why. */
@@ -49,16 +49,16 @@ export class GateRefusal extends PreconditionError {
 }
 
 /**
- * The time gates are evaluated at. RINGLET_NOW (an ISO 8601 time) exists for tests, which
+ * The time gates are evaluated at. GITOPS_NOW (an ISO 8601 time) exists for tests, which
  * promote tags they created a second ago; when it is set the report says so, in the pull
  * request and the commit message, so it cannot hide a skipped soak.
  */
 export function gateClock(env: NodeJS.ProcessEnv): { now: Date; clock: GateReport["clock"] } {
-  const text = env.RINGLET_NOW;
+  const text = env.GITOPS_NOW;
   if (text === undefined || text === "") return { now: new Date(), clock: "system" };
   const now = new Date(text);
-  if (Number.isNaN(now.getTime())) throw new UsageError(`RINGLET_NOW=${JSON.stringify(text)} is not an ISO 8601 time (e.g. 2026-12-01T10:00:00Z)`);
-  return { now, clock: "RINGLET_NOW" };
+  if (Number.isNaN(now.getTime())) throw new UsageError(`GITOPS_NOW=${JSON.stringify(text)} is not an ISO 8601 time (e.g. 2026-12-01T10:00:00Z)`);
+  return { now, clock: "GITOPS_NOW" };
 }
 
 /** `--override soak="reason"` values into a map; a usage error for anything else. */
@@ -283,7 +283,7 @@ export function gatesText(report: GateReport): string {
 export function gatesCommitText(report: GateReport): string {
   if (report.results.length === 0) return "";
   const lines = report.results.map((r) => `Gate ${r.gate}: ${r.status}${r.override !== undefined ? ` (override: ${r.override})` : ""}`);
-  if (report.clock === "RINGLET_NOW") lines.push(`Gates evaluated at RINGLET_NOW=${report.now}, not the system clock`);
+  if (report.clock === "GITOPS_NOW") lines.push(`Gates evaluated at GITOPS_NOW=${report.now}, not the system clock`);
   return `\n${lines.join("\n")}\n`;
 }
 
@@ -295,7 +295,7 @@ function cell(text: string): string {
 export function gatesMarkdown(report: GateReport): string {
   if (report.results.length === 0) return `### Gates\n\n${report.env} declares no gates (\`environments.${report.env}.gates\` in the spec).\n`;
   const rows = report.results.map((r) => `| ${r.gate} | ${MARK[r.status]} ${r.status} | ${cell(r.detail)} | ${r.override !== undefined ? cell(r.override) : ""} |`);
-  const clock = report.clock === "RINGLET_NOW" ? `\n\n**Evaluated at \`RINGLET_NOW=${report.now}\`**, not the system clock.` : ` Evaluated at ${report.now}.`;
+  const clock = report.clock === "GITOPS_NOW" ? `\n\n**Evaluated at \`GITOPS_NOW=${report.now}\`**, not the system clock.` : ` Evaluated at ${report.now}.`;
   return [`### Gates into ${report.env}${report.passed ? "" : ": refused"}`, "", "| Gate | Result | Detail | Override reason |", "| --- | --- | --- | --- |", ...rows, "", `Soak and checks look at ${report.previous ?? "the previous stage"}.${clock}`, ""].join("\n");
 }
 

@@ -2,7 +2,7 @@
 //
 // A tag move checks out a new branch, writes a file, stages and commits it: two runs doing that
 // in one clone at once mix their edits, and a run killed half-way leaves HEAD on an empty
-// deploy branch. So every run that writes takes `<git common dir>/ringlet.lock`, created with
+// deploy branch. So every run that writes takes `<git common dir>/gitops.lock`, created with
 // O_EXCL (exactly one run can create it), holding pid, host, command and start time, plus a
 // journal of what this run created (branch, from which HEAD, which file). A lock whose process
 // is gone (same host, dead pid) is taken over with a notice, and its journal tells the new run
@@ -45,7 +45,7 @@ export interface RepositoryLock {
 
 export async function lockPath(root: string): Promise<string> {
   const common = (await git(root, ["rev-parse", "--git-common-dir"])).trim();
-  return join(resolve(root, common), "ringlet.lock");
+  return join(resolve(root, common), "gitops.lock");
 }
 
 function describe(info: LockInfo, path: string): string {

