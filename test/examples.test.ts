@@ -5,6 +5,7 @@
 // one-line edit. Expected values are written out from the examples' files, never copied from the
 // tools' output.
 import { execFile } from "node:child_process";
+import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
@@ -272,5 +273,46 @@ describe("hosts/declared with spec v2's hosts map", () => {
   it("an environment declares the values of its map (its own hosts), not the base's keys", () => {
     const env = { hosts: { "example.com": "staging.example.com", "api.example.com": "api.staging.example.com" } } as unknown as Environment;
     expect(declaredHosts(env)).toEqual(["staging.example.com", "api.staging.example.com"]);
+  });
+});
+
+describe("a GitOps root below the git top level (an example inside a monorepo)", () => {
+  it("bump-image, status, history and diff read the root's files at a revision, not the top level's", { timeout: 240_000 }, async () => {
+    // The temp repository holds examples/rateguard as a folder, the way this repository does.
+    const repo = await createTestRepo({ files: ["examples/rateguard"] });
+    try {
+      const root = join(repo.root, "examples", "rateguard");
+      const run = (args: string[]): Promise<Result> =>
+        exec(process.execPath, ["--import", TSX_LOADER, join(TOOLS_ROOT, "tools", "cli.ts"), ...args, "--root", root], { cwd: repo.root, env: cleanEnv(), maxBuffer: 64 * 1024 * 1024 }).then(
+          (r) => ({ code: 0, stdout: r.stdout, stderr: r.stderr }),
+          (e: { code?: number; stdout?: string; stderr?: string }) => ({ code: typeof e.code === "number" ? e.code : 1, stdout: e.stdout ?? "", stderr: e.stderr ?? "" }),
+        );
+      const bump = await run(["bump-image", "v1.2.0", "--image", "ghcr.io/rateguard/proxy"]);
+      expect(bump.code, bump.stdout + bump.stderr).toBe(0);
+      expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe("examples/rateguard/overlays/dev/kustomization.yaml");
+      const branch = (await repo.git("branch", "--show-current")).trim();
+      await repo.git("checkout", "--quiet", "main");
+      await repo.git("merge", "--quiet", "--ff-only", branch);
+
+      const status = await run(["status", "--json"]);
+      expect(status.code, status.stdout + status.stderr).toBe(0);
+      const envs = (JSON.parse(status.stdout) as { environments: { name: string; images: { image: string; tag: string }[] }[] }).environments;
+      expect(envs.map((e) => e.name)).toEqual(["dev", "staging", "prod"]);
+      expect(envs[0]!.images.map((i) => `${i.image}:${i.tag}`)).toEqual(["ghcr.io/rateguard/proxy:v1.2.0", "ghcr.io/rateguard/web:v1.0.0", "ghcr.io/rateguard/analytics:v1.0.0", "ghcr.io/rateguard/alerts:v1.0.0"]);
+
+      const history = await run(["history", "dev"]);
+      expect(history.code, history.stdout + history.stderr).toBe(0);
+      expect(history.stdout).toMatch(/current +ghcr\.io\/rateguard\/proxy +v1\.2\.0/);
+      expect(history.stdout).toMatch(/previous +ghcr\.io\/rateguard\/proxy +v1\.0\.0/);
+
+      const diff = await run(["diff", "--base", "HEAD~1"]);
+      expect(diff.code, diff.stdout + diff.stderr).toBe(0);
+      // One object changes: the proxy Deployment's image.
+      expect(diff.stdout).toContain("dev: 0 added, 1 changed, 0 removed (+1 -1 lines)");
+      expect(diff.stdout).toContain("staging: no changes");
+      expect(diff.stdout).toContain("prod: no changes");
+    } finally {
+      await repo.cleanup();
+    }
   });
 });
