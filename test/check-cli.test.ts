@@ -237,9 +237,9 @@ describe("generate and check after changes of the spec", () => {
   });
 
   it("names the spec path of a component whose workload the base does not have", async () => {
-    const r = await withChange({ "overlays/environments.yaml": (t) => t.replace("workload: ringlet-worker", "workload: ringlet-wrkr") }, ["check"]);
+    const r = await withChange({ "overlays/environments.yaml": (t) => t.replace("workload: { kind: Deployment, name: ringlet-worker }", "workload: { kind: Deployment, name: ringlet-wrkr }") }, ["check"]);
     expect(r.code).toBe(1);
-    expect(r.stdout).toMatch(/overlays\/environments\.yaml:\d+: spec\/invalid: components\.worker\.workload: no Deployment named ringlet-wrkr in base\//);
+    expect(r.stdout).toMatch(/overlays\/environments\.yaml:\d+: spec\/invalid: components\.worker\.workload: no Deployment named ringlet-wrkr in the base \(Deployments: [^)]*ringlet-worker/);
   });
 
   it("starts a new stage at the tag of the stage before it, and removes its files when it goes", async () => {
@@ -248,7 +248,7 @@ describe("generate and check after changes of the spec", () => {
       await repo.write(file, (await repo.read(file)).replace("newTag: v1.0.0", "newTag: v1.1.0"));
     }
     const spec = await repo.read("overlays/environments.yaml");
-    const qa = "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: auto\n    database:\n      mode: in-cluster\n\n";
+    const qa = "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: auto\n\n";
     await repo.write("overlays/environments.yaml", spec.replace("  prod:\n", `${qa}  prod:\n`));
     try {
       expect((await repo.cli(["generate"])).code).toBe(0);
@@ -270,8 +270,8 @@ describe("a managed Redis", () => {
   it("replaces the in-cluster Redis servers of an environment: URLs from the spec, the password from an ExternalSecret, every rule quiet", async () => {
     const spec = await repo.read("overlays/environments.yaml");
     const managed = spec.replace(
-      "  staging:\n    namespace: ringlet-staging\n    host: staging.ringlet.example.com\n    sync: auto\n    database:\n      mode: in-cluster\n",
-      "  staging:\n    namespace: ringlet-staging\n    host: staging.ringlet.example.com\n    sync: auto\n    database:\n      mode: in-cluster\n    redis:\n      mode: managed\n      host: staging.redis.example.internal\n",
+      "  staging:\n    namespace: ringlet-staging\n    host: staging.ringlet.example.com\n    sync: auto\n",
+      "  staging:\n    namespace: ringlet-staging\n    host: staging.ringlet.example.com\n    sync: auto\n    data:\n      redis:\n        mode: managed\n        host: staging.redis.example.internal\n",
     );
     expect(managed).not.toBe(spec);
     await repo.write("overlays/environments.yaml", managed);
@@ -294,11 +294,11 @@ describe("a managed Redis", () => {
       });
       const secret = objects.find((o) => o.kind === "ExternalSecret" && o.metadata?.name === "ringlet-redis")!;
       expect((secret.spec as { data: { remoteRef: { key: string } }[] }).data[0]!.remoteRef.key).toBe("ringlet/staging/redis");
-      // Without the URL keys at the top, the spec says what is missing.
-      await repo.write("overlays/environments.yaml", managed.replace(/  redis:\n    urlKeys:\n      REDIS_URL: 0\n      CELERY_BROKER_URL: 1\n/, ""));
+      // A setting the URL templates use, given neither by the environment nor as a default: the spec says which.
+      await repo.write("overlays/environments.yaml", managed.replace(/\n        scheme: rediss\n/, "\n"));
       const invalid = await repo.cli(["check"]);
       expect(invalid.code).toBe(1);
-      expect(invalid.stdout).toContain("environments.staging.redis: a managed Redis needs connection.redis.urlKeys");
+      expect(invalid.stdout).toContain('environments.staging.data.redis: REDIS_URL needs "scheme": set it here or in data.redis.managed.defaults');
     } finally {
       await repo.git("checkout", "-q", "--", ".");
       await repo.git("clean", "-qfd", "--", "overlays", "argocd");

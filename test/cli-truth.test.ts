@@ -132,7 +132,7 @@ describe("12: findings point at the right place", () => {
     const repo = await newRepo();
     await edit(repo, SPEC, "      GUNICORN_WORKERS: \"2\"\n", "      GUNICORN_WORKERS: \"3\"\n");
     const spec = await repo.read(SPEC);
-    await edit(repo, SPEC, "  prod:\n", "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: manual\n    database:\n      mode: in-cluster\n\n  prod:\n");
+    await edit(repo, SPEC, "  prod:\n", "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: manual\n\n  prod:\n");
     const r = await repo.cli(["check"]);
     expect(r.code).toBe(1);
     expect(r.stdout).toBe(`${SPEC}: spec/changed: the spec changed: run \`pnpm generate\`\n\n1 finding\n`);
@@ -271,7 +271,7 @@ describe("15: conventions", () => {
   it("status reads the spec and the overlays of the same revision", async () => {
     const repo = await newRepo();
     // A new environment, generated but not committed: main has no overlay for it.
-    await edit(repo, SPEC, "  prod:\n", "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: manual\n    database:\n      mode: in-cluster\n\n  prod:\n");
+    await edit(repo, SPEC, "  prod:\n", "  qa:\n    namespace: ringlet-qa\n    host: qa.ringlet.example.com\n    sync: manual\n\n  prod:\n");
     expect((await repo.cli(["generate"])).code).toBe(0);
     const r = await repo.cli(["status", "--json"]);
     expect(r.code, r.stderr).toBe(0);

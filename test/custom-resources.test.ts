@@ -200,7 +200,7 @@ describe("scaled-object rule", () => {
   });
   it("a singleton scaled by a ScaledObject", () => {
     const list = objects();
-    const spec = { ...SPEC, components: { analysis: { kind: "singleton", workload: "analysis", container: "analysis" } } } as unknown as Spec;
+    const spec = { ...SPEC, components: { analysis: { workload: { kind: "Deployment", name: "analysis" }, container: "analysis", singleton: true } } } as unknown as Spec;
     const deployment = find(list, "Deployment", "analysis").spec;
     deployment.replicas = 1;
     deployment.strategy = { type: "Recreate" };

@@ -57,7 +57,7 @@ describe("hosts/declared", () => {
     expect(found[0]!.message).toContain("it is prod's");
   });
   it("takes a list of hosts where a spec declares one, and wildcards cover one label", () => {
-    const env = { host: "a.example.com", hosts: ["b.example.com", "*.apps.example.com"] } as unknown as Environment;
+    const env = { host: "a.example.com", hosts: { "b.base.example": "b.example.com", "*.apps.base.example": "*.apps.example.com" } } as unknown as Environment;
     expect(declaredHosts(env)).toEqual(["a.example.com", "b.example.com", "*.apps.example.com"]);
     expect(hostDeclared("b.example.com", declaredHosts(env))).toBe(true);
     expect(hostDeclared("x.apps.example.com", declaredHosts(env))).toBe(true);

@@ -2,18 +2,16 @@
 // one Ingress rule but not another (or not the TLS list) would otherwise serve, and request a
 // certificate for, another environment's host, and render without a word.
 import type { Environment } from "../spec/schema.ts";
+import { declaredHosts as specDeclaredHosts } from "../spec/model.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
 
 /**
- * The hosts an environment declares: its `host`, and its own hosts in `hosts` (spec v2: a map from
- * the base's host to the environment's, whose values are what it serves; a plain list is read too).
- * A declared `*.example.com` covers exactly one more label, as an Ingress wildcard does.
+ * The hosts an environment declares: its `host`, and this environment's side of every `hosts`
+ * entry (base host -> its host). A declared `*.example.com` covers exactly one more label, as an
+ * Ingress wildcard does.
  */
 export function declaredHosts(env: Environment): string[] {
-  const e = env as Environment & { hosts?: unknown };
-  const values = Array.isArray(e.hosts) ? e.hosts : e.hosts && typeof e.hosts === "object" ? Object.values(e.hosts) : [];
-  const list = values.filter((h): h is string => typeof h === "string");
-  return [...new Set([...(typeof e.host === "string" ? [e.host] : []), ...list])];
+  return specDeclaredHosts(env);
 }
 
 export function hostDeclared(host: string, declared: readonly string[]): boolean {

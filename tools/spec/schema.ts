@@ -20,6 +20,11 @@ const dnsName = z
   .string()
   .max(253)
   .regex(/^[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a DNS name");
+/** An Ingress host: a DNS name, or a wildcard `*.` followed by one. */
+const ingressHost = z
+  .string()
+  .max(253)
+  .regex(/^(\*\.)?[a-z0-9]([-a-z0-9]*[a-z0-9])?(\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*$/, "must be a DNS name (or *.<DNS name>)");
 const cpu = z.string().regex(/^(\d+m|\d+(\.\d+)?)$/, "must be a CPU quantity such as 250m or 1");
 const memory = z.string().regex(/^\d+(Ki|Mi|Gi|Ti|k|M|G|T)?$/, "must be a memory quantity such as 512Mi or 1Gi");
 const imageName = z
@@ -194,9 +199,9 @@ const environmentDataSchema = z
 
 const environmentSchema = z.strictObject({
   namespace: dnsLabel.describe("The namespace every layer of the environment deploys into."),
-  host: dnsName.optional().describe("Shorthand when the base serves exactly one host: this environment's host in its place."),
+  host: ingressHost.optional().describe("Shorthand when the base serves exactly one host: this environment's host in its place."),
   hosts: z
-    .record(dnsName, dnsName)
+    .record(ingressHost, ingressHost)
     .optional()
     .describe("Base host -> this environment's host, matched in every Ingress rule and TLS entry of the base (never by index). The first is the primary host ({host} of hostSettings)."),
   paths: z.record(z.string().regex(/^\//, "must start with '/'"), z.string().regex(/^\//, "must start with '/'")).optional().describe("Base Ingress path -> this environment's path, matched like hosts."),
