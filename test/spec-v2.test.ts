@@ -179,6 +179,8 @@ spec:
   data:
     - secretKey: password
       remoteRef: {key: shop-db-password}
+  dataFrom:
+    - extract: {key: shop-db-settings}
 ---
 apiVersion: external-secrets.io/v1
 kind: ExternalSecret
@@ -342,6 +344,7 @@ describe("spec v2 on an application that is not Ringlet", () => {
     const objects = await rendered(root, "staging");
     const key = (name: string) => (find(objects, "ExternalSecret", name).spec as { data: { remoteRef: { key: string } }[] }).data[0]!.remoteRef.key;
     expect([key("shop-db"), key("vendor")]).toEqual(["shop-staging-db-password", "shop-vendor-token"]);
+    expect((find(objects, "ExternalSecret", "shop-db").spec as { dataFrom: unknown[] }).dataFrom).toEqual([{ extract: { key: "shop-staging-db-settings" } }]);
   }, 60_000);
 
   it("keeps an extras patch, lists it, renders it in check, and merges application overrides", async () => {

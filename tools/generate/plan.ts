@@ -292,17 +292,25 @@ function secretKeyPatches(spec: Spec, base: BaseInfo, envName: string, env: Envi
   return base.objects
     .filter((o) => o.object.kind === "ExternalSecret" && dirs.some((d) => o.file.startsWith(`${d}/`)))
     .map(({ object }) => {
-      const storeRef = (object.spec as { secretStoreRef?: { kind?: string; name?: string } } | undefined)?.secretStoreRef;
+      const spec = (object.spec ?? {}) as {
+        secretStoreRef?: { kind?: string; name?: string };
+        data?: { secretKey: string; remoteRef: { key: string } & Record<string, unknown> }[];
+        dataFrom?: ({ extract?: { key: string } & Record<string, unknown> } & Record<string, unknown>)[];
+      };
+      const storeRef = spec.secretStoreRef;
       let changed = false;
-      const data = ((object.spec as { data?: { secretKey: string; remoteRef: { key: string } & Record<string, unknown> }[] } | undefined)?.data ?? []).map((d) => {
-        const template = templates.find((t) => (!t.store || (t.store.kind === (storeRef?.kind ?? "SecretStore") && t.store.name === storeRef?.name)) && t.match.test(d.remoteRef.key));
-        if (!template) return d;
-        const varying = template.match.exec(d.remoteRef.key)![1]!;
-        const key = (env.secretKey ?? template.key).replaceAll("{env}", envName).replaceAll("{key}", varying);
-        if (key !== d.remoteRef.key) changed = true;
-        return { ...d, remoteRef: { ...d.remoteRef, key } };
-      });
-      return changed ? { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name }, spec: { data } } : undefined;
+      const moved = (key: string): string => {
+        const template = templates.find((t) => (!t.store || (t.store.kind === (storeRef?.kind ?? "SecretStore") && t.store.name === storeRef?.name)) && t.match.test(key));
+        if (!template) return key;
+        const next = (env.secretKey ?? template.key).replaceAll("{env}", envName).replaceAll("{key}", template.match.exec(key)![1]!);
+        if (next !== key) changed = true;
+        return next;
+      };
+      const data = (spec.data ?? []).map((d) => ({ ...d, remoteRef: { ...d.remoteRef, key: moved(d.remoteRef.key) } }));
+      // dataFrom's extract reads a whole remote secret by key: the same template applies.
+      const dataFrom = spec.dataFrom?.map((d) => (d.extract && typeof d.extract.key === "string" ? { ...d, extract: { ...d.extract, key: moved(d.extract.key) } } : d));
+      if (!changed) return undefined;
+      return { apiVersion: object.apiVersion, kind: object.kind, metadata: { name: object.metadata?.name }, spec: { ...(spec.data ? { data } : {}), ...(dataFrom ? { dataFrom } : {}) } };
     })
     .filter((p) => p !== undefined);
 }
