@@ -9,10 +9,9 @@ import { writeFile } from "node:fs/promises";
 import { hostname } from "node:os";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
-import { createTestRepo, type TestRepo } from "./support/repo.ts";
+import { createTestRepo, FIXTURE_ROOT, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -21,7 +20,7 @@ const STAGING = "overlays/staging/kustomization.yaml";
 const IMAGES_BLOCK = "images:\n  - name: ghcr.io/ringlet/ringlet\n    newTag: v1.0.0\n";
 const HEX = "0123456789abcdef".repeat(4);
 const SPEC = "overlays/environments.yaml";
-const SPEC_TEXT = readFileSync(join(TOOLS_ROOT, SPEC), "utf8");
+const SPEC_TEXT = readFileSync(join(FIXTURE_ROOT, SPEC), "utf8");
 /** 1-based line of the only line of the spec that starts with `text`: what an error must point at. */
 function specLine(text: string, replaced = SPEC_TEXT): number {
   const lines = replaced.split("\n");

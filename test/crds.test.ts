@@ -5,7 +5,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { beforeAll, describe, expect, it } from "vitest";
 import { readCrdFiles, selectCrds, type CrdFile } from "../tools/check/crds.ts";
-import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 import type { KubeObject } from "../tools/core/yaml.ts";
 import { toJsonSchema } from "../tools/rules/crd-schema.ts";
 import { hasPackagedSchema, validateStrict } from "../tools/rules/schema.ts";
@@ -64,7 +64,7 @@ let files: CrdFile[];
 let crds: KubeObject[];
 
 beforeAll(async () => {
-  files = await readCrdFiles(TOOLS_ROOT);
+  files = await readCrdFiles(FIXTURE_ROOT);
   crds = selectCrds(files, [rollout(), scaledObject(), sealedSecret()] as KubeObject[]).crds.map((c) => c.object);
 });
 

@@ -2,7 +2,7 @@
 // Secrets. A small environment (not Ringlet's) that every rule passes, then broken once per case.
 import { beforeAll, describe, expect, it } from "vitest";
 import { readCrdFiles, selectCrds } from "../tools/check/crds.ts";
-import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 import type { KubeObject } from "../tools/core/yaml.ts";
 import { argocdRules } from "../tools/rules/argocd.ts";
 import { customResourceRules } from "../tools/rules/custom-resources.ts";
@@ -84,7 +84,7 @@ function context(list: Loose[], crds: VendoredCrd[] = []): RuleContext {
 
 let crds: VendoredCrd[];
 beforeAll(async () => {
-  crds = selectCrds(await readCrdFiles(TOOLS_ROOT), objects() as KubeObject[]).crds;
+  crds = selectCrds(await readCrdFiles(FIXTURE_ROOT), objects() as KubeObject[]).crds;
 });
 
 const every: Record<string, Rule> = { schema: schemaRule, ...policyRules, ...customResourceRules };

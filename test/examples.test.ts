@@ -5,6 +5,8 @@
 // one-line edit. Expected values are written out from the examples' files, never copied from the
 // tools' output.
 import { execFile } from "node:child_process";
+import { cp, mkdtemp, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
@@ -43,7 +45,7 @@ async function findings(repo: TestRepo): Promise<{ code: number; findings: JsonF
 }
 
 async function withRepo<T>(name: string, fn: (repo: TestRepo) => Promise<T>): Promise<T> {
-  const repo = await createTestRepo({ from: `examples/${name}` });
+  const repo = await createTestRepo({ fixture: join(TOOLS_ROOT, "examples", name) });
   try {
     return await fn(repo);
   } finally {
@@ -279,7 +281,9 @@ describe("hosts/declared with spec v2's hosts map", () => {
 describe("a GitOps root below the git top level (an example inside a monorepo)", () => {
   it("bump-image, status, history and diff read the root's files at a revision, not the top level's", { timeout: 240_000 }, async () => {
     // The temp repository holds examples/rateguard as a folder, the way this repository does.
-    const repo = await createTestRepo({ files: ["examples/rateguard"] });
+    const layout = await mkdtemp(join(tmpdir(), "gitops-monorepo-"));
+    await cp(join(TOOLS_ROOT, "examples", "rateguard"), join(layout, "examples", "rateguard"), { recursive: true });
+    const repo = await createTestRepo({ fixture: layout });
     try {
       const root = join(repo.root, "examples", "rateguard");
       const run = (args: string[]): Promise<Result> =>
@@ -313,6 +317,7 @@ describe("a GitOps root below the git top level (an example inside a monorepo)",
       expect(diff.stdout).toContain("prod: no changes");
     } finally {
       await repo.cleanup();
+      await rm(layout, { recursive: true, force: true });
     }
   });
 });

@@ -1,5 +1,7 @@
-// The deployment itself, asserted on what the real kustomize renders for every environment
-// (independently of the check rules, so a bug in a rule cannot hide a broken manifest).
+// Ringlet's deployment as the tools generate it, asserted on what the real kustomize renders for
+// every environment of the fixture snapshot (test/fixtures/ringlet-snapshot: its spec, base and
+// generated overlays), independently of the check rules, so a bug in a rule cannot hide a broken
+// manifest. The repository's own manifests are held generically by test/repository.test.ts.
 import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -7,6 +9,7 @@ import { promisify } from "node:util";
 import { parseAllDocuments } from "yaml";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 const KUBECTL = join(TOOLS_ROOT, ".tools", "kubectl");
@@ -14,7 +17,7 @@ const ENVS = ["dev", "staging", "prod"] as const;
 type Obj = Record<string, any>;
 
 async function build(dir: string): Promise<Obj[]> {
-  const { stdout } = await exec(KUBECTL, ["kustomize", join(TOOLS_ROOT, dir)], { maxBuffer: 32 * 1024 * 1024 });
+  const { stdout } = await exec(KUBECTL, ["kustomize", join(FIXTURE_ROOT, dir)], { maxBuffer: 32 * 1024 * 1024 });
   return parseAllDocuments(stdout).map((d) => d.toJS() as Obj);
 }
 
@@ -25,10 +28,10 @@ let project: Obj;
 beforeAll(async () => {
   for (const env of ENVS) rendered.set(env, { app: await build(`overlays/${env}`), data: await build(`overlays/${env}/data`) });
   for (const env of ENVS) {
-    const text = await readFile(join(TOOLS_ROOT, "argocd", `${env}.yaml`), "utf8");
+    const text = await readFile(join(FIXTURE_ROOT, "argocd", `${env}.yaml`), "utf8");
     applications.push(...parseAllDocuments(text).map((d) => d.toJS() as Obj));
   }
-  project = parseAllDocuments(await readFile(join(TOOLS_ROOT, "argocd", "project.yaml"), "utf8"))[0]!.toJS() as Obj;
+  project = parseAllDocuments(await readFile(join(FIXTURE_ROOT, "argocd", "project.yaml"), "utf8"))[0]!.toJS() as Obj;
 });
 
 const find = (objs: Obj[], kind: string, name: string) => {
@@ -285,9 +288,9 @@ function bytes(q: string): number {
 
 it("ships a ClusterSecretStore example that only the spec's namespaces may use", async () => {
   const { ClusterSecretStore } = await import("@kubernetes-models/external-secrets/external-secrets.io/v1/ClusterSecretStore");
-  const store = parseAllDocuments(await readFile(join(TOOLS_ROOT, "examples", "cluster-secret-store.yaml"), "utf8"))[0]!.toJS() as Obj;
+  const store = parseAllDocuments(await readFile(join(FIXTURE_ROOT, "examples", "cluster-secret-store.yaml"), "utf8"))[0]!.toJS() as Obj;
   new ClusterSecretStore(store as never).validate();
-  const spec = parseAllDocuments(await readFile(join(TOOLS_ROOT, "overlays", "environments.yaml"), "utf8"))[0]!.toJS() as Obj;
+  const spec = parseAllDocuments(await readFile(join(FIXTURE_ROOT, "overlays", "environments.yaml"), "utf8"))[0]!.toJS() as Obj;
   // The store every rendered ExternalSecret names, usable from exactly the spec's namespaces.
   for (const env of ENVS) for (const o of all(env)) if (o.kind === "ExternalSecret") expect(o.spec.secretStoreRef).toEqual({ kind: "ClusterSecretStore", name: store.metadata.name });
   expect(store.spec.conditions).toEqual([{ namespaces: Object.values(spec.environments).map((e: any) => e.namespace) }]);

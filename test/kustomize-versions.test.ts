@@ -9,7 +9,7 @@ import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { kustomizeBinaries, mapLimit, render, type KustomizeBinary } from "../tools/render/kustomize.ts";
 import { compareKustomizeVersions, VERSIONS_RULE } from "../tools/render/versions.ts";
 import { parseSpec } from "../tools/spec/load.ts";
-import { testRepos } from "./support/repo.ts";
+import { FIXTURE_ROOT, testRepos } from "./support/repo.ts";
 
 const newRepo = testRepos();
 let binaries: KustomizeBinary[];
@@ -17,7 +17,7 @@ let dirs: string[];
 
 beforeAll(async () => {
   binaries = await kustomizeBinaries();
-  const spec = parseSpec(await readFile(join(TOOLS_ROOT, "overlays", "environments.yaml"), "utf8"), "overlays/environments.yaml");
+  const spec = parseSpec(await readFile(join(FIXTURE_ROOT, "overlays", "environments.yaml"), "utf8"), "overlays/environments.yaml");
   dirs = [...Object.keys(spec.environments).flatMap((env) => [`overlays/${env}`, `overlays/${env}/data`]), "argocd"];
 });
 
@@ -28,16 +28,16 @@ describe("kustomize versions", () => {
     expect(binaries[0]!.path).toBe(join(TOOLS_ROOT, ".tools", "kubectl"));
   });
 
-  it("renders every overlay and argocd/ byte-identically on each of them", async () => {
+  it("renders every overlay and argocd/ of the fixture byte-identically on each of them (the repository's own: test/repository.test.ts)", async () => {
     const jobs = dirs.flatMap((dir) => binaries.map((binary) => ({ dir, binary })));
-    const rendered = await mapLimit(jobs, ({ dir, binary }) => render(join(TOOLS_ROOT, dir), { root: TOOLS_ROOT, binary }));
+    const rendered = await mapLimit(jobs, ({ dir, binary }) => render(join(FIXTURE_ROOT, dir), { root: FIXTURE_ROOT, binary }));
     const outputs = new Map(dirs.map((dir) => [dir, rendered.filter((_, i) => jobs[i]!.dir === dir)]));
     for (const [dir, texts] of outputs) {
       expect(texts[0]!.length, dir).toBeGreaterThan(0);
       for (const [i, text] of texts.entries()) expect(text, `${dir} with kustomize ${binaries[i]!.version}`).toBe(texts[0]);
     }
     // The same through the function behind `pnpm check --kustomize-versions`.
-    expect((await compareKustomizeVersions(TOOLS_ROOT, dirs)).findings).toEqual([]);
+    expect((await compareKustomizeVersions(FIXTURE_ROOT, dirs)).findings).toEqual([]);
   }, 300_000);
 
   it("reports an overlay that crashes the older kustomize (a multi-document $patch: delete file)", async () => {

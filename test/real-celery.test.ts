@@ -47,7 +47,7 @@ async function firstEnvironment(): Promise<KubeObject[]> {
   const env = envs.find((e) => readdirSync(join(TOOLS_ROOT, "overlays", e)).includes("kustomization.yaml"));
   if (!env) return [];
   const dirs = [join("overlays", env), ...readdirSync(join(TOOLS_ROOT, "overlays", env), { withFileTypes: true }).filter((e) => e.isDirectory() && readdirSync(join(TOOLS_ROOT, "overlays", env, e.name)).includes("kustomization.yaml")).map((e) => join("overlays", env, e.name))];
-  return (await Promise.all(dirs.map(renderOverlay))).flat();
+  return (await Promise.all(dirs.map((dir) => renderOverlay(dir)))).flat();
 }
 
 /** A value for every Secret key the container reads (the Secrets come from the secret backend, not from git). */

@@ -1,10 +1,11 @@
-// Every rule: a broken fixture proves it fires (with the field path), the clean repository proves
-// it stays quiet. Fixtures are the real rendered overlays with one thing broken by hand.
+// Every rule: a broken fixture proves it fires (with the field path), the clean fixture repository
+// (test/fixtures/ringlet-snapshot) proves it stays quiet. Fixtures are its real rendered overlays with one thing broken by hand.
 import { beforeAll, describe, expect, it } from "vitest";
 import { gatherInputs } from "../tools/check/inputs.ts";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { TOOLS_ROOT, repoPaths } from "../tools/core/paths.ts";
+import { repoPaths } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 import { parseYamlStream, type KubeObject } from "../tools/core/yaml.ts";
 import { appOfAppsRules } from "../tools/rules/app-of-apps.ts";
 import { argocdRules } from "../tools/rules/argocd.ts";
@@ -20,7 +21,7 @@ import type { Rule, RuleContext } from "../tools/rules/types.ts";
 let clean: RuleContext;
 
 beforeAll(async () => {
-  const inputs = await gatherInputs(TOOLS_ROOT, repoPaths(TOOLS_ROOT).spec);
+  const inputs = await gatherInputs(FIXTURE_ROOT, repoPaths(FIXTURE_ROOT).spec);
   expect(inputs.findings).toEqual([]);
   clean = inputs.context!;
 });
@@ -419,7 +420,7 @@ describe("app-of-apps rules fire on broken fixtures", () => {
 describe("crd-list-defaults: custom resources against the defaults of their vendored CRD", () => {
   const COMPARE = "argocd.argoproj.io/compare-options";
   it("reads the defaults ExternalSecret's CRD declares for each data item's remoteRef", () => {
-    const crd = parseYamlStream(readFileSync(join(TOOLS_ROOT, "crds", "external-secrets.io_externalsecrets.yaml"), "utf8"), "crd");
+    const crd = parseYamlStream(readFileSync(join(FIXTURE_ROOT, "crds", "external-secrets.io_externalsecrets.yaml"), "utf8"), "crd");
     const remoteRef = crdDefaults(crd)["external-secrets.io/v1/ExternalSecret"]!.p!.spec!.p!.data!.i!.p!.remoteRef!.p!;
     // The ESO documentation: "Defaults to Default when omitted", "Defaults to None" (twice).
     expect(Object.fromEntries(Object.entries(remoteRef).map(([k, v]) => [k, v.d]))).toEqual({ conversionStrategy: "Default", decodingStrategy: "None", metadataPolicy: "None" });

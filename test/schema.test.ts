@@ -4,6 +4,7 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { beforeAll, describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 import { parseYamlStream, type KubeObject } from "../tools/core/yaml.ts";
 import { schemaRule, validateStrict, type SchemaProblem } from "../tools/rules/schema.ts";
 import type { RenderedObject, RuleContext } from "../tools/rules/types.ts";
@@ -12,7 +13,7 @@ const execFileAsync = promisify(execFile);
 
 /** The real rendered base, through the real kustomize (kubectl kustomize from .tools/). */
 async function render(dir: string): Promise<KubeObject[]> {
-  const { stdout } = await execFileAsync(join(TOOLS_ROOT, ".tools", "kubectl"), ["kustomize", dir], { cwd: TOOLS_ROOT, maxBuffer: 64 * 1024 * 1024 });
+  const { stdout } = await execFileAsync(join(TOOLS_ROOT, ".tools", "kubectl"), ["kustomize", join(FIXTURE_ROOT, dir)], { cwd: FIXTURE_ROOT, maxBuffer: 64 * 1024 * 1024 });
   return parseYamlStream(stdout, `${dir} (rendered)`);
 }
 
@@ -333,8 +334,8 @@ describe("schemaRule", () => {
 describe("strictness canary, one per rendered kind", () => {
   it("flags an unknown field in every kind", async () => {
     const argocd: KubeObject[] = [];
-    for (const f of (await readdir(join(TOOLS_ROOT, "argocd"))).filter((n) => n.endsWith(".yaml") && n !== "kustomization.yaml")) {
-      argocd.push(...parseYamlStream(await readFile(join(TOOLS_ROOT, "argocd", f), "utf8"), f));
+    for (const f of (await readdir(join(FIXTURE_ROOT, "argocd"))).filter((n) => n.endsWith(".yaml") && n !== "kustomization.yaml")) {
+      argocd.push(...parseYamlStream(await readFile(join(FIXTURE_ROOT, "argocd", f), "utf8"), f));
     }
     const byKind = new Map<string, KubeObject>();
     for (const o of [...app, ...data, ...argocd]) byKind.set(`${o.apiVersion}/${o.kind}`, o);

@@ -3,7 +3,8 @@
 // clean repository keeps them quiet (test/rules.test.ts runs every registered rule on it too).
 import { beforeAll, describe, expect, it } from "vitest";
 import { gatherInputs } from "../tools/check/inputs.ts";
-import { TOOLS_ROOT, repoPaths } from "../tools/core/paths.ts";
+import { repoPaths } from "../tools/core/paths.ts";
+import { FIXTURE_ROOT } from "./support/repo.ts";
 import type { KubeObject } from "../tools/core/yaml.ts";
 import { declaredHosts, hostDeclared, hostRules } from "../tools/rules/hosts.ts";
 import { containerImages, imageRules } from "../tools/rules/images.ts";
@@ -15,7 +16,7 @@ import type { Environment } from "../tools/spec/schema.ts";
 let clean: RuleContext;
 
 beforeAll(async () => {
-  const inputs = await gatherInputs(TOOLS_ROOT, repoPaths(TOOLS_ROOT).spec);
+  const inputs = await gatherInputs(FIXTURE_ROOT, repoPaths(FIXTURE_ROOT).spec);
   expect(inputs.findings).toEqual([]);
   clean = inputs.context!;
 });

@@ -11,7 +11,7 @@ import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { parseYamlStream, type KubeObject } from "../tools/core/yaml.ts";
-import { cleanEnv, TSX_LOADER } from "./support/repo.ts";
+import { cleanEnv, FIXTURE_ROOT, TSX_LOADER } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 const dirs: string[] = [];
@@ -260,7 +260,7 @@ async function fixture(files: Record<string, string> = {}, spec = SPEC): Promise
     await writeFile(join(dir, path), content);
   }
   // The custom resources are validated against their vendored CRDs, as in a fork.
-  await cp(join(TOOLS_ROOT, "crds"), join(dir, "crds"), { recursive: true });
+  await cp(join(FIXTURE_ROOT, "crds"), join(dir, "crds"), { recursive: true });
   return dir;
 }
 

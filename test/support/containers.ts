@@ -4,14 +4,14 @@
 // ConfigMaps; secretKeyRef values supplied by the test), its uid and gid, its volumes (temp
 // directories, ConfigMap files), and the address of the server it talks to.
 import { spawn } from "node:child_process";
-import { readdirSync, readFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { chmod, chown, mkdir, mkdtemp, writeFile } from "node:fs/promises";
 import { createServer } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { TOOLS_ROOT } from "../../tools/core/paths.ts";
 import { run } from "../../tools/core/process.ts";
-import { parseYamlStream, type KubeObject } from "../../tools/core/yaml.ts";
+import { parseYaml, parseYamlStream, type KubeObject } from "../../tools/core/yaml.ts";
 import { render } from "../../tools/render/kustomize.ts";
 
 export type Any = Record<string, any>;
@@ -30,10 +30,72 @@ export interface Container {
   startupProbe?: Any;
 }
 
-/** The rendered objects of an overlay (the application and its data layer), through the project's render and parse modules. */
-export async function renderOverlay(dir: string): Promise<KubeObject[]> {
-  return parseYamlStream(await render(join(TOOLS_ROOT, dir)), `kustomize build ${dir}`);
+/** The rendered objects of one overlay of this repository, through the project's render and parse modules. */
+export async function renderOverlay(dir: string, root = TOOLS_ROOT): Promise<KubeObject[]> {
+  return parseYamlStream(await render(join(root, dir), { root }), `kustomize build ${dir}`);
 }
+
+/**
+ * Every environment of the repository's spec, in its order, with what all of its overlays render:
+ * overlays/<env> and each overlay directly under it (other layers, clusters), without duplicates.
+ * Generic on purpose (test/fixtures/README.md): no environment, layer or object name is assumed.
+ */
+export async function renderEnvironments(root = TOOLS_ROOT): Promise<Map<string, KubeObject[]>> {
+  const spec = parseYaml(readFileSync(join(root, "overlays", "environments.yaml"), "utf8"), "overlays/environments.yaml") as { environments?: Record<string, unknown> };
+  const out = new Map<string, KubeObject[]>();
+  await Promise.all(
+    Object.keys(spec.environments ?? {}).map(async (env) => {
+      const dir = join("overlays", env);
+      const subs = readdirSync(join(root, dir), { withFileTypes: true })
+        .filter((d) => d.isDirectory() && existsSync(join(root, dir, d.name, "kustomization.yaml")))
+        .map((d) => join(dir, d.name));
+      const seen = new Set<string>();
+      const objects: KubeObject[] = [];
+      for (const rendered of await Promise.all([dir, ...subs].map((d) => renderOverlay(d, root)))) {
+        for (const o of rendered) {
+          const key = `${o.apiVersion}/${o.kind}/${o.metadata?.namespace ?? ""}/${o.metadata?.name ?? ""}`;
+          if (!seen.has(key)) objects.push(o);
+          seen.add(key);
+        }
+      }
+      out.set(env, objects);
+    }),
+  );
+  return new Map(Object.keys(spec.environments ?? {}).map((env) => [env, out.get(env)!]));
+}
+
+/** Every container (init containers first) of every workload, with its workload. */
+export function containersOf(objects: KubeObject[]): { workload: KubeObject; c: Container }[] {
+  return objects.flatMap((workload) => {
+    const pod = workload.spec ? podSpec(workload) : undefined;
+    if (!pod) return [];
+    return [...(pod.initContainers ?? []), ...(pod.containers ?? [])].map((c: Container) => ({ workload, c }));
+  });
+}
+
+/** Does the container's own command (command + args, not its probes) mention `program`? */
+export function runs(c: Container, program: string): boolean {
+  const words = [...(c.command ?? []), ...(c.args ?? [])].join(" ").split(/[\s'"`;&|()=]+/);
+  return words.some((w) => w === program || w.endsWith(`/${program}`));
+}
+
+/**
+ * Secret values for every secretKeyRef the objects make ("<secret>/<key>"), by what the key holds:
+ * a user name, a password, or anything else.
+ */
+export function testSecrets(objects: KubeObject[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (const { c } of containersOf(objects)) {
+    for (const e of c.env ?? []) {
+      const ref = e.valueFrom?.secretKeyRef as { name: string; key: string } | undefined;
+      if (!ref) continue;
+      out[`${ref.name}/${ref.key}`] = /user/i.test(ref.key) ? TEST_DB_USER : /pass/i.test(ref.key) ? TEST_DB_PASSWORD : "not-a-real-value";
+    }
+  }
+  return out;
+}
+export const TEST_DB_USER = "app_user";
+export const TEST_DB_PASSWORD = "s3cret-for-tests";
 
 export function find(objects: KubeObject[], kind: string, name: string): KubeObject {
   const found = objects.find((o) => o.kind === kind && o.metadata?.name === name);
@@ -216,7 +278,7 @@ export async function ownedDir(uid: number, gid: number, prefix: string, mode = 
 
 /** A directory of small executables placed first on PATH. */
 export async function shimDir(shims: Record<string, string>): Promise<string> {
-  const dir = await mkdtemp(join(tmpdir(), "ringlet-shim-"));
+  const dir = await mkdtemp(join(tmpdir(), "repo-test-shim-"));
   await chmod(dir, 0o755);
   for (const [name, script] of Object.entries(shims)) {
     await writeFile(join(dir, name), script, { mode: 0o755 });

@@ -1,15 +1,14 @@
-// A real git repository for tests: a temp copy of this repository's tracked files, committed on
-// main, with a bare repository as its origin. No mocks: the tools run real git against it.
+// A real git repository for tests: a temp copy of a fixture repository (test/fixtures/<name>, never
+// this repository's own configuration: a fork edits that, issue 10.7), committed on main, with a
+// bare repository as its origin. No mocks: the tools run real git against it.
 import { execFile } from "node:child_process";
-import { mkdir, mkdtemp, readFile, rm, writeFile, copyFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { pathToFileURL } from "node:url";
 import { promisify } from "node:util";
 import { afterAll } from "vitest";
 import { TOOLS_ROOT } from "../../tools/core/paths.ts";
-import { planImageEdit } from "../../tools/edit/kustomization.ts";
-import { parseSpec } from "../../tools/spec/load.ts";
 
 const exec = promisify(execFile);
 
@@ -41,45 +40,20 @@ export function cleanEnv(extra: NodeJS.ProcessEnv = {}): NodeJS.ProcessEnv {
   return { ...env, NO_COLOR: "1", GITOPS_QUIET: "1", GIT_CONFIG_GLOBAL: "/dev/null", GIT_CONFIG_NOSYSTEM: "1", ...extra };
 }
 
-const INPUTS = ["base", "components", "overlays", "argocd", "crds"];
+/** The fixture repositories (test/fixtures/README.md). */
+export const FIXTURES = join(TOOLS_ROOT, "test", "fixtures");
+/** The default fixture: a snapshot of Ringlet's layout, every overlay at FIXTURE_TAG. */
+export const FIXTURE_ROOT = join(FIXTURES, "ringlet-snapshot");
 
-/** The tag every overlay runs in a test repository, whatever this repository runs today. */
+/** The tag every overlay of the fixture runs. */
 export const FIXTURE_TAG = "v1.0.0";
 
-/**
- * Tests assert on a known starting point: every overlay at FIXTURE_TAG, so that this
- * repository's own deploys (a bump on main) never change what the tests expect.
- */
-async function pinImageTags(root: string): Promise<void> {
-  const specText = await readFile(join(root, "overlays", "environments.yaml"), "utf8").catch(() => undefined);
-  if (specText === undefined) return;
-  const spec = parseSpec(specText, "overlays/environments.yaml");
-  for (const env of Object.keys(spec.environments)) {
-    const file = join(root, "overlays", env, "kustomization.yaml");
-    let text = await readFile(file, "utf8").catch(() => undefined);
-    if (text === undefined) continue;
-    for (const image of spec.images) text = planImageEdit(text, file, image.name, { newTag: FIXTURE_TAG }).text;
-    await writeFile(file, text);
-  }
-}
-
-/**
- * `from`: a folder of this repository laid out as a repository of its own (examples/<name>): its
- * tracked files become the temp repository's root.
- */
-export async function createTestRepo(options: { files?: string[]; from?: string } = {}): Promise<TestRepo> {
+export async function createTestRepo(options: { fixture?: string } = {}): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-test-"));
   const root = join(dir, "work");
   const origin = join(dir, "origin.git");
   const run = async (cwd: string, args: string[]) => (await exec("git", args, { cwd, env: cleanEnv() })).stdout;
-  const prefix = options.from ? `${options.from.replace(/\/+$/, "")}/` : "";
-  const listed = (await exec("git", ["ls-files", "--", ...(options.files ?? INPUTS).map((f) => prefix + f)], { cwd: TOOLS_ROOT })).stdout.split("\n").filter(Boolean);
-  for (const file of listed) {
-    const target = join(root, file.slice(prefix.length));
-    await mkdir(dirname(target), { recursive: true });
-    await copyFile(join(TOOLS_ROOT, file), target);
-  }
-  await pinImageTags(root);
+  await cp(options.fixture ?? FIXTURE_ROOT, root, { recursive: true, verbatimSymlinks: true });
   await mkdir(origin, { recursive: true });
   await run(origin, ["init", "--quiet", "--bare", "-b", "main"]);
   await run(root, ["init", "--quiet", "-b", "main"]);
@@ -130,13 +104,13 @@ export async function createTestRepo(options: { files?: string[]; from?: string 
  * For a test file that makes several repositories: returns a factory whose repositories are all
  * removed after the file's tests (registers the afterAll itself).
  */
-export function testRepos(options: { from?: string } = {}): () => Promise<TestRepo> {
+export function testRepos(): () => Promise<TestRepo> {
   const repos: TestRepo[] = [];
   afterAll(async () => {
     await Promise.all(repos.splice(0).map((r) => r.cleanup()));
   });
   return async () => {
-    const repo = await createTestRepo(options);
+    const repo = await createTestRepo();
     repos.push(repo);
     return repo;
   };

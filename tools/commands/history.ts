@@ -1,5 +1,5 @@
 import type { Command } from "../cli.ts";
-import { UsageError } from "../core/errors.ts";
+import { UsageError, unknownName } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { environmentHistory, historyJson, historyText } from "../ops/history.ts";
 import { environmentArgument, loadSpec } from "../spec/load.ts";
@@ -26,7 +26,7 @@ export const historyCommand: Command = {
     let images: string[] | undefined;
     if (typeof ctx.values.image === "string") {
       const names = spec.images.map((i) => i.name);
-      if (!names.includes(ctx.values.image)) throw new UsageError(`unknown image "${ctx.values.image}"; images: ${names.join(", ")}`);
+      if (!names.includes(ctx.values.image)) throw new UsageError(unknownName("image", ctx.values.image, names));
       images = [ctx.values.image];
     }
     const report = await environmentHistory(ctx.root, spec, env, { ref: typeof ctx.values.ref === "string" ? ctx.values.ref : undefined, limit, images });

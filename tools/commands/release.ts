@@ -2,7 +2,7 @@
 import { appendFile, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Command, CommandContext } from "../cli.ts";
-import { PreconditionError, ToolError, UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { PreconditionError, ToolError, UsageError, ValidationError, type Problem, unknownName, didYouMean } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { githubToken } from "../core/secrets.ts";
 import { progress } from "../core/term.ts";
@@ -258,7 +258,7 @@ function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFil
   const wanted = ctx.values.image;
   if (typeof wanted === "string") {
     if (!names.includes(wanted)) {
-      problems.push({ file: specFile, path: "images", message: `unknown image ${JSON.stringify(wanted)}; images: ${names.join(", ")}`, usage: true });
+      problems.push({ file: specFile, path: "images", message: unknownName("image", wanted, names), usage: true });
       return [];
     }
     return [wanted];
@@ -297,7 +297,7 @@ async function stageOrderProblems(root: string, spec: Spec, env: string, targets
 
 function envProblem(spec: Spec, env: string, specFile: string, flag: string): Problem | undefined {
   if (Object.hasOwn(spec.environments, env)) return undefined;
-  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag}); environments: ${Object.keys(spec.environments).join(", ")}`, usage: true };
+  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag})${didYouMean(env, Object.keys(spec.environments))}; environments: ${Object.keys(spec.environments).join(", ")}`, usage: true };
 }
 
 export const bumpImageCommand: Command = {

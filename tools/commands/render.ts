@@ -2,7 +2,7 @@ import { join } from "node:path";
 import type { Command } from "../cli.ts";
 import { repoPaths } from "../core/paths.ts";
 import { render } from "../render/kustomize.ts";
-import { UsageError } from "../core/errors.ts";
+import { UsageError, unknownName } from "../core/errors.ts";
 import { environmentArgument, loadSpec } from "../spec/load.ts";
 import { layerNames, overlayDir, primaryLayer } from "../spec/model.ts";
 
@@ -20,7 +20,7 @@ export const renderCommand: Command = {
     const env = environmentArgument(spec, ctx.positionals);
     const layer = (ctx.values.layer as string | undefined) ?? (ctx.values.data ? "data" : primaryLayer(spec).name);
     if (ctx.values.layer !== undefined && ctx.values.data) throw new UsageError("--data is --layer data: give one of them");
-    if (!layerNames(spec).includes(layer)) throw new UsageError(`unknown layer "${layer}"; layers: ${layerNames(spec).join(", ")}`);
+    if (!layerNames(spec).includes(layer)) throw new UsageError(unknownName("layer", layer, layerNames(spec)));
     ctx.stdout(await render(join(ctx.root, overlayDir(spec, env, layer)), { root: ctx.root }));
     return 0;
   },

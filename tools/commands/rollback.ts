@@ -4,7 +4,7 @@
 // rollback from the Argo CD UI it is recorded in git, works under auto-sync, and is a forward
 // sync: the PreSync hook runs (the pull-request body says so).
 import type { Command } from "../cli.ts";
-import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { UsageError, ValidationError, type Problem, unknownName } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import type { ImageRef } from "../edit/kustomization.ts";
 import { environmentHistory, kustomizationFile, refLabel, type TagChange } from "../ops/history.ts";
@@ -52,10 +52,10 @@ export const rollbackCommand: Command = {
     const steps = stepsText === undefined ? 1 : Number(stepsText);
 
     const problems: Problem[] = [];
-    if (!spec.environments[env]) problems.push({ file: SPEC_FILE, path: "environments", message: `unknown environment ${JSON.stringify(env)}; environments: ${Object.keys(spec.environments).join(", ")}` });
+    if (!spec.environments[env]) problems.push({ file: SPEC_FILE, path: "environments", message: unknownName("environment", env, Object.keys(spec.environments)) });
     const names = spec.images.map((i) => i.name);
     const wanted = typeof ctx.values.image === "string" ? ctx.values.image : undefined;
-    if (wanted !== undefined && !names.includes(wanted)) problems.push({ file: SPEC_FILE, path: "images", message: `unknown image ${JSON.stringify(wanted)}; images: ${names.join(", ")}` });
+    if (wanted !== undefined && !names.includes(wanted)) problems.push({ file: SPEC_FILE, path: "images", message: unknownName("image", wanted, names) });
     const target = to === undefined ? undefined : parseTarget(to, undefined);
     for (const message of target?.problems ?? []) problems.push({ file: "<arguments>", path: "--to", message });
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));

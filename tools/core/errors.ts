@@ -93,3 +93,44 @@ export function exitCodeFor(error: unknown): number {
   if (error instanceof ValidationError && error.problems.some((p) => p.usage)) return EXIT.usage;
   return EXIT.failure;
 }
+
+/** Edit distance with adjacent transpositions (optimal string alignment): "hsot" is 1 from "host". */
+function distance(a: string, b: string): number {
+  const d = Array.from({ length: a.length + 1 }, (_, i) => [i, ...Array<number>(b.length).fill(0)]);
+  for (let j = 1; j <= b.length; j++) d[0]![j] = j;
+  for (let i = 1; i <= a.length; i++) {
+    for (let j = 1; j <= b.length; j++) {
+      const cost = a[i - 1] === b[j - 1] ? 0 : 1;
+      d[i]![j] = Math.min(d[i - 1]![j]! + 1, d[i]![j - 1]! + 1, d[i - 1]![j - 1]! + cost);
+      if (i > 1 && j > 1 && a[i - 1] === b[j - 2] && a[i - 2] === b[j - 1]) d[i]![j] = Math.min(d[i]![j]!, d[i - 2]![j - 2]! + 1);
+    }
+  }
+  return d[a.length]![b.length]!;
+}
+
+/**
+ * The candidate a mistyped name most likely meant: the same ignoring case, or the closest within a
+ * third of its length (at least one edit); undefined when nothing is that close.
+ */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  const lower = name.toLowerCase();
+  const same = candidates.find((c) => c.toLowerCase() === lower);
+  if (same !== undefined) return same;
+  let best: { c: string; d: number } | undefined;
+  for (const c of candidates) {
+    const d = distance(lower, c.toLowerCase());
+    if (!best || d < best.d) best = { c, d };
+  }
+  return best && best.d <= Math.max(1, Math.floor(Math.max(name.length, best.c.length) / 3)) ? best.c : undefined;
+}
+
+/** ` (did you mean "x"?)` when a candidate is close, else "". */
+export function didYouMean(name: string, candidates: readonly string[]): string {
+  const c = closest(name, candidates);
+  return c === undefined ? "" : ` (did you mean ${JSON.stringify(c)}?)`;
+}
+
+/** `unknown <what> "<name>" (did you mean "x"?); <plural>: a, b`: the one message for a name that matches nothing. */
+export function unknownName(what: string, name: string, candidates: readonly string[], plural = `${what}s`): string {
+  return `unknown ${what} ${JSON.stringify(name)}${didYouMean(name, candidates)}; ${plural}: ${candidates.length ? candidates.join(", ") : "(none)"}`;
+}

@@ -11,7 +11,7 @@ import { createGitHubClient, redact, resolveRepository } from "../github/client.
 import { listOpenPullRequests } from "../github/pull-request.ts";
 import { branchPrefix } from "../release/plan.ts";
 import { HOLDS_FILE, parseHolds } from "../release/holds.ts";
-import { parseSpec } from "../spec/load.ts";
+import { parseSpecWithLines } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
 
 const SPEC_FILE = "overlays/environments.yaml";
@@ -120,7 +120,7 @@ export async function environmentStatus(root: string, workingSpec: Spec, options
   // The environments and images are those of the revision whose overlays are read: a spec edited
   // in the working tree (an environment added, not yet merged) must not be read against main's overlays.
   const specText = (await showFiles(root, [`${revision.commit}:${SPEC_FILE}`]))[0];
-  const spec = specText === undefined ? workingSpec : parseSpec(specText, `${SPEC_FILE} (${revision.name})`);
+  const spec = specText === undefined ? workingSpec : await parseSpecWithLines(specText, `${SPEC_FILE} (${revision.name})`);
   const envs = Object.keys(spec.environments);
   const images = spec.images.map((i) => i.name);
   const token = githubToken(options.env);

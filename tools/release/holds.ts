@@ -11,7 +11,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { z } from "zod";
-import { ValidationError, type Problem } from "../core/errors.ts";
+import { ValidationError, type Problem, unknownName } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { withLines } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
@@ -43,8 +43,8 @@ export async function parseHolds(text: string, spec: Spec, file = HOLDS_FILE): P
   const envs = Object.keys(spec.environments);
   const images = spec.images.map((i) => i.name);
   holds.forEach((hold, i) => {
-    if (!spec.environments[hold.environment]) problems.push({ file, path: `holds[${i}].environment`, message: `unknown environment ${JSON.stringify(hold.environment)}; environments: ${envs.join(", ")}` });
-    if (hold.image !== undefined && !images.includes(hold.image)) problems.push({ file, path: `holds[${i}].image`, message: `unknown image ${JSON.stringify(hold.image)}; images: ${images.join(", ")}` });
+    if (!spec.environments[hold.environment]) problems.push({ file, path: `holds[${i}].environment`, message: unknownName("environment", hold.environment, envs) });
+    if (hold.image !== undefined && !images.includes(hold.image)) problems.push({ file, path: `holds[${i}].image`, message: unknownName("image", hold.image, images) });
   });
   if (problems.length) throw new ValidationError(await withLines(problems, text));
   const located = await withLines(holds.map((_, i) => ({ file, path: `holds[${i}]`, message: "" })), text);

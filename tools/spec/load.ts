@@ -1,7 +1,8 @@
 import { readFile } from "node:fs/promises";
 import { relative } from "node:path";
 import type { z } from "zod";
-import { UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { didYouMean, unknownName, UsageError, ValidationError, type Problem } from "../core/errors.ts";
+import { specJsonSchema } from "./reference.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { declaredHosts, fillTemplate, managedSettings, primaryHost } from "./model.ts";
 import { specSchema, type Spec } from "./schema.ts";
@@ -13,8 +14,87 @@ function pathOf(path: readonly PropertyKey[]): string {
   return path.map((p) => (typeof p === "number" ? `[${p}]` : String(p))).join(".").replace(/\.\[/g, "[");
 }
 
-function zodProblems(file: string, error: z.ZodError): Problem[] {
-  return error.issues.map((issue) => ({ file, path: pathOf(issue.path), message: issue.message }));
+type Issue = z.core.$ZodIssue;
+
+function valueAt(raw: unknown, path: readonly PropertyKey[]): unknown {
+  let at = raw;
+  for (const p of path) at = at && typeof at === "object" ? (at as Record<PropertyKey, unknown>)[p] : undefined;
+  return at;
+}
+
+/** The value the user wrote, echoed in the message: `; got "automatic"` (scalars only, cut at 60 characters). */
+function got(value: unknown): string {
+  if (value === null || ["string", "number", "boolean"].includes(typeof value)) {
+    const text = JSON.stringify(value);
+    return `; got ${text.length > 60 ? `${text.slice(0, 57)}..."` : text}`;
+  }
+  if (Array.isArray(value)) return "; got a list";
+  if (value && typeof value === "object") return "; got a mapping";
+  return "";
+}
+
+/**
+ * zod's issues as problems a user can act on (issue 10.10): an unknown key with the key it most
+ * likely meant and the keys allowed there; a wrong value echoed, with the nearest allowed option;
+ * a missing key said to be missing; a union (`replicas: {min, max}` or a number) reported through
+ * the branch that got furthest, not as "Invalid input". Every issue, in one pass.
+ */
+function zodProblems(file: string, error: z.ZodError, raw: unknown): Problem[] {
+  const out: Problem[] = [];
+  const visit = (issue: Issue, base: readonly PropertyKey[]) => {
+    const path = [...base, ...issue.path];
+    const value = valueAt(raw, path);
+    if (issue.code === "unrecognized_keys") {
+      const known = keysAt(path);
+      for (const key of issue.keys) {
+        const hint = known.length ? `${didYouMean(key, known)} (keys here: ${known.join(", ")})` : "";
+        out.push({ file, path: pathOf([...path, key]), message: `unknown key ${JSON.stringify(key)}${hint}` });
+      }
+      return;
+    }
+    if (issue.code === "invalid_union") {
+      const discriminator = (issue as { options?: unknown[]; discriminator?: string }).options;
+      if (discriminator) {
+        const options = discriminator.map(String);
+        out.push({ file, path: pathOf(path), message: `${value === undefined ? "missing; " : ""}expected one of ${options.map((o) => JSON.stringify(o)).join(", ")}${got(value)}${typeof value === "string" ? didYouMean(value, options) : ""}` });
+        return;
+      }
+      // The branch that got furthest into the value is the one the user meant.
+      const branches = issue.errors.filter((b) => b.length);
+      const depth = (b: Issue[]) => Math.max(...b.map((i) => i.path.length));
+      const best = branches.sort((x, y) => depth(y) - depth(x))[0];
+      if (best && depth(best) > 0) {
+        for (const inner of best) visit(inner, path);
+        return;
+      }
+    }
+    if (value === undefined && valueAt(raw, path.slice(0, -1)) !== undefined && (issue.code === "invalid_type" || issue.code === "invalid_value")) {
+      const expected = issue.code === "invalid_type" ? issue.expected : `one of ${issue.values.map((v) => JSON.stringify(v)).join(", ")}`;
+      out.push({ file, path: pathOf(path), message: `missing: required here (expected ${expected})` });
+      return;
+    }
+    let message = issue.message.replace(/^Invalid input: /, "");
+    if (issue.code === "invalid_value" && typeof value === "string") message += `${got(value)}${didYouMean(value, issue.values.map(String))}`;
+    else message += got(value);
+    out.push({ file, path: pathOf(path), message });
+  };
+  for (const issue of error.issues) visit(issue, []);
+  return out;
+}
+
+/** The keys the schema allows at `path` (every variant's, for a union), from the spec's JSON Schema. */
+function keysAt(path: readonly PropertyKey[]): string[] {
+  type Node = { properties?: Record<string, Node>; additionalProperties?: boolean | Node; items?: Node; anyOf?: Node[]; oneOf?: Node[] };
+  let nodes: Node[] = [specJsonSchema() as Node];
+  const expand = (n: Node): Node[] => [n, ...(n.anyOf ?? []).flatMap(expand), ...(n.oneOf ?? []).flatMap(expand)];
+  for (const seg of path) {
+    nodes = nodes.flatMap(expand).flatMap((n) => {
+      if (typeof seg === "number") return n.items ? [n.items] : [];
+      if (n.properties?.[String(seg)]) return [n.properties[String(seg)]!];
+      return n.additionalProperties && typeof n.additionalProperties === "object" ? [n.additionalProperties] : [];
+    });
+  }
+  return [...new Set(nodes.flatMap(expand).flatMap((n) => Object.keys(n.properties ?? {})))];
 }
 
 /** Rules across fields that a schema of single fields cannot say; every problem is returned. */
@@ -23,7 +103,7 @@ export function specProblems(spec: Spec, file: string): Problem[] {
   const add = (path: string, message: string) => problems.push({ file, path, message });
   const layers = spec.layers.map((l) => l.name);
   const knownLayer = (path: string, layer: string) => {
-    if (!layers.includes(layer)) add(path, `unknown layer "${layer}"; layers: ${layers.join(", ")}`);
+    if (!layers.includes(layer)) add(path, unknownName("layer", layer, layers));
   };
   const primaries = spec.layers.filter((l) => l.images);
   if (primaries.length !== 1) add("layers", `exactly one layer must have images: true (the primary: its overlay holds the image tags); found ${primaries.length}`);
@@ -60,7 +140,7 @@ export function specProblems(spec: Spec, file: string): Problem[] {
     for (const [service, mode] of Object.entries(env.data)) {
       const declared = spec.data[service];
       if (!declared) {
-        add(`${at}.data.${service}`, `unknown data service; declared in data: ${Object.keys(spec.data).join(", ") || "(none)"}`);
+        add(`${at}.data.${service}`, `${unknownName("data service", service, Object.keys(spec.data), "declared in data")}`);
         continue;
       }
       if (mode.mode !== "managed") continue;
@@ -78,7 +158,7 @@ export function specProblems(spec: Spec, file: string): Problem[] {
       const cat = `${at}.components.${name}`;
       const component = spec.components[name];
       if (!component) {
-        add(cat, `unknown component; declared components: ${Object.keys(spec.components).join(", ")}`);
+        add(cat, unknownName("component", name, Object.keys(spec.components), "declared components"));
         continue;
       }
       if (settings.resources && !component.container) add(`${cat}.resources`, `components.${name} names no container whose resources to set`);
@@ -190,7 +270,7 @@ export function parseSpec(text: string, file: string): Spec {
   if (!parsed.success || legacy.length) {
     // The v1 forms are named once, with what replaces them; zod's issues under them would only repeat it.
     const under = (p: Problem) => legacy.some((l) => p.path === l.path || p.path.startsWith(`${l.path}.`) || l.path.startsWith(`${p.path}.`) || (l.path.startsWith("components.") && p.path === l.path.replace(/\.(kind|workload)$/, ".workload")));
-    const zod = parsed.success ? [] : zodProblems(file, parsed.error).filter((p) => !under(p));
+    const zod = parsed.success ? [] : zodProblems(file, parsed.error, raw).filter((p) => !under(p));
     throw new ValidationError([...legacy, ...zod]);
   }
   const spec = parsed.data;
@@ -206,6 +286,16 @@ export function parseSpec(text: string, file: string): Spec {
   const problems = specProblems(spec, file);
   if (problems.length) throw new ValidationError(problems);
   return spec;
+}
+
+/** parseSpec for text that is not on disk (a spec at a git revision): the same problems, each with its line. */
+export async function parseSpecWithLines(text: string, file: string): Promise<Spec> {
+  try {
+    return parseSpec(text, file);
+  } catch (error) {
+    if (error instanceof ValidationError) throw new ValidationError(await withLines(error.problems, text));
+    throw error;
+  }
 }
 
 export async function loadSpec(specFile: string, root: string): Promise<Spec> {
@@ -229,6 +319,6 @@ export function environmentArgument(spec: Spec, positionals: string[]): string {
   const envs = Object.keys(spec.environments);
   const [env, ...extra] = positionals;
   if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
-  if (!Object.hasOwn(spec.environments, env)) throw new UsageError(`unknown environment "${env}"; environments: ${envs.join(", ")}`);
+  if (!Object.hasOwn(spec.environments, env)) throw new UsageError(unknownName("environment", env, envs));
   return env;
 }
