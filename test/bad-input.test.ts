@@ -24,7 +24,9 @@ const SPEC_TEXT = readFileSync(join(FIXTURE_ROOT, SPEC), "utf8");
 /** 1-based line of the only line of the spec that starts with `text`: what an error must point at. */
 function specLine(text: string, replaced = SPEC_TEXT): number {
   const lines = replaced.split("\n");
-  const found = lines.flatMap((l, i) => (l.trimStart().startsWith(text) ? [i + 1] : []));
+  // A top-level key first (`images:` is also a layer's `images: true` in the v2 spec).
+  const top = lines.flatMap((l, i) => (l.startsWith(text) ? [i + 1] : []));
+  const found = top.length === 1 ? top : lines.flatMap((l, i) => (l.trimStart().startsWith(text) ? [i + 1] : []));
   if (found.length !== 1) throw new Error(`fixture: ${JSON.stringify(text)} must occur once in the spec`);
   return found[0]!;
 }

@@ -232,8 +232,8 @@ describe("after a bump of dev and a promotion to staging", () => {
     const lines = result.stdout.split("\n");
     const at = (re: RegExp) => lines.findIndex((l) => re.test(l));
     // Manual Applications share the root's last wave (argocd/manual-blocks-root); data first by layer.
-    const dataHeader = at(/^1\/2 +ringlet-prod-data +overlays\/prod\/data +\(Application sync wave 1, manual sync\)$/);
-    const appHeader = at(/^2\/2 +ringlet-prod +overlays\/prod +\(Application sync wave 1, manual sync\)$/);
+    const dataHeader = at(/^1\/2 +ringlet-prod-data +overlays\/prod\/data +\(to server https:\/\/kubernetes\.default\.svc, Application sync wave 1, manual sync\)$/);
+    const appHeader = at(/^2\/2 +ringlet-prod +overlays\/prod +\(to server https:\/\/kubernetes\.default\.svc, Application sync wave 1, manual sync\)$/);
     expect(dataHeader).toBeGreaterThanOrEqual(0);
     expect(appHeader).toBeGreaterThan(dataHeader);
     expect(lines.slice(dataHeader, appHeader).join("\n")).toMatch(/separate Application and a separate sync, in the same wave under the root Application \(sync it before ringlet-prod when it changed\)/);
@@ -314,12 +314,13 @@ describe("after a bump of dev and a promotion to staging", () => {
     expect(Object.keys(plan)).toEqual(["environment", "applications", "findings"]);
     expect(plan.environment).toBe("dev");
     const [data, app] = plan.applications as Obj[];
-    expect(Object.keys(data!)).toEqual(["name", "path", "layer", "syncWave", "automated", "steps", "onFailure", "skipped", "hookInputs", "manualSync"]);
-    expect({ ...data!, steps: undefined }).toEqual({ name: "ringlet-dev-data", path: "overlays/dev/data", layer: "data", syncWave: -1, automated: true, steps: undefined, onFailure: [], skipped: [], hookInputs: [], manualSync: null });
+    expect(Object.keys(data!)).toEqual(["name", "path", "destination", "layer", "syncWave", "automated", "steps", "onFailure", "skipped", "hookInputs", "manualSync"]);
+    expect({ ...data!, steps: undefined }).toEqual({ name: "ringlet-dev-data", path: "overlays/dev/data", destination: "server https://kubernetes.default.svc", layer: "data", syncWave: -1, automated: true, steps: undefined, onFailure: [], skipped: [], hookInputs: [], manualSync: null });
     // The migration hook reads only what the data Application, synced before, provides.
     expect({ ...app!, steps: undefined }).toEqual({
       name: "ringlet-dev",
       path: "overlays/dev",
+      destination: "server https://kubernetes.default.svc",
       layer: "app",
       syncWave: 0,
       automated: true,

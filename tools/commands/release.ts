@@ -19,6 +19,7 @@ import type { ImageRef } from "../edit/kustomization.ts";
 import { branchPrefix, currentRefs, imageList, parseTarget, resolveImages, planRelease, refText, shortImageName, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
+import { findStage, nextGroup, previousGroup, stageIds, stages, stagesOf, type Stage } from "../spec/stages.ts";
 
 const COMMON_HELP =
   "      --dry-run          print what would change, with the rendered-manifest diff; write nothing\n" +
@@ -298,31 +299,38 @@ function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFil
  * the previous stage runs or to an older version, not to a tag the previous stage has not run.
  */
 async function stageOrderProblems(root: string, spec: Spec, env: string, targets: { image: string; ref: ImageRef }[]): Promise<Problem[]> {
-  const order = Object.keys(spec.environments);
-  const at = order.indexOf(env);
-  if (at <= 0) return [];
-  const prev = order[at - 1]!;
+  // The previous group: the stage before, or every cluster of the previous wave (tools/spec/stages.ts).
+  const previous = previousGroup(spec, env);
+  if (!previous.length) return [];
+  const order = stageIds(spec);
   const file = `overlays/${env}/kustomization.yaml`;
-  const running = await currentRefs(root, spec, prev, targets.map((t) => t.image));
   const problems: Problem[] = [];
-  for (const [i, target] of targets.entries()) {
-    const theirs = running[i]!.ref;
-    if (theirs.newTag === target.ref.newTag && (target.ref.digest === undefined || theirs.digest === target.ref.digest)) continue;
-    const order_ = target.ref.newTag && theirs.newTag ? compareSemver(target.ref.newTag, theirs.newTag) : undefined;
-    if (order_ !== undefined && order_ < 0) continue;
-    const why = order_ !== undefined && order_ > 0 ? "ahead of the previous stage" : "which the previous stage does not run";
-    problems.push({
-      file,
-      path: "images",
-      message: `${env} would run ${target.image} ${refText(target.ref)}, ${why}, ${prev} (${refText(theirs)}): new tags land in ${order[0]} and are promoted in order (${order.join(" → ")}); bump ${order[0]} and promote, or pass --force`,
-    });
+  for (const prev of previous) {
+    const running = await currentRefs(root, spec, prev.id, targets.map((t) => t.image));
+    for (const [i, target] of targets.entries()) {
+      const theirs = running[i]!.ref;
+      if (theirs.newTag === target.ref.newTag && (target.ref.digest === undefined || theirs.digest === target.ref.digest)) continue;
+      const order_ = target.ref.newTag && theirs.newTag ? compareSemver(target.ref.newTag, theirs.newTag) : undefined;
+      if (order_ !== undefined && order_ < 0) continue;
+      const why = order_ !== undefined && order_ > 0 ? "ahead of the previous stage" : "which the previous stage does not run";
+      problems.push({
+        file,
+        path: "images",
+        message: `${env} would run ${target.image} ${refText(target.ref)}, ${why}, ${prev.id} (${refText(theirs)}): new tags land in ${order[0]} and are promoted in order (${order.join(" → ")}); bump ${order[0]} and promote, or pass --force`,
+      });
+    }
   }
   return problems;
 }
 
 function envProblem(spec: Spec, env: string, specFile: string, flag: string): Problem | undefined {
-  if (Object.hasOwn(spec.environments, env)) return undefined;
-  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag})${didYouMean(env, Object.keys(spec.environments))}; environments: ${Object.keys(spec.environments).join(", ")}`, usage: true };
+  if (findStage(spec, env)) return undefined;
+  const ids = stageIds(spec);
+  if (Object.hasOwn(spec.environments, env)) {
+    const own = stagesOf(spec, env).map((s) => `${s.id} (wave ${s.wave})`);
+    return { file: specFile, path: `environments.${env}.clusters`, message: `${env} runs on several clusters (${flag}): name one of its stages: ${own.join(", ")}`, usage: true };
+  }
+  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag})${didYouMean(env, ids)}; environments: ${ids.join(", ")}`, usage: true };
 }
 
 export const bumpImageCommand: Command = {
@@ -340,7 +348,7 @@ export const bumpImageCommand: Command = {
     const specFile = "overlays/environments.yaml";
     if (ctx.positionals.length > 1) throw new UsageError(`expected one tag, got ${ctx.positionals.length} arguments`);
     if (ctx.positionals.length === 0 && ctx.values.digest === undefined) throw new UsageError("expected a tag, e.g. `pnpm bump-image v1.0.1` (or --digest sha256:<hex>)");
-    const env = typeof ctx.values.env === "string" ? ctx.values.env : Object.keys(spec.environments)[0]!;
+    const env = typeof ctx.values.env === "string" ? ctx.values.env : stageIds(spec)[0]!;
     const target = parseTarget(ctx.positionals[0], typeof ctx.values.digest === "string" ? ctx.values.digest : undefined);
     const problems: Problem[] = target.problems.map((message) => ({ file: "<arguments>", path: "tag", message }));
     const envIssue = envProblem(spec, env, specFile, "--env");
@@ -372,43 +380,91 @@ export const promoteCommand: Command = {
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const specFile = "overlays/environments.yaml";
-    const order = Object.keys(spec.environments);
+    const all = stages(spec);
+    const order = all.map((s) => s.id);
     const fromFlag = ctx.values.from as string | undefined;
     if (fromFlag !== undefined) {
-      // --from <env>: promote to whatever stage follows it (used by automation after a merge).
+      // --from <stage>: promote to whatever stage follows it (used by automation after a merge).
+      // An environment on several clusters names all its stages: the first whose next wave (or
+      // next environment) does not run its tags yet is carried on.
       if (ctx.positionals.length) throw new UsageError("give either --from <env> or positional environments, not both");
-      const at = order.indexOf(fromFlag);
-      if (at < 0) throw new ValidationError(await locatedSpecProblems(ctx.root, [envProblem(spec, fromFlag, specFile, "--from")!]));
-      if (at === order.length - 1) {
+      const one = findStage(spec, fromFlag);
+      const candidates = one ? [one] : Object.hasOwn(spec.environments, fromFlag) ? stagesOf(spec, fromFlag) : [];
+      if (!candidates.length) throw new ValidationError(await locatedSpecProblems(ctx.root, [envProblem(spec, fromFlag, specFile, "--from")!]));
+      const images = typeof ctx.values.image === "string" ? [ctx.values.image] : spec.images.map((i) => i.name);
+      let pair: [Stage, Stage] | undefined;
+      for (const candidate of candidates) {
+        const next = nextGroup(spec, candidate.id);
+        const ours = await currentRefs(ctx.root, spec, candidate.id, images).catch(() => undefined);
+        for (const stage of next) {
+          const theirs = ours && (await currentRefs(ctx.root, spec, stage.id, images).catch(() => undefined));
+          if (!ours || !theirs || theirs.some((t, i) => refText(t.ref) !== refText(ours[i]!.ref))) {
+            pair = [candidate, stage];
+            break;
+          }
+        }
+        if (pair) break;
+      }
+      if (!pair) {
+        const last = candidates[candidates.length - 1]!;
+        const next = nextGroup(spec, last.id)[0];
+        if (next) pair = [last, next];
+      }
+      if (!pair) {
         if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: Boolean(ctx.values["dry-run"]), from: fromFlag, environment: null, changed: false, reason: "last stage" }, null, 2)}\n`);
         else ctx.stdout(`${fromFlag} is the last stage: nothing to promote to.\n`);
         return 0;
       }
-      ctx.positionals.push(fromFlag, order[at + 1]!);
+      ctx.positionals.push(pair[0].id, pair[1].id);
     }
     if (ctx.positionals.length === 0 || ctx.positionals.length > 2) throw new UsageError("expected `promote <to>`, `promote <from> <to>` or `promote --from <env>`");
     const to = ctx.positionals[ctx.positionals.length - 1]!;
     const problems: Problem[] = [];
     const toIssue = envProblem(spec, to, specFile, "<to>");
     if (toIssue) problems.push(toIssue);
-    const toIndex = order.indexOf(to);
-    let from = ctx.positionals.length === 2 ? ctx.positionals[0]! : order[toIndex - 1];
-    if (from === undefined) {
-      if (!toIssue) problems.push({ file: specFile, path: "environments", message: `${to} is the first stage: there is nothing to promote from` });
-      from = "";
-    } else {
-      const fromIssue = envProblem(spec, from, specFile, "<from>");
-      if (fromIssue) problems.push(fromIssue);
-      const fromIndex = order.indexOf(from);
-      if (!fromIssue && !toIssue) {
-        if (from === to) problems.push({ file: specFile, path: "environments", message: `cannot promote ${from} to itself` });
-        else if (fromIndex > toIndex) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
-        else if (fromIndex !== toIndex - 1 && !ctx.values.force) {
-          problems.push({ file: specFile, path: "environments", message: `${from} → ${to} skips ${order.slice(fromIndex + 1, toIndex).join(", ")}; promote one stage at a time or pass --force` });
+    const toStage = findStage(spec, to);
+    let fromStage: Stage | undefined;
+    let from = "";
+    if (ctx.positionals.length === 2) {
+      from = ctx.positionals[0]!;
+      // An environment on several clusters as <from>: its stage in the wave just before <to>, else its last.
+      fromStage = findStage(spec, from);
+      if (!fromStage && toStage && Object.hasOwn(spec.environments, from)) {
+        const own = stagesOf(spec, from);
+        fromStage = own.find((s) => s.group === toStage.group - 1) ?? own.filter((s) => s.group < toStage.group).pop() ?? own[own.length - 1];
+      }
+      if (fromStage) from = fromStage.id;
+      else problems.push(envProblem(spec, from, specFile, "<from>")!);
+    } else if (toStage) {
+      fromStage = previousGroup(spec, to)[0];
+      if (fromStage) from = fromStage.id;
+      else problems.push({ file: specFile, path: "environments", message: `${to} is the first stage: there is nothing to promote from` });
+    }
+    const images = imagesFor(ctx, spec, problems, specFile);
+    if (fromStage && toStage) {
+      const groupOf = (g: number) => all.filter((s) => s.group === g).map((s) => s.id).join(", ");
+      if (fromStage.id === toStage.id) problems.push({ file: specFile, path: "environments", message: `cannot promote ${from} to itself` });
+      else if (fromStage.group === toStage.group) problems.push({ file: specFile, path: `environments.${toStage.env}.clusters`, message: `${from} and ${to} are in the same wave (${toStage.wave}): a tag reaches both from the wave before (${groupOf(toStage.group - 1) || "none"})` });
+      else if (fromStage.group > toStage.group) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
+      else if (fromStage.group !== toStage.group - 1 && !ctx.values.force) {
+        const skipped = all.filter((s) => s.group > fromStage!.group && s.group < toStage.group).map((s) => s.id);
+        problems.push({ file: specFile, path: "environments", message: `${from} → ${to} skips ${skipped.join(", ")}; promote one stage at a time or pass --force` });
+      } else if (!ctx.values.force && problems.length === 0) {
+        // Per wave: a tag leaves a wave only once every cluster of it runs the tag.
+        const ours = await currentRefs(ctx.root, spec, from, images);
+        for (const peer of all.filter((s) => s.group === fromStage!.group && s.id !== fromStage!.id)) {
+          const theirs = await currentRefs(ctx.root, spec, peer.id, images);
+          for (const [i, t] of theirs.entries()) {
+            if (refText(t.ref) === refText(ours[i]!.ref)) continue;
+            problems.push({
+              file: `overlays/${peer.id}/kustomization.yaml`,
+              path: "images",
+              message: `${peer.id} runs ${t.image} ${refText(t.ref)}, not ${refText(ours[i]!.ref)} like ${from}: a tag leaves wave ${fromStage.wave} of ${fromStage.env} only once every cluster of it runs it; promote ${peer.id} first, or pass --force`,
+            });
+          }
         }
       }
     }
-    const images = imagesFor(ctx, spec, problems, specFile);
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
     const targets = await currentRefs(ctx.root, spec, from, images);
     return execute(ctx, spec, { kind: "promote", env: to, from, targets, allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });

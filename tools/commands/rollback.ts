@@ -10,6 +10,7 @@ import type { ImageRef } from "../edit/kustomization.ts";
 import { environmentHistory, kustomizationFile, refLabel, type TagChange } from "../ops/history.ts";
 import { imageList, parseTarget, resolveImages } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
+import { findStage, stageIds } from "../spec/stages.ts";
 import { execute, locatedSpecProblems } from "./release.ts";
 
 const SPEC_FILE = "overlays/environments.yaml";
@@ -43,7 +44,7 @@ export const rollbackCommand: Command = {
   },
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
-    if (ctx.positionals.length !== 1) throw new UsageError(`expected one environment: ${Object.keys(spec.environments).join(", ")}`);
+    if (ctx.positionals.length !== 1) throw new UsageError(`expected one environment: ${stageIds(spec).join(", ")}`);
     const env = ctx.positionals[0]!;
     const to = typeof ctx.values.to === "string" ? ctx.values.to : undefined;
     const stepsText = typeof ctx.values.steps === "string" ? ctx.values.steps : undefined;
@@ -52,7 +53,8 @@ export const rollbackCommand: Command = {
     const steps = stepsText === undefined ? 1 : Number(stepsText);
 
     const problems: Problem[] = [];
-    if (!spec.environments[env]) problems.push({ file: SPEC_FILE, path: "environments", message: unknownName("environment", env, Object.keys(spec.environments)) });
+    // A stage: an environment, or one cluster of an environment on several ("prod/prod-eu").
+    if (!findStage(spec, env)) problems.push({ file: SPEC_FILE, path: "environments", message: unknownName("environment", env, stageIds(spec)) });
     const wanted = typeof ctx.values.image === "string" ? ctx.values.image : undefined;
     // Images have lives of their own: with several, a rollback names the one it moves back.
     if (wanted === undefined && spec.images.length > 1) throw new UsageError(`the spec has ${spec.images.length} images: say which one to roll back with --image <name>: ${imageList(spec)}`);

@@ -13,6 +13,7 @@ import { branchPrefix, imageShortNames, parseDeployBranch } from "../release/pla
 import { HOLDS_FILE, parseHolds } from "../release/holds.ts";
 import { parseSpecWithLines } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
+import { previousGroup, stageIds } from "../spec/stages.ts";
 
 const SPEC_FILE = "overlays/environments.yaml";
 import { clip, formatColumns, shortDate, shortSha, type Cell } from "../core/table.ts";
@@ -123,7 +124,8 @@ export async function environmentStatus(root: string, workingSpec: Spec, options
   // in the working tree (an environment added, not yet merged) must not be read against main's overlays.
   const specText = (await showFiles(root, [`${revision.commit}:${SPEC_FILE}`]))[0];
   const spec = specText === undefined ? workingSpec : await parseSpecWithLines(specText, `${SPEC_FILE} (${revision.name})`);
-  const envs = Object.keys(spec.environments);
+  // One row per stage: an environment on several clusters shows each ("prod/prod-eu-canary").
+  const envs = stageIds(spec);
   const images = spec.images.map((i) => i.name);
   const token = githubToken(options.env);
   // GitHub is asked while git is read; both are independent.
@@ -152,8 +154,11 @@ export async function environmentStatus(root: string, workingSpec: Spec, options
     }),
   );
   for (let i = 1; i < environments.length; i++) {
-    const prev = environments[i - 1]!;
+    // Compared with the stage its tags come from: the first of the previous wave or environment.
+    const from = previousGroup(spec, environments[i]!.name)[0]?.id;
+    const prev = environments.find((e) => e.name === from);
     const cur = environments[i]!;
+    if (!prev) continue;
     for (const [j, status] of cur.images.entries()) status.previous = await compare(root, prev.name, prev.images[j]!, status);
   }
 

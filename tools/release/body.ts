@@ -5,6 +5,8 @@ import type { RenderedResource, ResourceChange } from "../diff/manifests.ts";
 import { parseYamlStream } from "../core/yaml.ts";
 import type { Spec } from "../spec/schema.ts";
 import { refText, type ReleasePlan } from "./plan.ts";
+import { findStage, stageEnvironment } from "../spec/stages.ts";
+import { applicationName, primaryLayer } from "../spec/model.ts";
 
 const ARGO_HOOK = "argocd.argoproj.io/hook";
 const HELM_HOOK = "helm.sh/hook";
@@ -34,12 +36,16 @@ export function preSyncHooks(resources: RenderedResource[], label: string): stri
  * hooks the environment renders after the move (preSyncHooks), named in the body as they are.
  */
 export function pullRequestBody(plan: ReleasePlan, spec: Spec, changes: ResourceChange[], extra?: string, hooks: string[] = []): string {
-  const env = spec.environments[plan.env]!;
+  // plan.env is a stage: an environment, or "<env>/<cluster>" with that cluster's settings.
+  const env = stageEnvironment(spec, plan.env)!;
+  const stage = findStage(spec, plan.env);
+  const where = stage?.cluster ? ` on cluster ${stage.cluster} (wave ${stage.wave} of ${stage.env})` : "";
+  const app = applicationName(spec, plan.env, primaryLayer(spec).name);
   const rows = plan.moves.map((m) => `| \`${m.image}\` | \`${refText(m.before)}\` | \`${refText(m.after)}\` |`);
   const sync =
     env.sync === "auto"
-      ? `Merging deploys: Argo CD syncs **${plan.env}** (namespace \`${env.namespace}\`) from the default branch automatically.`
-      : `Merging records the change; **${plan.env}** syncs by hand: sync \`${spec.name}-${plan.env}\` in the Argo CD UI after the merge.`;
+      ? `Merging deploys: Argo CD syncs **${plan.env}** (namespace \`${env.namespace}\`${where}) from the default branch automatically.`
+      : `Merging records the change; **${plan.env}** syncs by hand: sync \`${app}\` in the Argo CD UI after the merge${where ? ` (it deploys${where})` : ""}.`;
   const heading = plan.kind === "promote" ? `Promote ${plan.from} → ${plan.env}` : plan.kind === "rollback" ? `Roll back ${plan.env}` : `Deploy to ${plan.env}`;
   const named = hooks.map((h) => `\`${h}\``).join(", ");
   const one = hooks.length === 1;
