@@ -19,6 +19,7 @@ import { readCrdFiles, selectCrds } from "./crds.ts";
 import { allObjects, type Finding, type KustomizationFile, type Layer, type RenderedEnvironment, type RenderedObject, type RuleContext } from "../rules/types.ts";
 import { overlayTargets } from "../spec/model.ts";
 import type { Spec } from "../spec/schema.ts";
+import { stageIds } from "../spec/stages.ts";
 
 export interface CheckInputs {
   context: RuleContext | undefined;
@@ -299,7 +300,8 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     await renders.settled();
     return { context: undefined, findings: changed, renders: [] };
   }
-  const envs = Object.keys(spec.environments);
+  // Stages: an environment on several clusters renders each cluster's overlays.
+  const envs = stageIds(spec);
   const findings: Finding[] = [];
   const warm: Promise<void>[] = [];
   const targets = overlayTargets(spec);

@@ -13,6 +13,7 @@ import { formatDiffMarkdown, formatDiffText } from "../diff/format.ts";
 import { diffSnapshots, imageChanges, renderSnapshot, renderSnapshotAt, snapshotErrors } from "../diff/manifests.ts";
 import { revParse, remoteUrl, showFile } from "../git/git.ts";
 import { loadSpec } from "../spec/load.ts";
+import { stageIds } from "../spec/stages.ts";
 
 export const DIFF_COMMENT_MARKER = "<!-- gitops:rendered-diff -->";
 
@@ -20,8 +21,12 @@ async function environmentsAt(root: string, rev: string): Promise<string[]> {
   const text = await showFile(root, rev, "overlays/environments.yaml");
   if (!text) return [];
   try {
-    const value = parseYaml(text, "overlays/environments.yaml") as { environments?: Record<string, unknown> } | null;
-    return Object.keys(value?.environments ?? {});
+    const value = parseYaml(text, "overlays/environments.yaml") as { environments?: Record<string, { clusters?: { name?: unknown }[] } | null> } | null;
+    // Stages, as tools/spec/stages.ts names them: an environment on several clusters is one per cluster.
+    return Object.entries(value?.environments ?? {}).flatMap(([env, e]) => {
+      const clusters = Array.isArray(e?.clusters) ? e.clusters.map((c) => c?.name).filter((n): n is string => typeof n === "string") : [];
+      return clusters.length ? clusters.map((c) => `${env}/${c}`) : [env];
+    });
   } catch {
     return [];
   }
@@ -60,7 +65,7 @@ export const diffCommand: Command = {
     if (!(await revParse(ctx.root, base))) throw new UsageError(`--base ${base} is not a commit in this repository (for a pull request, fetch the base branch first)`);
 
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
-    const current = Object.keys(spec.environments);
+    const current = stageIds(spec);
     const envs = [...current, ...(await environmentsAt(ctx.root, base)).filter((e) => !current.includes(e))];
     progress(`diff: rendering ${envs.length} environments at ${base} and in the working tree`);
     const [before, after] = await Promise.all([renderSnapshotAt(ctx.root, base, envs), renderSnapshot(ctx.root, envs)]);

@@ -3,6 +3,7 @@ import { UsageError } from "../core/errors.ts";
 import { repoPaths } from "../core/paths.ts";
 import { planFirstInstall, planSync, rootPlanJson, rootPlanText, syncPlanJson, syncPlanText } from "../ops/sync-plan.ts";
 import { environmentArgument, loadSpec } from "../spec/load.ts";
+import { findStage, stagesOf } from "../spec/stages.ts";
 
 export const planCommand: Command = {
   name: "plan",
@@ -23,9 +24,13 @@ export const planCommand: Command = {
       ctx.stdout(ctx.values.json ? rootPlanJson(plan) : rootPlanText(plan, ctx.colour));
       return plan.findings.length ? 1 : 0;
     }
-    const env = environmentArgument(spec, ctx.positionals);
-    const plan = await planSync(ctx.root, spec, env);
-    ctx.stdout(ctx.values.json ? syncPlanJson(plan) : syncPlanText(plan, ctx.colour));
-    return plan.findings.length ? 1 : 0;
+    const env = environmentArgument(spec, ctx.positionals, true);
+    // An environment on several clusters: what Argo CD does on each, in promotion (wave) order.
+    const ids = findStage(spec, env) ? [env] : stagesOf(spec, env).map((s) => s.id);
+    const plans = [];
+    for (const id of ids) plans.push(await planSync(ctx.root, spec, id));
+    if (ctx.values.json) ctx.stdout(plans.length === 1 ? syncPlanJson(plans[0]!) : `[\n${plans.map((p) => syncPlanJson(p).trimEnd()).join(",\n")}\n]\n`);
+    else ctx.stdout(plans.map((p) => (plans.length > 1 ? `== ${p.environment} (cluster ${findStage(spec, p.environment)?.cluster}) ==\n` : "") + syncPlanText(p, ctx.colour)).join("\n"));
+    return plans.some((p) => p.findings.length) ? 1 : 0;
   },
 };

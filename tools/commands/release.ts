@@ -11,14 +11,15 @@ import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, PRIM
 import { git, revParse, showFile, tryGit } from "../git/git.ts";
 import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch, lockRepository } from "../release/apply.ts";
 import type { RepositoryLock } from "../release/lock.ts";
-import { pullRequestBody } from "../release/body.ts";
+import { preSyncHooks, pullRequestBody } from "../release/body.ts";
 import { evaluateGates, GateRefusal, gatesCommitText, gatesMarkdown, gatesStatus, gatesText, hasGates, parseOverrides, setGatesStatus, type GateReport } from "../release/gates.ts";
 import { holdProblems, loadHolds } from "../release/holds.ts";
 import { compareSemver } from "../edit/tag.ts";
 import type { ImageRef } from "../edit/kustomization.ts";
-import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
+import { branchPrefix, currentRefs, imageList, parseTarget, resolveImages, planRelease, refText, shortImageName, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
+import { findStage, nextGroup, previousGroup, stageIds, stages, stagesOf, type Stage } from "../spec/stages.ts";
 
 const COMMON_HELP =
   "      --dry-run          print what would change, with the rendered-manifest diff; write nothing\n" +
@@ -108,26 +109,43 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
   await loadHolds(ctx.root, spec);
   let plan = await planRelease(ctx.root, spec, request);
   let commit = plan.changed;
+  let existing: string | undefined;
 
-  if (!plan.changed && current === plan.branch && wantsPullRequest) {
+  if (!plan.changed && wantsPullRequest && current.startsWith(branchPrefix(plan.env))) {
     // A re-run on the deploy branch (say, after a failed pull-request step): the change is
     // committed already; describe it against the default branch and finish push and pull request.
     const base = await defaultBranch(ctx.root);
     const baseText = await showFile(ctx.root, base, plan.file);
-    if (baseText !== undefined) plan = await planRelease(ctx.root, spec, { ...request, baseText });
-    commit = false;
+    const again = baseText === undefined ? undefined : await planRelease(ctx.root, spec, { ...request, baseText });
+    if (again && again.branch === current) {
+      plan = again;
+      commit = false;
+    }
   }
   if (!plan.changed) {
     // Already there (or, on a deploy branch, already merged into the default branch).
-    const already = plan.moves.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
+    const already = plan.unchanged.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
     if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false }, null, 2)}\n`);
+    else if (plan.kind === "promote") ctx.stdout(`nothing to promote: ${plan.env} already runs ${already}, as ${plan.from} does.\n`);
     else ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
     return 0;
   } else if (commit) {
-    await asDryRun(dryRun, async () => {
-      await checkBranchStart(ctx.root, plan, current);
+    const start = await asDryRun(dryRun, async () => {
+      const state = await checkBranchStart(ctx.root, plan, current);
       await checkBaseUpToDate(ctx.root);
+      return state;
     });
+    if (start.holds) {
+      // The same move again (same environment, images and values): its branch holds it already.
+      existing = start.holds;
+      commit = false;
+      if (dryRun || !wantsPullRequest) {
+        const text = `branch ${plan.branch} already holds this move (commit ${existing.slice(0, 12)}): nothing to do.`;
+        if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false, unchanged: true, commit: existing }, null, 2)}\n`);
+        else ctx.stdout(`${plan.title}\n${text}${dryRun ? "" : ` To deploy: git push -u origin ${plan.branch} and open a pull request (or set GITHUB_TOKEN and run this again).`}\n`);
+        return 0;
+      }
+    }
   }
 
   let gates: GateReport | undefined;
@@ -168,11 +186,22 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     env: ctx.env,
     commit,
     requirePullRequest: Boolean(ctx.values.pr),
-    body: async () => pullRequestBody(plan, spec, rendered.changes, plan.kind === "rollback" ? undefined : gates ? gatesMarkdown(gates) : undefined),
-    labels: ["deploy", `env:${plan.env}`],
+    body: async () => pullRequestBody(plan, spec, rendered.changes, plan.kind === "rollback" ? undefined : gates ? gatesMarkdown(gates) : undefined, rendered.hooks),
+    labels: ["deploy", `env:${plan.env}`, ...plan.moves.map((m) => `image:${shortImageName(spec, m.image)}`.slice(0, 50))],
     log: (line) => ctx.stderr(`${line}\n`),
     lock: lock!,
+    existing,
   });
+  if (result.unchanged) {
+    const pr = result.pullRequest;
+    if (json) ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: false, ...result }, null, 2)}\n`);
+    else {
+      ctx.stdout(`${plan.title}\nbranch ${plan.branch} already holds this move (commit ${result.commit.slice(0, 12)}): nothing to do.\n`);
+      if (pr) ctx.stdout(`pull request #${pr.number} is open: ${pr.url}\n`);
+      if (result.nextStep) ctx.stdout(`${result.nextStep}\n`);
+    }
+    return 0;
+  }
   if (result.pushed) {
     // Branch protection can require this status: set on every deploy branch, so an ungated
     // environment's pull request is not left waiting for it.
@@ -239,7 +268,9 @@ async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
     onDisk === plan.oldText ? renderSnapshot(root, envs, layers) : renderSnapshotWith(root, new Map([[plan.file, plan.oldText]]), envs, layers),
     renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs, layers),
   ]);
-  return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)] };
+  const rendered = after.get(plan.env)?.[PRIMARY_OVERLAY];
+  const hooks = Array.isArray(rendered) ? preSyncHooks(rendered, `kustomize build ${plan.file.replace(/\/kustomization\.yaml$/, "")}`) : [];
+  return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)], hooks };
 }
 
 function summary(plan: ReleasePlan) {
@@ -249,21 +280,16 @@ function summary(plan: ReleasePlan) {
     file: plan.file,
     branch: plan.branch,
     changed: plan.changed,
-    images: plan.moves.map((m) => ({ image: m.image, before: m.before, after: m.after })),
+    images: (plan.changed ? plan.moves : plan.unchanged).map((m) => ({ image: m.image, before: m.before, after: m.after })),
+    // Asked for, but already running the value (a promote names only what differs).
+    unchanged: plan.changed ? plan.unchanged.map((m) => m.image) : [],
   };
 }
 
 function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFile: string): string[] {
-  const names = spec.images.map((i) => i.name);
-  const wanted = ctx.values.image;
-  if (typeof wanted === "string") {
-    if (!names.includes(wanted)) {
-      problems.push({ file: specFile, path: "images", message: unknownName("image", wanted, names), usage: true });
-      return [];
-    }
-    return [wanted];
-  }
-  return names;
+  const wanted = ctx.values.image as unknown as string[] | string | undefined;
+  if (wanted === undefined) return spec.images.map((i) => i.name);
+  return resolveImages(spec, Array.isArray(wanted) ? wanted : [wanted], problems, specFile);
 }
 
 /**
@@ -273,31 +299,38 @@ function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFil
  * the previous stage runs or to an older version, not to a tag the previous stage has not run.
  */
 async function stageOrderProblems(root: string, spec: Spec, env: string, targets: { image: string; ref: ImageRef }[]): Promise<Problem[]> {
-  const order = Object.keys(spec.environments);
-  const at = order.indexOf(env);
-  if (at <= 0) return [];
-  const prev = order[at - 1]!;
+  // The previous group: the stage before, or every cluster of the previous wave (tools/spec/stages.ts).
+  const previous = previousGroup(spec, env);
+  if (!previous.length) return [];
+  const order = stageIds(spec);
   const file = `overlays/${env}/kustomization.yaml`;
-  const running = await currentRefs(root, spec, prev, targets.map((t) => t.image));
   const problems: Problem[] = [];
-  for (const [i, target] of targets.entries()) {
-    const theirs = running[i]!.ref;
-    if (theirs.newTag === target.ref.newTag && (target.ref.digest === undefined || theirs.digest === target.ref.digest)) continue;
-    const order_ = target.ref.newTag && theirs.newTag ? compareSemver(target.ref.newTag, theirs.newTag) : undefined;
-    if (order_ !== undefined && order_ < 0) continue;
-    const why = order_ !== undefined && order_ > 0 ? "ahead of the previous stage" : "which the previous stage does not run";
-    problems.push({
-      file,
-      path: "images",
-      message: `${env} would run ${target.image} ${refText(target.ref)}, ${why}, ${prev} (${refText(theirs)}): new tags land in ${order[0]} and are promoted in order (${order.join(" → ")}); bump ${order[0]} and promote, or pass --force`,
-    });
+  for (const prev of previous) {
+    const running = await currentRefs(root, spec, prev.id, targets.map((t) => t.image));
+    for (const [i, target] of targets.entries()) {
+      const theirs = running[i]!.ref;
+      if (theirs.newTag === target.ref.newTag && (target.ref.digest === undefined || theirs.digest === target.ref.digest)) continue;
+      const order_ = target.ref.newTag && theirs.newTag ? compareSemver(target.ref.newTag, theirs.newTag) : undefined;
+      if (order_ !== undefined && order_ < 0) continue;
+      const why = order_ !== undefined && order_ > 0 ? "ahead of the previous stage" : "which the previous stage does not run";
+      problems.push({
+        file,
+        path: "images",
+        message: `${env} would run ${target.image} ${refText(target.ref)}, ${why}, ${prev.id} (${refText(theirs)}): new tags land in ${order[0]} and are promoted in order (${order.join(" → ")}); bump ${order[0]} and promote, or pass --force`,
+      });
+    }
   }
   return problems;
 }
 
 function envProblem(spec: Spec, env: string, specFile: string, flag: string): Problem | undefined {
-  if (Object.hasOwn(spec.environments, env)) return undefined;
-  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag})${didYouMean(env, Object.keys(spec.environments))}; environments: ${Object.keys(spec.environments).join(", ")}`, usage: true };
+  if (findStage(spec, env)) return undefined;
+  const ids = stageIds(spec);
+  if (Object.hasOwn(spec.environments, env)) {
+    const own = stagesOf(spec, env).map((s) => `${s.id} (wave ${s.wave})`);
+    return { file: specFile, path: `environments.${env}.clusters`, message: `${env} runs on several clusters (${flag}): name one of its stages: ${own.join(", ")}`, usage: true };
+  }
+  return { file: specFile, path: "environments", message: `unknown environment ${JSON.stringify(env)} (${flag})${didYouMean(env, ids)}; environments: ${ids.join(", ")}`, usage: true };
 }
 
 export const bumpImageCommand: Command = {
@@ -305,7 +338,7 @@ export const bumpImageCommand: Command = {
   summary: "Move an environment (default: the first stage) to a new image tag or digest, on a branch, with a pull request when GITHUB_TOKEN is set.",
   usage: "pnpm bump-image <tag>[@sha256:<digest>] [--env <env>] [--image <name>] [--digest sha256:<hex>] [--dry-run] [--json] [--pr] [--allow-downgrade]",
   help:
-    "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move (default: the spec's first image)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" +
+    "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move, by name or short name (required when the spec has several)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" +
     "      --force            allow a later stage to run a tag the stage before it does not run (as promote --force)\n" +
     COMMON_HELP,
   options: { ...COMMON_OPTIONS, env: { type: "string" }, digest: { type: "string" }, force: { type: "boolean" } },
@@ -315,12 +348,16 @@ export const bumpImageCommand: Command = {
     const specFile = "overlays/environments.yaml";
     if (ctx.positionals.length > 1) throw new UsageError(`expected one tag, got ${ctx.positionals.length} arguments`);
     if (ctx.positionals.length === 0 && ctx.values.digest === undefined) throw new UsageError("expected a tag, e.g. `pnpm bump-image v1.0.1` (or --digest sha256:<hex>)");
-    const env = typeof ctx.values.env === "string" ? ctx.values.env : Object.keys(spec.environments)[0]!;
+    const env = typeof ctx.values.env === "string" ? ctx.values.env : stageIds(spec)[0]!;
     const target = parseTarget(ctx.positionals[0], typeof ctx.values.digest === "string" ? ctx.values.digest : undefined);
     const problems: Problem[] = target.problems.map((message) => ({ file: "<arguments>", path: "tag", message }));
     const envIssue = envProblem(spec, env, specFile, "--env");
     if (envIssue) problems.push(envIssue);
-    const images = typeof ctx.values.image === "string" ? imagesFor(ctx, spec, problems, specFile) : [spec.images[0]!.name];
+    // Each image has a life of its own: with several, a bump names the one it moves.
+    if (ctx.values.image === undefined && spec.images.length > 1) {
+      throw new UsageError(`the spec has ${spec.images.length} images: say which one to move with --image <name>: ${imageList(spec)}`);
+    }
+    const images = imagesFor(ctx, spec, problems, specFile);
     // A digest-only bump keeps no tag: the tag would no longer describe what runs.
     const ref = target.ref.newTag === undefined ? { digest: target.ref.digest } : target.ref;
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
@@ -334,52 +371,100 @@ export const bumpImageCommand: Command = {
 export const promoteCommand: Command = {
   name: "promote",
   summary: "Carry the tag (or digest) an environment runs to the next stage, on a branch, with a pull request when GITHUB_TOKEN is set.",
-  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>] [--force] [--dry-run] [--json] [--pr] [--allow-downgrade]",
+  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>]... [--force] [--dry-run] [--json] [--pr] [--allow-downgrade]",
   help:
     "      --from <env>       promote <env> to the stage that follows it (nothing to do after the last)\n" +
-    "      --image <name>     image to promote (default: every image of the spec)\n      --force            allow skipping a stage (e.g. dev → prod)\n" +
+    "      --image <name>     image to promote, by name or short name; repeatable (default: every image whose tag differs)\n      --force            allow skipping a stage (e.g. dev → prod)\n" +
     COMMON_HELP,
-  options: { ...COMMON_OPTIONS, force: { type: "boolean" }, from: { type: "string" } },
+  options: { ...COMMON_OPTIONS, image: { type: "string", multiple: true }, force: { type: "boolean" }, from: { type: "string" } },
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const specFile = "overlays/environments.yaml";
-    const order = Object.keys(spec.environments);
+    const all = stages(spec);
+    const order = all.map((s) => s.id);
     const fromFlag = ctx.values.from as string | undefined;
     if (fromFlag !== undefined) {
-      // --from <env>: promote to whatever stage follows it (used by automation after a merge).
+      // --from <stage>: promote to whatever stage follows it (used by automation after a merge).
+      // An environment on several clusters names all its stages: the first whose next wave (or
+      // next environment) does not run its tags yet is carried on.
       if (ctx.positionals.length) throw new UsageError("give either --from <env> or positional environments, not both");
-      const at = order.indexOf(fromFlag);
-      if (at < 0) throw new ValidationError(await locatedSpecProblems(ctx.root, [envProblem(spec, fromFlag, specFile, "--from")!]));
-      if (at === order.length - 1) {
+      const one = findStage(spec, fromFlag);
+      const candidates = one ? [one] : Object.hasOwn(spec.environments, fromFlag) ? stagesOf(spec, fromFlag) : [];
+      if (!candidates.length) throw new ValidationError(await locatedSpecProblems(ctx.root, [envProblem(spec, fromFlag, specFile, "--from")!]));
+      const images = typeof ctx.values.image === "string" ? [ctx.values.image] : spec.images.map((i) => i.name);
+      let pair: [Stage, Stage] | undefined;
+      for (const candidate of candidates) {
+        const next = nextGroup(spec, candidate.id);
+        const ours = await currentRefs(ctx.root, spec, candidate.id, images).catch(() => undefined);
+        for (const stage of next) {
+          const theirs = ours && (await currentRefs(ctx.root, spec, stage.id, images).catch(() => undefined));
+          if (!ours || !theirs || theirs.some((t, i) => refText(t.ref) !== refText(ours[i]!.ref))) {
+            pair = [candidate, stage];
+            break;
+          }
+        }
+        if (pair) break;
+      }
+      if (!pair) {
+        const last = candidates[candidates.length - 1]!;
+        const next = nextGroup(spec, last.id)[0];
+        if (next) pair = [last, next];
+      }
+      if (!pair) {
         if (ctx.values.json) ctx.stdout(`${JSON.stringify({ dryRun: Boolean(ctx.values["dry-run"]), from: fromFlag, environment: null, changed: false, reason: "last stage" }, null, 2)}\n`);
         else ctx.stdout(`${fromFlag} is the last stage: nothing to promote to.\n`);
         return 0;
       }
-      ctx.positionals.push(fromFlag, order[at + 1]!);
+      ctx.positionals.push(pair[0].id, pair[1].id);
     }
     if (ctx.positionals.length === 0 || ctx.positionals.length > 2) throw new UsageError("expected `promote <to>`, `promote <from> <to>` or `promote --from <env>`");
     const to = ctx.positionals[ctx.positionals.length - 1]!;
     const problems: Problem[] = [];
     const toIssue = envProblem(spec, to, specFile, "<to>");
     if (toIssue) problems.push(toIssue);
-    const toIndex = order.indexOf(to);
-    let from = ctx.positionals.length === 2 ? ctx.positionals[0]! : order[toIndex - 1];
-    if (from === undefined) {
-      if (!toIssue) problems.push({ file: specFile, path: "environments", message: `${to} is the first stage: there is nothing to promote from` });
-      from = "";
-    } else {
-      const fromIssue = envProblem(spec, from, specFile, "<from>");
-      if (fromIssue) problems.push(fromIssue);
-      const fromIndex = order.indexOf(from);
-      if (!fromIssue && !toIssue) {
-        if (from === to) problems.push({ file: specFile, path: "environments", message: `cannot promote ${from} to itself` });
-        else if (fromIndex > toIndex) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
-        else if (fromIndex !== toIndex - 1 && !ctx.values.force) {
-          problems.push({ file: specFile, path: "environments", message: `${from} → ${to} skips ${order.slice(fromIndex + 1, toIndex).join(", ")}; promote one stage at a time or pass --force` });
+    const toStage = findStage(spec, to);
+    let fromStage: Stage | undefined;
+    let from = "";
+    if (ctx.positionals.length === 2) {
+      from = ctx.positionals[0]!;
+      // An environment on several clusters as <from>: its stage in the wave just before <to>, else its last.
+      fromStage = findStage(spec, from);
+      if (!fromStage && toStage && Object.hasOwn(spec.environments, from)) {
+        const own = stagesOf(spec, from);
+        fromStage = own.find((s) => s.group === toStage.group - 1) ?? own.filter((s) => s.group < toStage.group).pop() ?? own[own.length - 1];
+      }
+      if (fromStage) from = fromStage.id;
+      else problems.push(envProblem(spec, from, specFile, "<from>")!);
+    } else if (toStage) {
+      fromStage = previousGroup(spec, to)[0];
+      if (fromStage) from = fromStage.id;
+      else problems.push({ file: specFile, path: "environments", message: `${to} is the first stage: there is nothing to promote from` });
+    }
+    const images = imagesFor(ctx, spec, problems, specFile);
+    if (fromStage && toStage) {
+      const groupOf = (g: number) => all.filter((s) => s.group === g).map((s) => s.id).join(", ");
+      if (fromStage.id === toStage.id) problems.push({ file: specFile, path: "environments", message: `cannot promote ${from} to itself` });
+      else if (fromStage.group === toStage.group) problems.push({ file: specFile, path: `environments.${toStage.env}.clusters`, message: `${from} and ${to} are in the same wave (${toStage.wave}): a tag reaches both from the wave before (${groupOf(toStage.group - 1) || "none"})` });
+      else if (fromStage.group > toStage.group) problems.push({ file: specFile, path: "environments", message: `${from} comes after ${to} in the promotion order (${order.join(" → ")}): promotion goes forward` });
+      else if (fromStage.group !== toStage.group - 1 && !ctx.values.force) {
+        const skipped = all.filter((s) => s.group > fromStage!.group && s.group < toStage.group).map((s) => s.id);
+        problems.push({ file: specFile, path: "environments", message: `${from} → ${to} skips ${skipped.join(", ")}; promote one stage at a time or pass --force` });
+      } else if (!ctx.values.force && problems.length === 0) {
+        // Per wave: a tag leaves a wave only once every cluster of it runs the tag.
+        const ours = await currentRefs(ctx.root, spec, from, images);
+        for (const peer of all.filter((s) => s.group === fromStage!.group && s.id !== fromStage!.id)) {
+          const theirs = await currentRefs(ctx.root, spec, peer.id, images);
+          for (const [i, t] of theirs.entries()) {
+            if (refText(t.ref) === refText(ours[i]!.ref)) continue;
+            problems.push({
+              file: `overlays/${peer.id}/kustomization.yaml`,
+              path: "images",
+              message: `${peer.id} runs ${t.image} ${refText(t.ref)}, not ${refText(ours[i]!.ref)} like ${from}: a tag leaves wave ${fromStage.wave} of ${fromStage.env} only once every cluster of it runs it; promote ${peer.id} first, or pass --force`,
+            });
+          }
         }
       }
     }
-    const images = imagesFor(ctx, spec, problems, specFile);
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
     const targets = await currentRefs(ctx.root, spec, from, images);
     return execute(ctx, spec, { kind: "promote", env: to, from, targets, allowDowngrade: Boolean(ctx.values["allow-downgrade"]) });

@@ -23,6 +23,7 @@ import {
   workloadApiVersion,
 } from "../spec/model.ts";
 import { findBaseEntry, findBaseObject, type BaseInfo } from "./base.ts";
+import { stageDestination, stageEnvironment, stageIds, stages, stagesOf, type Stage } from "../spec/stages.ts";
 import type { Problem } from "../core/errors.ts";
 
 export interface ImageEntry {
@@ -133,7 +134,7 @@ interface OverlayParts {
 }
 
 function previousImages(input: PlanInput, envName: string): ImageEntry[] | undefined {
-  const envs = Object.keys(input.spec.environments);
+  const envs = stageIds(input.spec);
   for (let i = envs.indexOf(envName) - 1; i >= 0; i--) {
     const found = input.currentImages.get(envs[i]!);
     if (found) return found;
@@ -335,10 +336,17 @@ function relativeTo(dir: string, target: string): string {
   return posix.relative(dir, target);
 }
 
-/** One environment's overlay of one layer. */
-function layerOverlay(input: PlanInput, envName: string, env: Environment, layer: Layer, parts: Map<string, ComponentPatches>): OverlayParts {
+/**
+ * One stage's overlay of one layer: an environment's, or one cluster's of an environment on
+ * several (`stage` "<env>/<cluster>", `env` its merged settings). A cluster's overlay is complete
+ * in itself (base + the environment's settings with the cluster's on top), not an overlay of the
+ * environment's: kustomize refuses a resource that contains the overlay that loads it ("cycle
+ * detected: candidate root ... contains visited root", api/internal/loader), so
+ * overlays/<env>/<cluster>/ cannot build on overlays/<env>/.
+ */
+function layerOverlay(input: PlanInput, stage: string, envName: string, env: Environment, layer: Layer, parts: Map<string, ComponentPatches>): OverlayParts {
   const { spec, base } = input;
-  const dir = overlayDir(spec, envName, layer.name);
+  const dir = overlayDir(spec, stage, layer.name);
   const primary = isPrimary(spec, layer.name);
   const files: GeneratedFile[] = [];
   const patches: Record<string, unknown>[] = [];
@@ -410,7 +418,7 @@ function layerOverlay(input: PlanInput, envName: string, env: Environment, layer
     namespace: env.namespace,
     resources: [relativeTo(dir, layer.base), ...(extras?.resources ?? [])],
   };
-  if (primary) kustomization.images = imagesFor(spec, input.carried?.get(envName) ?? input.currentImages.get(envName), previousImages(input, envName));
+  if (primary) kustomization.images = imagesFor(spec, input.carried?.get(stage) ?? input.currentImages.get(stage), previousImages(input, stage));
   if (components.length) kustomization.components = components;
   const config = Object.entries(env.config).sort(([a], [b]) => a.localeCompare(b));
   if (config.length && spec.configMap?.layer === layer.name) {
@@ -420,8 +428,9 @@ function layerOverlay(input: PlanInput, envName: string, env: Environment, layer
   return { kustomization, files };
 }
 
-function application(spec: Spec, envName: string, env: Environment, layer: Layer) {
-  const name = applicationName(spec, envName, layer.name);
+function application(spec: Spec, stage: Stage, env: Environment, layer: Layer) {
+  const envName = stage.env;
+  const name = applicationName(spec, stage.id, layer.name);
   const first = spec.layers[0]!.name === layer.name;
   const syncPolicy: Record<string, unknown> = {};
   if (env.sync === "auto") syncPolicy.automated = { prune: true, selfHeal: true };
@@ -457,14 +466,19 @@ function application(spec: Spec, envName: string, env: Environment, layer: Layer
     metadata: {
       name,
       namespace: spec.argocdNamespace,
-      labels: { "app.kubernetes.io/part-of": spec.name, [`${spec.name}.environment`]: envName, [`${spec.name}.layer`]: layer.name },
+      labels: {
+        "app.kubernetes.io/part-of": spec.name,
+        [`${spec.name}.environment`]: envName,
+        ...(stage.cluster ? { [`${spec.name}.cluster`]: stage.cluster, [`${spec.name}.wave`]: String(stage.wave) } : {}),
+        [`${spec.name}.layer`]: layer.name,
+      },
       annotations,
       finalizers: ["resources-finalizer.argocd.argoproj.io"],
     },
     spec: {
       project: spec.project,
-      source: { repoURL: spec.repoURL, targetRevision: spec.targetRevision, path: overlayDir(spec, envName, layer.name) },
-      destination: { server: spec.destinationServer, namespace: env.namespace },
+      source: { repoURL: spec.repoURL, targetRevision: spec.targetRevision, path: overlayDir(spec, stage.id, layer.name) },
+      destination: { ...stageDestination(spec, stage), namespace: env.namespace },
       revisionHistoryLimit: 10,
       ...(env.application?.ignoreDifferences?.length ? { ignoreDifferences: env.application.ignoreDifferences } : {}),
       syncPolicy: {
@@ -491,7 +505,9 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
     spec: {
       description: `${spec.name}: every environment, synced from this repository only`,
       sourceRepos: [spec.repoURL],
-      destinations: envs.map(([, env]) => ({ server: spec.destinationServer, namespace: env.namespace })),
+      // Exactly each stage's cluster and namespace, no pattern: an Application of one cluster
+      // cannot be pointed at another's namespace (clusters/project-destinations).
+      destinations: stages(spec).map((stage) => ({ ...stageDestination(spec, stage), namespace: stageEnvironment(spec, stage.id)!.namespace })),
       // CreateNamespace=true needs Namespace here (argo-cd #20233); nothing else cluster-wide.
       clusterResourceWhitelist: [{ group: "", kind: "Namespace" }],
       namespaceResourceWhitelist: base.kinds,
@@ -500,14 +516,24 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
   const files: GeneratedFile[] = [
     { path: "argocd/project.yaml", content: `${HEADER("the Argo CD project")}${yaml(project)}` },
   ];
-  for (const [envName, env] of envs) {
+  const AUTO = "# Synced automatically with prune and self-heal.";
+  const MANUAL =
+    "# Synced by hand: an operator syncs (all resources, with Prune), and may roll back from the UI (refused under auto-sync).\n# Protected from the root's prune (Prune=false,Delete=false): retiring it is an explicit step (README).";
+  for (const [envName] of envs) {
+    const own = stagesOf(spec, envName).map((stage) => ({ stage, env: stageEnvironment(spec, stage.id)! }));
+    const modes = new Set(own.map((o) => o.env.sync));
     const how =
-      env.sync === "auto"
-        ? "# Synced automatically with prune and self-heal."
-        : "# Synced by hand: an operator syncs (all resources, with Prune), and may roll back from the UI (refused under auto-sync).\n# Protected from the root's prune (Prune=false,Delete=false): retiring it is an explicit step (README).";
+      modes.size === 1
+        ? modes.has("auto")
+          ? AUTO
+          : MANUAL
+        : `${MANUAL}\n# Except the automatically synced ${own.filter((o) => o.env.sync === "auto").map((o) => o.stage.cluster).join(", ")}.`;
+    const clusters = own.some((o) => o.stage.cluster)
+      ? `# One Application per cluster and layer, each to its own cluster, promoted wave by wave: ${own.map((o) => `${o.stage.cluster} (wave ${o.stage.wave})`).join(", ")}.\n`
+      : "";
     files.push({
       path: `argocd/${envName}.yaml`,
-      content: `${HEADER(`the ${envName} applications`)}${how}\n${docs(spec.layers.map((layer) => application(spec, envName, env, layer)))}`,
+      content: `${HEADER(`the ${envName} applications`)}${how}\n${clusters}${docs(own.flatMap(({ stage, env }) => spec.layers.map((layer) => application(spec, stage, env, layer))))}`,
     });
   }
   files.push({ path: "argocd/root.yaml", content: `${HEADER("bootstrap: kubectl apply -f argocd/root.yaml, once, and again when it changes")}${rootFile(spec)}` });
@@ -564,9 +590,9 @@ function rootFile(spec: Spec): string {
       // Only `automated`, only of the automatically synced Applications: the rest of their sync
       // policy (options, retry, namespace metadata) still comes from git, and the root keeps the
       // manual ones manual. argocd/child-sync-policy.
-      ignoreDifferences: Object.entries(spec.environments)
-        .filter(([, env]) => env.sync === "auto")
-        .flatMap(([envName]) => spec.layers.map((layer) => ({ group: "argoproj.io", kind: "Application", name: applicationName(spec, envName, layer.name), jsonPointers: ["/spec/syncPolicy/automated"] }))),
+      ignoreDifferences: stages(spec)
+        .filter((stage) => stageEnvironment(spec, stage.id)!.sync === "auto")
+        .flatMap((stage) => spec.layers.map((layer) => ({ group: "argoproj.io", kind: "Application", name: applicationName(spec, stage.id, layer.name), jsonPointers: ["/spec/syncPolicy/automated"] }))),
     },
   };
   return docs([project, root]);
@@ -614,15 +640,27 @@ export function targetProblems(spec: Spec, base: BaseInfo, specFile: string, exi
     }
   }
   const hostsInBase = baseHosts(base, spec);
-  for (const [envName, env] of Object.entries(spec.environments)) {
-    const at = `environments.${envName}`;
+  // Per stage (an environment, or each cluster of one on several, with its overrides merged); a
+  // problem with an overridden field is reported at the cluster's entry, the same problem once.
+  for (const stage of stages(spec)) {
+    const envName = stage.env;
+    const env = stageEnvironment(spec, stage.id)!;
+    const index = spec.environments[envName]!.clusters?.findIndex((c) => c.name === stage.cluster) ?? -1;
+    const overrides = index >= 0 ? spec.environments[envName]!.clusters![index]! : undefined;
+    const atFor = (key: string) => (overrides && (overrides as Record<string, unknown>)[key] !== undefined ? `environments.${envName}.clusters[${index}]` : `environments.${envName}`);
+    const add = (path: string, message: string) => {
+      if (!problems.some((p) => p.path === path && p.message === message)) problems.push({ file: specFile, path, message });
+    };
+    let at = atFor("host");
     if (env.host && !env.hosts && hostsInBase.length > 1) {
       add(`${at}.host`, `the base serves ${hostsInBase.length} hosts (${hostsInBase.join(", ")}): give hosts: {<base host>: <${envName}'s host>, …} for each`);
     }
+    at = atFor("hosts");
     if (env.hosts) {
       for (const from of Object.keys(env.hosts)) if (!hostsInBase.includes(from)) add(`${at}.hosts.${from}`, `no Ingress rule or TLS entry of the base has host ${from}; base hosts: ${hostsInBase.join(", ") || "(none)"}`);
       for (const h of hostsInBase) if (!Object.hasOwn(env.hosts, h)) add(`${at}.hosts`, `the base's host ${h} has no entry: ${envName} would serve it as it is (add ${h}: <${envName}'s host>, or ${h}: ${h} to keep it)`);
     }
+    at = atFor("paths");
     if (env.paths) {
       const basePaths = spec.layers.flatMap((l) => ingresses(base, l.base)).flatMap(({ object }) => ((object.spec as IngressSpec | undefined)?.rules ?? []).flatMap((r) => (r.http?.paths ?? []).map((p) => p.path)));
       for (const from of Object.keys(env.paths)) if (!basePaths.includes(from)) add(`${at}.paths.${from}`, `no Ingress path of the base is ${from}`);
@@ -634,9 +672,10 @@ export function targetProblems(spec: Spec, base: BaseInfo, specFile: string, exi
       const layer = spec.layers.find((l) => l.name === declared.layer);
       if (declared.configMap && layer && !findBaseObject(base, "ConfigMap", declared.configMap, layer.base)) add(`data.${service}.configMap`, `no ConfigMap ${declared.configMap} in ${layer.base}`);
     }
+    at = atFor("extras");
     for (const [layerName, extras] of Object.entries(env.extras)) {
       if (!spec.layers.some((l) => l.name === layerName)) continue;
-      const dir = overlayDir(spec, envName, layerName);
+      const dir = overlayDir(spec, stage.id, layerName);
       const check = (path: string, rel: string, what: string, isDir: boolean) => {
         const full = posix.normalize(posix.join(dir, rel));
         const found = isDir ? exists(`${full}/kustomization.yaml`) || exists(`${full}/kustomization.yml`) : exists(full);
@@ -657,14 +696,16 @@ export function targetProblems(spec: Spec, base: BaseInfo, specFile: string, exi
 /** Every file generate writes, sorted by path. */
 export function planGenerate(input: PlanInput): GeneratedFile[] {
   const files: GeneratedFile[] = [];
-  for (const [envName, env] of Object.entries(input.spec.environments)) {
+  for (const stage of stages(input.spec)) {
+    const env = stageEnvironment(input.spec, stage.id)!;
+    const envName = stage.env;
     const parts = componentPatches(input.spec, input.base, env);
     for (const layer of input.spec.layers) {
-      const overlay = layerOverlay(input, envName, env, layer, parts);
-      const dir = overlayDir(input.spec, envName, layer.name);
+      const overlay = layerOverlay(input, stage.id, envName, env, layer, parts);
+      const dir = overlayDir(input.spec, stage.id, layer.name);
       const header = isPrimary(input.spec, layer.name)
-        ? `${HEADER(`the ${envName} application`)}# Image tags are the exception: \`pnpm bump-image\` and \`pnpm promote\` move them.\n`
-        : HEADER(`the ${envName} ${layer.name} layer`);
+        ? `${HEADER(`the ${stage.id} application`)}# Image tags are the exception: \`pnpm bump-image\` and \`pnpm promote\` move them.\n`
+        : HEADER(`the ${stage.id} ${layer.name} layer`);
       files.push({ path: `${dir}/kustomization.yaml`, content: `${header}${yaml(overlay.kustomization)}` });
       files.push(...overlay.files);
     }

@@ -8,6 +8,7 @@ import { paint } from "../core/term.ts";
 import { readImage, type ImageRef } from "../edit/kustomization.ts";
 import { firstParentLog, git, revParse, showFiles, type CommitEntry } from "../git/git.ts";
 import type { Spec } from "../spec/schema.ts";
+import { stageEnvironment } from "../spec/stages.ts";
 
 export interface TagRef {
   tag: string | null;
@@ -203,8 +204,9 @@ export async function environmentHistory(root: string, spec: Spec, env: string, 
         return { commit, subject };
       });
   }
-  const sync = spec.environments[env]?.sync ?? "manual";
-  return { environment: env, file: kustomizationFile(env), ref: revision.name, commit: revision.commit, entries, application: `${spec.name}-${env}`, sync, laterChanges };
+  // A cluster's stage "<env>/<cluster>": its own sync mode and Application <name>-<env>-<cluster>.
+  const sync = stageEnvironment(spec, env)?.sync ?? "manual";
+  return { environment: env, file: kustomizationFile(env), ref: revision.name, commit: revision.commit, entries, application: `${spec.name}-${env.replace("/", "-")}`, sync, laterChanges };
 }
 
 /** The documented JSON: keys in a fixed order, whatever the objects were built with. */

@@ -20,6 +20,7 @@ import type { Spec } from "../spec/schema.ts";
 import { formatColumns, type Cell } from "../core/table.ts";
 import { HASHED } from "../rules/argocd.ts";
 import { syncWave } from "../rules/sync-wave.ts";
+import { findStage, stageDestination, stageEnvironment } from "../spec/stages.ts";
 
 export const PHASES = ["PreSync", "Sync", "PostSync", "SyncFail"] as const;
 export type Phase = (typeof PHASES)[number];
@@ -100,6 +101,8 @@ export interface SkippedObject {
 export interface ApplicationPlan {
   name: string;
   path: string;
+  /** Where Argo CD deploys it: "cluster <name>" or "server <url>" (an environment on several clusters: each its own). */
+  destination: string;
   layer: Exclude<Layer, "argocd">;
   /** The primary layer's Application (the one whose overlay holds the image tags). */
   primary?: boolean;
@@ -349,10 +352,15 @@ export function syncFindings(application: string, tasks: Task[], spec: Spec): Pl
 interface ApplicationInfo {
   name: string;
   path: string;
+  destination: string;
   layer: string;
   primary: boolean;
   syncWave: number;
   automated: boolean;
+}
+
+function describeDestination(d: { name?: string; server?: string }): string {
+  return d.server ? `server ${d.server}` : d.name ? `cluster ${d.name}` : "(no destination)";
 }
 
 /** The environment's Applications as argocd/ declares them, falling back to the generated names. */
@@ -364,18 +372,19 @@ async function applicationsOf(root: string, spec: Spec, env: string): Promise<Ap
   for (const name of names) {
     for (const object of parseYamlStream(await readFile(join(dir, name), "utf8"), `argocd/${name}`)) {
       if (object.kind !== "Application") continue;
-      const s = object.spec as { source?: { path?: string }; syncPolicy?: { automated?: unknown } } | undefined;
+      const s = object.spec as { source?: { path?: string }; syncPolicy?: { automated?: unknown }; destination?: { name?: string; server?: string } } | undefined;
       const path = (s?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
       const layer = layerOfDir(spec, env, path);
       if (!layer || found.some((f) => f.layer === layer)) continue;
-      found.push({ name: object.metadata?.name ?? "", path, layer, primary: isPrimary(spec, layer), syncWave: syncWave(object), automated: s?.syncPolicy?.automated != null });
+      found.push({ name: object.metadata?.name ?? "", path, destination: describeDestination(s?.destination ?? {}), layer, primary: isPrimary(spec, layer), syncWave: syncWave(object), automated: s?.syncPolicy?.automated != null });
     }
   }
-  const environment = spec.environments[env]!;
+  const environment = stageEnvironment(spec, env)!;
   for (const layer of order) {
     const path = overlayDir(spec, env, layer);
     if (found.some((f) => f.layer === layer) || !existsSync(join(root, path, "kustomization.yaml"))) continue;
-    found.push({ name: applicationName(spec, env, layer), path, layer, primary: isPrimary(spec, layer), syncWave: applicationWave(spec, environment, layer), automated: environment.sync === "auto" });
+    const stage = findStage(spec, env);
+    found.push({ name: applicationName(spec, env, layer), path, destination: describeDestination(stage ? stageDestination(spec, stage) : {}), layer, primary: isPrimary(spec, layer), syncWave: applicationWave(spec, environment, layer), automated: environment.sync === "auto" });
   }
   // Applications of an app of apps sync in their own wave order, then by name (a tie: the spec's layer order).
   return found.sort((a, b) => a.syncWave - b.syncWave || order.indexOf(a.layer) - order.indexOf(b.layer) || (a.name < b.name ? -1 : 1));
@@ -397,6 +406,7 @@ export async function planSync(root: string, spec: Spec, env: string): Promise<S
     applications.push({
       name: app.name,
       path: app.path,
+      destination: app.destination,
       layer: app.layer,
       primary: app.primary,
       syncWave: app.syncWave,
@@ -587,6 +597,7 @@ export function syncPlanJson(plan: SyncPlan): string {
     applications: plan.applications.map((a) => ({
       name: a.name,
       path: a.path,
+      destination: a.destination,
       layer: a.layer,
       syncWave: a.syncWave,
       automated: a.automated,
@@ -626,7 +637,7 @@ export function syncPlanText(plan: SyncPlan, colour: boolean): string {
   plan.applications.forEach((app, i) => {
     out.push("");
     const mode = app.automated ? "automated sync" : "manual sync";
-    out.push(`${paint(`${i + 1}/${n}  ${app.name}`, "bold", colour)}  ${app.path}  ${paint(`(Application sync wave ${app.syncWave}, ${mode})`, "dim", colour)}`);
+    out.push(`${paint(`${i + 1}/${n}  ${app.name}`, "bold", colour)}  ${app.path}  ${paint(`(to ${app.destination}, Application sync wave ${app.syncWave}, ${mode})`, "dim", colour)}`);
     if (!app.primary && mainApp) {
       const how = app.automated ? "Argo CD syncs it on its own" : `sync it before ${mainApp.name} when it changed`;
       const where = app.syncWave < mainApp.syncWave ? "one wave earlier under the root Application" : "in the same wave under the root Application";

@@ -16,6 +16,7 @@ import { refLabel, resolveRevision, tagChanges, type TagChange } from "../ops/hi
 import type { ImageRef } from "../edit/kustomization.ts";
 import { openWindow } from "../spec/gates.ts";
 import type { Spec } from "../spec/schema.ts";
+import { previousGroup, stageEnvironment } from "../spec/stages.ts";
 
 export const GATE_NAMES = ["soak", "checks", "window"] as const;
 export type GateName = (typeof GATE_NAMES)[number];
@@ -88,7 +89,7 @@ export interface GateRequest {
 
 /** Whether the environment declares any gate (an empty `gates: {}` declares none). */
 export function hasGates(spec: Spec, env: string): boolean {
-  const g = spec.environments[env]?.gates;
+  const g = stageEnvironment(spec, env)?.gates;
   return !!g && (g.soak !== undefined || g.checks.length > 0 || g.windows.length > 0);
 }
 
@@ -167,9 +168,10 @@ async function requiredChecks(gh: Required<Omit<GitHubAccess, "problem">>, sha: 
 
 export async function evaluateGates(root: string, spec: Spec, request: GateRequest): Promise<GateReport> {
   const { env, overrides } = request;
-  const gates = spec.environments[env]?.gates;
-  const order = Object.keys(spec.environments);
-  const previous = order[order.indexOf(env) - 1];
+  // A cluster's stage has its environment's gates (or its own), and its previous stage is the
+  // wave before it (a canary soaks before the rest): tools/spec/stages.ts.
+  const gates = stageEnvironment(spec, env)?.gates;
+  const previous = previousGroup(spec, env)[0]?.id;
   const { now, clock } = gateClock(request.processEnv);
   const declared = new Set<GateName>();
   if (gates?.soak !== undefined) declared.add("soak");

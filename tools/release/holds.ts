@@ -15,6 +15,7 @@ import { ValidationError, type Problem, unknownName } from "../core/errors.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { withLines } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
+import { findStage } from "../spec/stages.ts";
 
 export const HOLDS_FILE = "overlays/holds.yaml";
 
@@ -43,7 +44,7 @@ export async function parseHolds(text: string, spec: Spec, file = HOLDS_FILE): P
   const envs = Object.keys(spec.environments);
   const images = spec.images.map((i) => i.name);
   holds.forEach((hold, i) => {
-    if (!spec.environments[hold.environment]) problems.push({ file, path: `holds[${i}].environment`, message: unknownName("environment", hold.environment, envs) });
+    if (!spec.environments[hold.environment] && !findStage(spec, hold.environment)) problems.push({ file, path: `holds[${i}].environment`, message: unknownName("environment", hold.environment, envs) });
     if (hold.image !== undefined && !images.includes(hold.image)) problems.push({ file, path: `holds[${i}].image`, message: unknownName("image", hold.image, images) });
   });
   if (problems.length) throw new ValidationError(await withLines(problems, text));
@@ -64,7 +65,8 @@ export async function loadHolds(root: string, spec: Spec): Promise<Hold[]> {
 
 /** The holds that keep `image` of `env` where it is. */
 export function holdsOn(holds: Hold[], env: string, image: string): Hold[] {
-  return holds.filter((h) => h.environment === env && (h.image === undefined || h.image === image));
+  // A hold on an environment holds each of its clusters' stages ("<env>/<cluster>") too.
+  return holds.filter((h) => (h.environment === env || env.startsWith(`${h.environment}/`)) && (h.image === undefined || h.image === image));
 }
 
 /** One problem per held image among those a move would change. */

@@ -2,6 +2,8 @@
 // (see the notes in README: hook spelling, fixed-name hooks, PreSync reading what the same sync
 // creates, sync options, manual production, project whitelists).
 import { objectId, allObjects, objectsAtDir, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { overlayDir } from "../spec/model.ts";
+import { stageIds, stages } from "../spec/stages.ts";
 import { annotation, createdKeys, podReferences, podTemplate } from "./workloads.ts";
 
 const HOOK = "argocd.argoproj.io/hook";
@@ -162,18 +164,23 @@ export const syncOptionsRule: Rule = (ctx) => {
   return out;
 };
 
+/** The stage (an environment, or "<env>/<cluster>") whose overlay of some layer an Application syncs. */
 function appEnv(ctx: RuleContext, app: RenderedObject): string | undefined {
-  const path = (app.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "";
-  const match = /^overlays\/([^/]+)(\/data)?\/?$/.exec(path);
-  return match && match[1] && ctx.spec.environments[match[1]] ? match[1] : undefined;
+  const path = ((app.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
+  return stageIds(ctx.spec).find((id) => ctx.spec.layers.some((l) => overlayDir(ctx.spec, id, l.name) === path));
 }
 
 /** Production (the last stage) syncs by hand: Argo CD refuses a UI rollback while auto-sync is on. */
 export const manualProductionRule: Rule = (ctx) => {
+  // The last stage: with clusters, each cluster of the environment's last wave (a canary wave
+  // before it may sync automatically).
+  const all = stages(ctx.spec);
+  const lastGroup = all.length ? all[all.length - 1]!.group : -1;
+  const lastStages = all.filter((s) => s.group === lastGroup).map((s) => s.id);
+  const last = lastStages.join(", ");
   const envs = Object.keys(ctx.spec.environments);
-  const last = envs[envs.length - 1];
   return applications(ctx)
-    .filter((app) => appEnv(ctx, app) === last && envs.length > 1)
+    .filter((app) => lastStages.includes(appEnv(ctx, app) ?? "") && envs.length > 1)
     .filter((app) => (app.object.spec as { syncPolicy?: { automated?: unknown } } | undefined)?.syncPolicy?.automated !== undefined)
     .map((app) => finding("manual-production", app, "spec.syncPolicy.automated", `${last} is the last stage and must sync by hand: rollback from the Argo CD UI is refused while automated sync is on`));
 };

@@ -4,6 +4,7 @@ import { allObjects, layerObjects, objectId, type Finding, type RenderedObject, 
 import { overlayDir, primaryLayer } from "../spec/model.ts";
 import { HASHED } from "./argocd.ts";
 import { parseImage, podTemplates } from "./workloads.ts";
+import { clustersOf, previousGroup, stageEnvironment, stages } from "../spec/stages.ts";
 
 function f(rule: string, file: string, path: string, message: string, env?: string, object?: string): Finding {
   return { rule: `consistency/${rule}`, file, path, message, env, object };
@@ -25,7 +26,7 @@ export const sameResourcesRule: Rule = (ctx) => {
   for (const { name: layer } of ctx.spec.layers) {
     const groups = new Map<string, string[]>();
     for (const env of ctx.environments) {
-      const spec = ctx.spec.environments[env.env]!;
+      const spec = stageEnvironment(ctx.spec, env.env)!;
       const modes = Object.entries(ctx.spec.data)
         .filter(([, d]) => d.layer === layer)
         .map(([name]) => `${name}=${spec.data[name]?.mode ?? "in-cluster"}`);
@@ -89,7 +90,10 @@ export const imagesRule: Rule = (ctx) => {
 export const destinationsRule: Rule = (ctx) => {
   const out: Finding[] = [];
   const apps = ctx.argocd.filter((o) => o.object.kind === "Application");
-  for (const [envName, env] of Object.entries(ctx.spec.environments)) {
+  // Per stage: an environment, or each cluster of one on several (tools/spec/stages.ts).
+  for (const stage of stages(ctx.spec)) {
+    const envName = stage.id;
+    const env = stageEnvironment(ctx.spec, envName)!;
     for (const { name: layer } of ctx.spec.layers) {
       const path = overlayDir(ctx.spec, envName, layer);
       const matching = apps.filter((a) => ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/\/$/, "") === path);
@@ -120,7 +124,7 @@ export const destinationsRule: Rule = (ctx) => {
 };
 
 function tagOf(ctx: RuleContext, env: string, image: string): string | undefined {
-  const k = ctx.kustomizations.find((x) => x.env === env && x.layer === "app");
+  const k = ctx.kustomizations.find((x) => x.env === env && x.layer === primaryLayer(ctx.spec).name);
   const entry = ((Array.isArray(k?.value.images) ? k!.value.images : []) as Record<string, unknown>[]).find((e) => e?.name === image);
   return typeof entry?.newTag === "string" ? entry.newTag : undefined;
 }
@@ -128,20 +132,25 @@ function tagOf(ctx: RuleContext, env: string, image: string): string | undefined
 /** Stages follow the promotion order: automation stops at the first manual stage, and no stage runs ahead of the one before it. */
 export const promotionOrderRule: Rule = (ctx) => {
   const out: Finding[] = [];
-  const envs = Object.entries(ctx.spec.environments);
+  // Stages: an environment on several clusters is one per cluster, in waves; each is compared
+  // with every stage of the group before it (the previous wave or environment).
+  const all = stages(ctx.spec);
   let manualSeen: string | undefined;
-  for (const [name, env] of envs) {
-    if (env.sync === "manual") manualSeen ??= name;
-    else if (manualSeen) out.push(f("promotion-order", ctx.specFile, `environments.${name}.sync`, `${name} syncs automatically although an earlier stage, ${manualSeen}, syncs by hand`, name));
+  for (const stage of all) {
+    const env = stageEnvironment(ctx.spec, stage.id)!;
+    const index = clustersOf(ctx.spec, stage.env).findIndex((c) => c.name === stage.cluster && c.sync !== undefined);
+    const at = index >= 0 ? `environments.${stage.env}.clusters[${index}].sync` : `environments.${stage.env}.sync`;
+    if (env.sync === "manual") manualSeen ??= stage.id;
+    else if (manualSeen) out.push(f("promotion-order", ctx.specFile, at, `${stage.id} syncs automatically although an earlier stage, ${manualSeen}, syncs by hand`, stage.id));
   }
   for (const image of ctx.spec.images) {
-    for (let i = 1; i < envs.length; i++) {
-      const [prev] = envs[i - 1]!;
-      const [cur] = envs[i]!;
-      const a = tagOf(ctx, prev, image.name);
-      const b = tagOf(ctx, cur, image.name);
-      if (a && b && (compareSemver(b, a) ?? 0) > 0) {
-        out.push(f("promotion-order", `overlays/${cur}/kustomization.yaml`, "images", `${cur} runs ${image.name}:${b}, ahead of the previous stage ${prev} (${a}): tags must be promoted in order`, cur));
+    for (const cur of all) {
+      for (const prev of previousGroup(ctx.spec, cur.id)) {
+        const a = tagOf(ctx, prev.id, image.name);
+        const b = tagOf(ctx, cur.id, image.name);
+        if (a && b && (compareSemver(b, a) ?? 0) > 0) {
+          out.push(f("promotion-order", `overlays/${cur.id}/kustomization.yaml`, "images", `${cur.id} runs ${image.name}:${b}, ahead of the previous stage ${prev.id} (${a}): tags must be promoted in order`, cur.id));
+        }
       }
     }
   }
@@ -159,7 +168,7 @@ export const configOverrideRule: Rule = (ctx) => {
   return ctx.environments.flatMap((env) => {
     const connection = layerObjects(env, stable.layer).find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === stable.configMap);
     const keys = new Set(Object.keys((connection?.object.data as Record<string, unknown> | undefined) ?? {}));
-    return Object.keys(ctx.spec.environments[env.env]?.config ?? {})
+    return Object.keys(stageEnvironment(ctx.spec, env.env)?.config ?? {})
       .filter((k) => keys.has(k))
       .map((k) =>
         f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is set in ${stable.configMap}, the stable ConfigMap the migration hook reads too; set it there (a data service's managed values or connection.hostSettings in the spec) so that the hook and the workloads agree`, env.env),

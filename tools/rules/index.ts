@@ -2,6 +2,7 @@
 import { appOfAppsRules } from "./app-of-apps.ts";
 import { argocdRules } from "./argocd.ts";
 import { crdListDefaultsRule } from "./crd-defaults.ts";
+import { clusterRules } from "./clusters.ts";
 import { consistencyRules } from "./consistency.ts";
 import { customResourceRules } from "./custom-resources.ts";
 import { hostRules } from "./hosts.ts";
@@ -24,6 +25,7 @@ export const rules: Record<string, Rule> = {
   ...Object.fromEntries(Object.entries(networkRules).map(([k, r]) => [`network/${k}`, r])),
   ...Object.fromEntries(Object.entries(argocdRules).map(([k, r]) => [`argocd/${k}`, r])),
   ...Object.fromEntries(Object.entries(appOfAppsRules).map(([k, r]) => [`argocd/${k}`, r])),
+  ...Object.fromEntries(Object.entries(clusterRules).map(([k, r]) => [`clusters/${k}`, r])),
   "argocd/crd-list-defaults": crdListDefaultsRule,
   ...Object.fromEntries(Object.entries(customResourceRules).map(([k, r]) => [`custom-resources/${k}`, r])),
   ...Object.fromEntries(Object.entries(hostRules).map(([k, r]) => [`hosts/${k}`, r])),

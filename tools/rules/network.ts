@@ -10,6 +10,7 @@ import { allObjects, objectId, type Finding, type RenderedEnvironment, type Rend
 import { hostPortKeys } from "../spec/model.ts";
 import { ingressBackends, serviceTargets } from "./runtime.ts";
 import { containerEnv, containersOf, labelSelectorMatches, podTemplates, type PodTemplate } from "./workloads.ts";
+import { stageEnvironment } from "../spec/stages.ts";
 
 /** An endpoint of a connection: a pod of the environment, a pod elsewhere in the cluster, or an address outside it. */
 export interface Endpoint {
@@ -170,7 +171,7 @@ function finding(rule: string, ro: RenderedObject, path: string, message: string
 }
 
 function namespaceOf(ctx: RuleContext, env: RenderedEnvironment): string {
-  return ctx.spec.environments[env.env]?.namespace ?? env.env;
+  return stageEnvironment(ctx.spec, env.env)?.namespace ?? env.env;
 }
 
 /** Every connection the rendered manifests imply is allowed by the rendered NetworkPolicies. */

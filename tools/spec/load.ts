@@ -6,6 +6,7 @@ import { specJsonSchema } from "./reference.ts";
 import { parseYaml } from "../core/yaml.ts";
 import { declaredHosts, fillTemplate, managedSettings, primaryHost } from "./model.ts";
 import { specSchema, type Spec } from "./schema.ts";
+import { stageIds } from "./stages.ts";
 
 /** Environment names must start with a letter: an integer-like key would reorder the promotion order. */
 const ENV_NAME = /^[a-z]([-a-z0-9]*[a-z0-9])?$/;
@@ -314,11 +315,19 @@ export async function loadSpec(specFile: string, root: string): Promise<Spec> {
   }
 }
 
-/** The one environment a command takes as its argument (render, plan, history): a usage error otherwise. */
-export function environmentArgument(spec: Spec, positionals: string[]): string {
-  const envs = Object.keys(spec.environments);
+/**
+ * The one environment a command takes as its argument (render, plan, history): a usage error
+ * otherwise. An environment on several clusters is named by stage ("prod/prod-eu"); with
+ * `wholeEnvironment`, its name stands for all its stages (the first is returned; see stagesOf).
+ */
+export function environmentArgument(spec: Spec, positionals: string[], wholeEnvironment = false): string {
+  const ids = stageIds(spec);
   const [env, ...extra] = positionals;
-  if (!env || extra.length) throw new UsageError(`expected one environment: ${envs.join(", ")}`);
-  if (!Object.hasOwn(spec.environments, env)) throw new UsageError(unknownName("environment", env, envs));
-  return env;
+  if (!env || extra.length) throw new UsageError(`expected one environment: ${ids.join(", ")}`);
+  if (ids.includes(env)) return env;
+  if (Object.hasOwn(spec.environments, env)) {
+    if (wholeEnvironment) return env;
+    throw new UsageError(`${env} runs on several clusters: name one of ${ids.filter((i) => i.startsWith(`${env}/`)).join(", ")}`);
+  }
+  throw new UsageError(unknownName("environment", env, ids));
 }

@@ -3,6 +3,7 @@
 // One place, so that nothing assumes a layer named "app" or "data".
 import type { Environment, Layer, Spec } from "./schema.ts";
 import { KNOWN_SCALER_API, KNOWN_WORKLOAD_API } from "./schema.ts";
+import { stageIds } from "./stages.ts";
 
 /** The layer with `images: true` (the spec's validation guarantees exactly one). */
 export function primaryLayer(spec: Spec): Layer {
@@ -22,9 +23,13 @@ export function overlayDir(spec: Spec, env: string, layer: string): string {
   return isPrimary(spec, layer) ? `overlays/${env}` : `overlays/${env}/${layer}`;
 }
 
-/** Every (env, layer, dir) the spec generates, environments in promotion order, layers in sync order. */
+/**
+ * Every (env, layer, dir) the spec generates, stages in promotion order, layers in sync order.
+ * `env` is a stage: an environment, or "<env>/<cluster>" for each cluster of an environment on
+ * several (tools/spec/stages.ts), whose overlays are overlays/<env>/<cluster>[/<layer>].
+ */
 export function overlayTargets(spec: Spec): { env: string; layer: string; dir: string }[] {
-  return Object.keys(spec.environments).flatMap((env) => spec.layers.map((l) => ({ env, layer: l.name, dir: overlayDir(spec, env, l.name) })));
+  return stageIds(spec).flatMap((env) => spec.layers.map((l) => ({ env, layer: l.name, dir: overlayDir(spec, env, l.name) })));
 }
 
 /** The layer an overlay directory belongs to, or undefined. */
@@ -33,8 +38,10 @@ export function layerOfDir(spec: Spec, env: string, dir: string): string | undef
   return spec.layers.find((l) => overlayDir(spec, env, l.name) === clean)?.name;
 }
 
+/** `env` may be a cluster's stage "<env>/<cluster>": its Applications are <name>-<env>-<cluster>[-<layer>]. */
 export function applicationName(spec: Spec, env: string, layer: string): string {
-  return isPrimary(spec, layer) ? `${spec.name}-${env}` : `${spec.name}-${env}-${layer}`;
+  const stage = env.replace("/", "-");
+  return isPrimary(spec, layer) ? `${spec.name}-${stage}` : `${spec.name}-${stage}-${layer}`;
 }
 
 /**

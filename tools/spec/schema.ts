@@ -6,6 +6,7 @@
 import { z } from "zod";
 import { gatesSchema } from "./gates.ts";
 import { quantity } from "./quantity.ts";
+import { clustersSchema } from "./clusters.ts";
 
 const dnsLabel = z
   .string()
@@ -221,6 +222,9 @@ const environmentSchema = z.strictObject({
   gates: gatesSchema.optional().describe("What a promotion into this environment must pass (tools/release/gates.ts)."),
 });
 
+/** An environment, optionally on several clusters (tools/spec/clusters.ts, issue 12). */
+const environmentWithClusters = environmentSchema.extend({ clusters: clustersSchema(environmentSchema.shape) });
+
 const DEFAULT_CLUSTER = {
   ingressController: { namespace: "ingress-nginx", podLabels: { "app.kubernetes.io/name": "ingress-nginx", "app.kubernetes.io/component": "controller" } },
   dns: { namespace: "kube-system", podLabels: { "k8s-app": "kube-dns" } },
@@ -267,11 +271,11 @@ export const specSchema = z.strictObject({
     .default(DEFAULT_CLUSTER)
     .describe("What the NetworkPolicy rules take as given outside the environments' namespaces."),
   components: z.record(dnsLabel, componentSchema).default({}).describe("Workloads of the base that environments size."),
-  environments: z.record(dnsLabel, environmentSchema).describe("In promotion order: the first is where new tags land, the last is production."),
+  environments: z.record(dnsLabel, environmentWithClusters).describe("In promotion order: the first is where new tags land, the last is production."),
 });
 
 export type Spec = z.infer<typeof specSchema>;
-export type Environment = z.infer<typeof environmentSchema>;
+export type Environment = z.infer<typeof environmentWithClusters>;
 export type Component = z.infer<typeof componentSchema>;
 export type Resources = z.infer<typeof resourcesSchema>;
 export type Layer = z.infer<typeof layerSchema>;
