@@ -146,7 +146,8 @@ describe("prod on two clusters: generate", () => {
     } finally {
       await repo.write(file, original);
     }
-  });
+    // Two full renders of every stage (HEAD and the working tree): slow on a loaded machine.
+  }, 180_000);
 
   it("check finds nothing, and generate says everything is up to date", async () => {
     const check = await repo.cli(["check", "--json"]);
