@@ -142,7 +142,9 @@ describe("prod on two clusters: generate", () => {
       expect(diff.code).toBe(0);
       expect(diff.stdout).toContain(CANARY);
       expect(diff.stdout).toContain(`${IMAGE}:v9.9.9`);
-      expect(diff.stdout).not.toContain(`${REST}:`);
+      // Every stage in the summary: the canary changed, prod-eu did not.
+      expect(diff.stdout).toContain(`  ${REST}: no changes\n`);
+      expect(diff.stdout).not.toContain(`  ${CANARY}: no changes`);
     } finally {
       await repo.write(file, original);
     }
