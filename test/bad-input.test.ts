@@ -24,7 +24,9 @@ const SPEC_TEXT = readFileSync(join(FIXTURE_ROOT, SPEC), "utf8");
 /** 1-based line of the only line of the spec that starts with `text`: what an error must point at. */
 function specLine(text: string, replaced = SPEC_TEXT): number {
   const lines = replaced.split("\n");
-  const found = lines.flatMap((l, i) => (l.trimStart().startsWith(text) ? [i + 1] : []));
+  // A top-level key first (`images:` is also a layer's `images: true` in the v2 spec).
+  const top = lines.flatMap((l, i) => (l.startsWith(text) ? [i + 1] : []));
+  const found = top.length === 1 ? top : lines.flatMap((l, i) => (l.trimStart().startsWith(text) ? [i + 1] : []));
   if (found.length !== 1) throw new Error(`fixture: ${JSON.stringify(text)} must occur once in the spec`);
   return found[0]!;
 }
@@ -270,7 +272,7 @@ const cases: Case[] = [
   { name: "override of a gate dev does not have", args: ["bump-image", "v1.0.1", "--override", "window=now"], code: 1, says: ["dev declares no window gate to override"] },
   { name: "GITOPS_NOW that is not a time", args: ["bump-image", "v1.0.1", "--env", "prod", "--force"], env: { GITOPS_NOW: "tomorrow" }, code: 2, says: ['GITOPS_NOW="tomorrow" is not an ISO 8601 time'] },
   { name: "rollback an unknown environment", args: ["rollback", "qa"], code: 1, says: [`${SPEC}:${specLine("environments:")}: environments: unknown environment "qa"; environments: dev, staging, prod`] },
-  { name: "rollback an unknown image", args: ["rollback", "prod", "--image", "nginx"], code: 1, says: [`${SPEC}:${specLine("images:")}: images: unknown image "nginx"`] },
+  { name: "rollback an unknown image", args: ["rollback", "prod", "--image", "nginx"], code: 2, says: [`${SPEC}:${SPEC_TEXT.split("\n").indexOf("images:") + 1}: images: unknown image "nginx"`] },
   { name: "rollback to a tag never run", args: ["rollback", "prod", "--to", "v0.1.0"], code: 1, says: ['prod never ran ghcr.io/ringlet/ringlet "v0.1.0"', "--force"] },
   { name: "rollback to a bad tag", args: ["rollback", "prod", "--to", "$(id)"], code: 1, says: ['"$(id)"', "OCI tag grammar"] },
   { name: "rollback with nothing before", args: ["rollback", "prod"], code: 1, says: ["prod has no entry 1 step back"] },

@@ -54,7 +54,7 @@ async function gitWith(r: TestRepo, env: NodeJS.ProcessEnv, ...args: string[]): 
  */
 async function landTag(r: TestRepo, file: string, tag: string, opts: { authored: string; merged: string; mergeOnly?: boolean }): Promise<string> {
   const env = file.split("/")[1]!;
-  const branch = `deploy/${env}/${tag}`;
+  const branch = `deploy/${env}/ringlet/${tag}`;
   await r.git("checkout", "-q", "-b", branch, "main");
   const text = await r.read(file);
   await r.write(file, text.replace(/newTag: \S+/, `newTag: ${tag}`));
@@ -85,7 +85,7 @@ describe("soak", () => {
     const late = await repo.cli(["promote", "prod"], env(at(25 * HOUR)));
     expect(late.code, late.stderr).toBe(0);
     expect(gh.violations).toEqual([]);
-    expect(gh.pulls.map((p) => p.head)).toEqual(["deploy/prod/v2.0.0"]);
+    expect(gh.pulls.map((p) => p.head)).toEqual(["deploy/prod/ringlet/v2.0.0"]);
     const body = gh.pulls[0]!.body ?? "";
     expect(body).toContain("### Gates into prod");
     expect(body).toMatch(/\| soak \| ✓ passed \| v2\.0\.0 ran in staging for 1d 1h so far/);
@@ -93,10 +93,10 @@ describe("soak", () => {
     expect(body).toMatch(/\| window \| ✓ passed \|/);
     expect(body).toContain(`GITOPS_NOW=${at(25 * HOUR)}`);
     // The tool's own commit status on the pushed deploy commit, for branch protection.
-    const pushed = (await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/prod/v2.0.0"])).stdout.split("\t")[0];
+    const pushed = (await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/prod/ringlet/v2.0.0"])).stdout.split("\t")[0];
     expect(gh.statuses.map((s) => [s.sha, s.context, s.state])).toEqual([[pushed, "gates", "success"]]);
     expect(gh.statuses[0]!.description).toBe("promote into prod: soak passed, checks passed, window passed");
-    const message = await repo.git("log", "-1", "--format=%B", "deploy/prod/v2.0.0");
+    const message = await repo.git("log", "-1", "--format=%B", "deploy/prod/ringlet/v2.0.0");
     expect(message).toContain("Gate soak: passed\nGate checks: passed\nGate window: passed");
   });
 
@@ -171,7 +171,7 @@ describe("checks", () => {
     const reason = "CI outage (INC-7); staging verified by hand";
     const r = await repo.cli(["promote", "prod", "--override", `checks=${reason}`], env(at(30 * HOUR)));
     expect(r.code, r.stderr).toBe(0);
-    const message = await repo.git("log", "-1", "--format=%B", "deploy/prod/v2.0.0");
+    const message = await repo.git("log", "-1", "--format=%B", "deploy/prod/ringlet/v2.0.0");
     expect(message).toContain(`Gate checks: overridden (override: ${reason})`);
     const body = gh.pulls[0]!.body ?? "";
     expect(body).toMatch(/\| checks \| ! overridden \| .*test: missing \(not reported\) \| CI outage \(INC-7\); staging verified by hand \|/);
@@ -212,7 +212,7 @@ describe("freeze windows", () => {
     expect(monday.code, monday.stderr).toBe(0);
     const overridden = await repo.cli(["promote", "prod", "--override", "window=hotfix for INC-9"], env(saturday));
     expect(overridden.code, overridden.stderr).toBe(0);
-    expect(await repo.git("log", "-1", "--format=%B", "deploy/prod/v2.0.0")).toContain("Gate window: overridden (override: hotfix for INC-9)");
+    expect(await repo.git("log", "-1", "--format=%B", "deploy/prod/ringlet/v2.0.0")).toContain("Gate window: overridden (override: hotfix for INC-9)");
   });
 
   it("follows the window's time zone across daylight saving", async () => {
@@ -237,14 +237,14 @@ describe("rollback", () => {
     const r = await repo.cli(["rollback", "prod"], env(at(HOUR)));
     expect(r.code, r.stderr).toBe(0);
     expect(gh.violations).toEqual([]);
-    expect(gh.pulls.map((p) => [p.head, p.title])).toEqual([["deploy/prod/rollback-v1.0.0", "rollback(prod): ringlet v1.1.0 → v1.0.0"]]);
-    const diff = await repo.git("diff", "--unified=0", "main", "deploy/prod/rollback-v1.0.0");
+    expect(gh.pulls.map((p) => [p.head, p.title])).toEqual([["deploy/prod/ringlet/rollback-v1.0.0", "rollback(prod): ringlet v1.1.0 → v1.0.0"]]);
+    const diff = await repo.git("diff", "--unified=0", "main", "deploy/prod/ringlet/rollback-v1.0.0");
     const changed = diff.split("\n").filter((l) => /^[-+](?![-+])/.test(l));
     expect(changed).toEqual(["-    newTag: v1.1.0", "+    newTag: v1.0.0"]);
     const body = gh.pulls[0]!.body ?? "";
     expect(body).toContain("## Roll back prod");
     expect(body).toContain("What goes back: `ghcr.io/ringlet/ringlet` from `v1.1.0` to `v1.0.0`");
-    expect(body).toContain("Argo CD runs the PreSync hook `ringlet-migrate` with the older release's code");
+    expect(body).toContain("Argo CD runs the PreSync hook `Job/ringlet-migrate` with the older release's code");
     expect(body).toContain("a rollback from the Argo CD UI runs no hooks");
     expect(body).not.toContain("### Gates");
     // Gates do not stop a rollback (it is in a freeze window here), but its status is set.

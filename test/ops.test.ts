@@ -74,9 +74,9 @@ const newRepo = testRepos();
 
 describe("ordering and parsing rules", () => {
   it("reads pull-request numbers from merge and squash subjects only", () => {
-    expect(pullRequestNumber("Merge pull request #12 from ringlet/deploy/dev/v1.1.0")).toBe(12);
+    expect(pullRequestNumber("Merge pull request #12 from ringlet/deploy/dev/ringlet/v1.1.0")).toBe(12);
     expect(pullRequestNumber("deploy(dev): ringlet v1.1.0 → v1.2.0 (#123)")).toBe(123);
-    expect(pullRequestNumber("Merge branch 'main' into deploy/dev/v1.1.0")).toBeNull();
+    expect(pullRequestNumber("Merge branch 'main' into deploy/dev/ringlet/v1.1.0")).toBeNull();
     expect(pullRequestNumber("fix #12 in the job")).toBeNull();
   });
 
@@ -139,8 +139,8 @@ describe("after a bump of dev and a promotion to staging", () => {
   beforeAll(async () => {
     repo = await newRepo();
     initial = await sha(repo);
-    merge12 = await deployAndMerge(repo, ["bump-image", "v1.1.0"], "deploy/dev/v1.1.0", 12);
-    merge13 = await deployAndMerge(repo, ["promote", "staging"], "deploy/staging/v1.1.0", 13);
+    merge12 = await deployAndMerge(repo, ["bump-image", "v1.1.0"], "deploy/dev/ringlet/v1.1.0", 12);
+    merge13 = await deployAndMerge(repo, ["promote", "staging"], "deploy/staging/ringlet/v1.1.0", 13);
   });
 
   it("status shows the new tags, and prod one minor version behind staging", async () => {
@@ -186,7 +186,7 @@ describe("after a bump of dev and a promotion to staging", () => {
           tag: "v1.1.0",
           digest: null,
           previous: null,
-          lastChange: { commit: merge12, date: await dateOf(repo, merge12), author: "Test Runner", subject: "Merge pull request #12 from ringlet/deploy/dev/v1.1.0", pullRequest: 12 },
+          lastChange: { commit: merge12, date: await dateOf(repo, merge12), author: "Test Runner", subject: "Merge pull request #12 from ringlet/deploy/dev/ringlet/v1.1.0", pullRequest: 12 },
         },
       ],
       pullRequests: null,
@@ -197,7 +197,7 @@ describe("after a bump of dev and a promotion to staging", () => {
       tag: "v1.1.0",
       digest: null,
       previous: { environment: "dev", state: "same", by: null, level: null, count: null, text: "same as dev" },
-      lastChange: { commit: merge13, date: await dateOf(repo, merge13), author: "Test Runner", subject: "Merge pull request #13 from ringlet/deploy/staging/v1.1.0", pullRequest: 13 },
+      lastChange: { commit: merge13, date: await dateOf(repo, merge13), author: "Test Runner", subject: "Merge pull request #13 from ringlet/deploy/staging/ringlet/v1.1.0", pullRequest: 13 },
     });
     expect(prod!.images[0]).toEqual({
       image: IMAGE,
@@ -212,7 +212,7 @@ describe("after a bump of dev and a promotion to staging", () => {
   it("status reads main even while a deploy branch is checked out", async () => {
     await ok(repo, ["bump-image", "v1.2.0"]);
     try {
-      expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v1.2.0");
+      expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v1.2.0");
       const json = JSON.parse((await ok(repo, ["status", "--json"])).stdout);
       expect(json.ref).toBe("main");
       expect(json.environments[0].images[0].tag).toBe("v1.1.0");
@@ -221,7 +221,7 @@ describe("after a bump of dev and a promotion to staging", () => {
       expect(onBranch.environments[1].images[0].previous.text).toBe("1 minor behind dev");
     } finally {
       await repo.git("checkout", "--quiet", "main");
-      await repo.git("branch", "--quiet", "-D", "deploy/dev/v1.2.0");
+      await repo.git("branch", "--quiet", "-D", "deploy/dev/ringlet/v1.2.0");
     }
   });
 
@@ -376,7 +376,7 @@ describe("after a bump of dev and a promotion to staging", () => {
     const out = result.stdout;
     const current = row(out, "current");
     const previous = row(out, "previous");
-    expect(current).toMatch(new RegExp(`^current +v1\\.1\\.0 +${merge12.slice(0, 7)} +\\S+ \\S+ +#12 +Test Runner +Merge pull request #12 from ringlet/deploy/dev/v1\\.1\\.0$`));
+    expect(current).toMatch(new RegExp(`^current +v1\\.1\\.0 +${merge12.slice(0, 7)} +\\S+ \\S+ +#12 +Test Runner +Merge pull request #12 from ringlet/deploy/dev/ringlet/v1\\.1\\.0$`));
     expect(previous).toMatch(new RegExp(`^previous +v1\\.0\\.0 +${initial.slice(0, 7)} +\\S+ \\S+ +— +Test Runner +initial$`));
     expect(out.indexOf(current)).toBeLessThan(out.indexOf(previous));
     // What an operator needs for a rollback: the previous tag for the UI, the merge to revert.
@@ -407,7 +407,7 @@ describe("after a bump of dev and a promotion to staging", () => {
           commit: merge12,
           date: await dateOf(repo, merge12),
           author: "Test Runner",
-          subject: "Merge pull request #12 from ringlet/deploy/dev/v1.1.0",
+          subject: "Merge pull request #12 from ringlet/deploy/dev/ringlet/v1.1.0",
           pullRequest: 12,
           merge: true,
           current: true,
@@ -462,8 +462,8 @@ describe("history across squash merges, unrelated edits and non-semver tags", ()
 
   beforeAll(async () => {
     repo = await newRepo();
-    merge12 = await deployAndMerge(repo, ["bump-image", "v1.1.0"], "deploy/dev/v1.1.0", 12);
-    await deployAndMerge(repo, ["promote", "staging"], "deploy/staging/v1.1.0", 13);
+    merge12 = await deployAndMerge(repo, ["bump-image", "v1.1.0"], "deploy/dev/ringlet/v1.1.0", 12);
+    await deployAndMerge(repo, ["promote", "staging"], "deploy/staging/ringlet/v1.1.0", 13);
     // An edit of dev's overlay that leaves the tag alone.
     const dev = await repo.read("overlays/dev/kustomization.yaml");
     await repo.write("overlays/dev/kustomization.yaml", dev.replace("namespace: ringlet-dev\n", "namespace: ringlet-dev # the dev namespace\n"));
@@ -471,13 +471,13 @@ describe("history across squash merges, unrelated edits and non-semver tags", ()
     // A squash merge of the next bump.
     await ok(repo, ["bump-image", "v1.2.0"]);
     await repo.git("checkout", "--quiet", "main");
-    await repo.git("merge", "--quiet", "--squash", "deploy/dev/v1.2.0");
+    await repo.git("merge", "--quiet", "--squash", "deploy/dev/ringlet/v1.2.0");
     await repo.git("commit", "--quiet", "-m", "deploy(dev): ringlet v1.1.0 → v1.2.0 (#14)");
     squash14 = await sha(repo);
     // A tag that is not semver, committed straight to main.
     await ok(repo, ["bump-image", "build-42"]);
     await repo.git("checkout", "--quiet", "main");
-    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/build-42");
+    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/ringlet/build-42");
     direct = await sha(repo);
   });
 
@@ -645,7 +645,7 @@ describe("status with GITHUB_TOKEN", () => {
 
   beforeAll(async () => {
     repo = await newRepo();
-    await deployAndMerge(repo, ["bump-image", "v1.1.0"], "deploy/dev/v1.1.0", 12);
+    await deployAndMerge(repo, ["bump-image", "v1.1.0"], "deploy/dev/ringlet/v1.1.0", 12);
     gh = await startFakeGitHub({ owner: OWNER, repo: REPO, token: TOKEN });
   });
   afterAll(async () => {
@@ -655,26 +655,26 @@ describe("status with GITHUB_TOKEN", () => {
   const env = () => ({ GITHUB_TOKEN: TOKEN, GITHUB_API_URL: gh.url, GITHUB_REPOSITORY: `${OWNER}/${REPO}`, GITOPS_GITHUB_RETRY_UNIT_MS: "1" });
 
   it("lists the open deploy pull requests of each environment, and never prints the token", async () => {
-    const open = gh.addPull({ head: "deploy/dev/v2.0.0", title: "deploy(dev): ringlet v1.1.0 → v2.0.0" });
-    const prod = gh.addPull({ head: "deploy/prod/v1.1.0", title: "promote(prod): ringlet v1.0.0 → v1.1.0 from staging" });
-    gh.addPull({ head: "deploy/dev/v1.9.0", title: "old", state: "closed" });
-    gh.addPull({ head: "deploy/dev/v6.6.6", title: "from a fork", headOwner: "someone" });
+    const open = gh.addPull({ head: "deploy/dev/ringlet/v2.0.0", title: "deploy(dev): ringlet v1.1.0 → v2.0.0" });
+    const prod = gh.addPull({ head: "deploy/prod/ringlet/v1.1.0", title: "promote(prod): ringlet v1.0.0 → v1.1.0 from staging" });
+    gh.addPull({ head: "deploy/dev/ringlet/v1.9.0", title: "old", state: "closed" });
+    gh.addPull({ head: "deploy/dev/ringlet/v6.6.6", title: "from a fork", headOwner: "someone" });
     gh.addPull({ head: "feature/faster-startup", title: "not a deploy" });
 
     const result = await repo.cli(["status"], env());
     expect(result.code).toBe(0);
-    expect(row(result.stdout, "dev")).toMatch(new RegExp(`#${open.number} v2\\.0\\.0$`));
+    expect(row(result.stdout, "dev")).toMatch(new RegExp(`#${open.number} ringlet/v2\\.0\\.0$`));
     expect(row(result.stdout, "staging")).toMatch(/ none$/);
-    expect(row(result.stdout, "prod")).toMatch(new RegExp(`#${prod.number} v1\\.1\\.0$`));
+    expect(row(result.stdout, "prod")).toMatch(new RegExp(`#${prod.number} ringlet/v1\\.1\\.0$`));
     expect(result.stdout).toContain(`Open deploy pull requests on ${OWNER}/${REPO}:`);
     expect(result.stdout).toContain(`https://github.com/${OWNER}/${REPO}/pull/${open.number}`);
 
     const json = JSON.parse((await repo.cli(["status", "--json"], env())).stdout);
     expect(json.github).toEqual({ repository: `${OWNER}/${REPO}`, error: null });
     expect(json.environments.map((e: Obj) => e.pullRequests)).toEqual([
-      [{ number: open.number, title: "deploy(dev): ringlet v1.1.0 → v2.0.0", url: `https://github.com/${OWNER}/${REPO}/pull/${open.number}`, branch: "deploy/dev/v2.0.0" }],
+      [{ number: open.number, title: "deploy(dev): ringlet v1.1.0 → v2.0.0", url: `https://github.com/${OWNER}/${REPO}/pull/${open.number}`, branch: "deploy/dev/ringlet/v2.0.0", images: ["ghcr.io/ringlet/ringlet"] }],
       [],
-      [{ number: prod.number, title: "promote(prod): ringlet v1.0.0 → v1.1.0 from staging", url: `https://github.com/${OWNER}/${REPO}/pull/${prod.number}`, branch: "deploy/prod/v1.1.0" }],
+      [{ number: prod.number, title: "promote(prod): ringlet v1.0.0 → v1.1.0 from staging", url: `https://github.com/${OWNER}/${REPO}/pull/${prod.number}`, branch: "deploy/prod/ringlet/v1.1.0", images: ["ghcr.io/ringlet/ringlet"] }],
     ]);
 
     // Every request was a documented one, authenticated with the token, which no output shows.

@@ -76,7 +76,7 @@ describe.concurrent("1. a deploy branch pushed by someone else", () => {
     const repo = await newRepo();
     const gh = await newFake();
     // Same guessable name, the right tag edit, and a change to base/ riding along.
-    const theirs = await pushFromElsewhere(repo, "deploy/dev/v9.9.9", async (dir) => {
+    const theirs = await pushFromElsewhere(repo, "deploy/dev/ringlet/v9.9.9", async (dir) => {
       const file = join(dir, DEV);
       await writeFile(file, (await readFile(file, "utf8")).replace("newTag: v1.0.0", "newTag: v9.9.9"));
       await writeFile(join(dir, "base/app/evil.yaml"), "# injected\n");
@@ -85,21 +85,21 @@ describe.concurrent("1. a deploy branch pushed by someone else", () => {
     const result = await repo.cli(["bump-image", "v9.9.9"], tokenEnv(gh));
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("the remote branch deploy/dev/v9.9.9 already exists and holds changes this move does not make (base/app/evil.yaml)");
+    expect(result.stderr).toContain("the remote branch deploy/dev/ringlet/v9.9.9 already exists and holds changes this move does not make (base/app/evil.yaml)");
     expect(result.stderr).toContain("nothing was pushed");
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect((await originRefs(repo))["deploy/dev/v9.9.9"]).toBe(theirs);
+    expect((await originRefs(repo))["deploy/dev/ringlet/v9.9.9"]).toBe(theirs);
     expect(gh.pulls).toEqual([]);
     // Our own commit stays on the local branch.
-    expect((await repo.git("log", "-1", "--format=%s", "deploy/dev/v9.9.9")).trim()).toContain("v1.0.0 → v9.9.9");
-    expect((await repo.git("rev-parse", "deploy/dev/v9.9.9")).trim()).not.toBe(theirs);
+    expect((await repo.git("log", "-1", "--format=%s", "deploy/dev/ringlet/v9.9.9")).trim()).toContain("v1.0.0 → v9.9.9");
+    expect((await repo.git("rev-parse", "deploy/dev/ringlet/v9.9.9")).trim()).not.toBe(theirs);
     noToken(result);
   });
 
   it("is refused when the overlay holds another value than the planned one", { timeout: SLOW }, async () => {
     const repo = await newRepo();
     const gh = await newFake();
-    const theirs = await pushFromElsewhere(repo, "deploy/dev/v9.9.9", async (dir) => {
+    const theirs = await pushFromElsewhere(repo, "deploy/dev/ringlet/v9.9.9", async (dir) => {
       const file = join(dir, DEV);
       await writeFile(file, (await readFile(file, "utf8")).replace("newTag: v1.0.0", "newTag: v6.6.6"));
     });
@@ -108,14 +108,14 @@ describe.concurrent("1. a deploy branch pushed by someone else", () => {
 
     expect(result.code).toBe(1);
     expect(result.stderr).toContain(`${DEV} holds another value than this move's`);
-    expect((await originRefs(repo))["deploy/dev/v9.9.9"]).toBe(theirs);
+    expect((await originRefs(repo))["deploy/dev/ringlet/v9.9.9"]).toBe(theirs);
     expect(gh.pulls).toEqual([]);
   });
 
   it("is adopted when it holds exactly this move (another run pushed it first)", { timeout: SLOW }, async () => {
     const repo = await newRepo();
     const gh = await newFake();
-    const theirs = await pushFromElsewhere(repo, "deploy/dev/v9.9.9", async (dir) => {
+    const theirs = await pushFromElsewhere(repo, "deploy/dev/ringlet/v9.9.9", async (dir) => {
       const file = join(dir, DEV);
       await writeFile(file, (await readFile(file, "utf8")).replace("newTag: v1.0.0", "newTag: v9.9.9"));
     });
@@ -123,8 +123,8 @@ describe.concurrent("1. a deploy branch pushed by someone else", () => {
     const result = await repo.cli(["bump-image", "v9.9.9"], tokenEnv(gh));
 
     expect(result.code, result.stderr).toBe(0);
-    expect((await originRefs(repo))["deploy/dev/v9.9.9"]).toBe(theirs);
-    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/dev/v9.9.9", "open"]]);
+    expect((await originRefs(repo))["deploy/dev/ringlet/v9.9.9"]).toBe(theirs);
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/dev/ringlet/v9.9.9", "open"]]);
     expect(gh.violations).toEqual([]);
   });
 });
@@ -163,7 +163,7 @@ describe.concurrent("2. concurrent runs", () => {
 
     expect(result.code, result.stderr).toBe(0);
     expect(result.stderr).toContain(`notice: took over the lock of a run that is no longer running: pid ${dead.pid}`);
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v9.9.9");
     expect(existsSync(lockFile(repo))).toBe(false);
   });
 
@@ -176,7 +176,7 @@ describe.concurrent("2. concurrent runs", () => {
     const loser = a.code === 1 ? a : b;
     expect(loser.stderr).toMatch(/another run is (writing|starting to write) to this repository|you are on deploy\/dev\/v9\.9\.(9|10); deploy branches start from main/);
     for (const tag of ["v9.9.9", "v9.9.10"]) {
-      const branch = `deploy/dev/${tag}`;
+      const branch = `deploy/dev/ringlet/${tag}`;
       const exists = (await repo.git("branch", "--list", branch)).trim() !== "";
       if (!exists) continue;
       expect((await repo.git("rev-list", "--count", `main..${branch}`)).trim()).toBe("1");
@@ -189,15 +189,15 @@ describe.concurrent("2. concurrent runs", () => {
   it("superseding never closes a newer move: a late run of an older tag leaves it open", { timeout: SLOW }, async () => {
     const repo = await newRepo();
     const gh = await newFake();
-    const newer = gh.addPull({ head: "deploy/dev/v9.9.10", title: "deploy(dev): v1.0.0 → v9.9.10" });
-    const older = gh.addPull({ head: "deploy/dev/v9.9.1", title: "deploy(dev): v1.0.0 → v9.9.1" });
+    const newer = gh.addPull({ head: "deploy/dev/ringlet/v9.9.10", title: "deploy(dev): v1.0.0 → v9.9.10" });
+    const older = gh.addPull({ head: "deploy/dev/ringlet/v9.9.1", title: "deploy(dev): v1.0.0 → v9.9.1" });
 
     const result = await repo.cli(["bump-image", "v9.9.9"], tokenEnv(gh, { GITOPS_QUIET: "" }));
 
     expect(result.code, result.stderr).toBe(0);
     expect(gh.pulls.find((p) => p.number === newer.number)?.state).toBe("open");
     expect(gh.pulls.find((p) => p.number === older.number)?.state).toBe("closed");
-    expect(result.stderr).toContain(`notice: left #${newer.number} (deploy/dev/v9.9.10) open: it is a newer move of dev than this one`);
+    expect(result.stderr).toContain(`notice: left #${newer.number} (deploy/dev/ringlet/v9.9.10) open: it is a newer move of dev than this one`);
     // Re-checked right before closing.
     expect(gh.requests.filter((r) => r.operationId === "pulls/get").map((r) => r.path)).toContain(`/repos/${OWNER}/${REPO}/pulls/${older.number}`);
     expect(gh.violations).toEqual([]);
@@ -220,7 +220,7 @@ describe.concurrent("2. concurrent runs", () => {
 
     expect(codes).toEqual([0, 0]);
     // Whichever finished first, the newer move is never the one closed.
-    expect(gh.pulls.find((p) => p.head === "deploy/dev/v9.9.10")?.state).toBe("open");
+    expect(gh.pulls.find((p) => p.head === "deploy/dev/ringlet/v9.9.10")?.state).toBe("open");
     expect(gh.pulls.filter((p) => p.state === "open").length).toBeGreaterThanOrEqual(1);
   });
 });
@@ -242,13 +242,13 @@ describe.concurrent("3. GitHub calls have a deadline", () => {
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("GitHub did not answer POST /repos/ringlet/ringlet-gitops/pulls within 3 s (GITOPS_GITHUB_REQUEST_TIMEOUT_S); retrying");
     expect(result.stderr).toMatch(/error: GitHub did not (answer|finish)/);
-    expect(result.stderr).toContain("is on branch deploy/dev/v9.9.9 and pushed to origin; nothing is lost. Next step: run this command again");
+    expect(result.stderr).toContain("is on branch deploy/dev/ringlet/v9.9.9 and pushed to origin; nothing is lost. Next step: run this command again");
     expect(result.stderr).not.toMatch(/\n\s+at /);
     // The deadline bounds the run (15 s per GitHub step; the rest is start-up and renders on a busy machine).
     expect(seconds).toBeLessThan(150);
-    const head = (await repo.git("rev-parse", "deploy/dev/v9.9.9")).trim();
-    expect((await originRefs(repo))["deploy/dev/v9.9.9"]).toBe(head);
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
+    const head = (await repo.git("rev-parse", "deploy/dev/ringlet/v9.9.9")).trim();
+    expect((await originRefs(repo))["deploy/dev/ringlet/v9.9.9"]).toBe(head);
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v9.9.9");
     noToken(result);
   });
 
@@ -322,15 +322,15 @@ describe.concurrent("4. interrupted runs", () => {
       paused.child.kill("SIGKILL");
       await paused.exited;
       // What the issue saw: HEAD on the new, empty deploy branch.
-      expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
+      expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v9.9.9");
       expect((await repo.git("rev-parse", "HEAD")).trim()).toBe((await repo.git("rev-parse", "main")).trim());
 
       const again = await repo.cli(["bump-image", "v9.9.9"], { GITOPS_QUIET: "" });
 
       expect(again.code, again.stderr).toBe(0);
       expect(again.stderr).toContain("notice: took over the lock of a run that is no longer running");
-      expect(again.stderr).toContain("notice: undid an interrupted run: back on main, deploy/dev/v9.9.9 removed");
-      expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
+      expect(again.stderr).toContain("notice: undid an interrupted run: back on main, deploy/dev/ringlet/v9.9.9 removed");
+      expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v9.9.9");
       expect((await repo.git("rev-list", "--count", "main..HEAD")).trim()).toBe("1");
       expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(DEV);
       expect(await repo.git("status", "--porcelain")).toBe("");

@@ -106,10 +106,10 @@ describe("bump-image without a token", () => {
     expect(newLines.filter((l, i) => l !== oldLines[i])).toEqual(["    newTag: v9.9.9"]);
 
     // On the deploy branch, one commit ahead of main, touching only the dev overlay.
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v9.9.9");
     expect((await repo.git("rev-parse", "main")).trim()).toBe(mainSha);
-    expect((await repo.git("rev-list", "--count", "main..deploy/dev/v9.9.9")).trim()).toBe("1");
-    expect((await repo.git("diff", "--name-only", "main", "deploy/dev/v9.9.9")).trim()).toBe(DEV);
+    expect((await repo.git("rev-list", "--count", "main..deploy/dev/ringlet/v9.9.9")).trim()).toBe("1");
+    expect((await repo.git("diff", "--name-only", "main", "deploy/dev/ringlet/v9.9.9")).trim()).toBe(DEV);
     const message = await repo.git("log", "-1", "--format=%B");
     const subject = message.split("\n")[0] ?? "";
     expect(subject).toContain("dev");
@@ -119,7 +119,7 @@ describe("bump-image without a token", () => {
     expect(await repo.git("status", "--porcelain")).toBe("");
     expect(await repo.git("ls-remote", "origin")).not.toContain("deploy/");
     // It says what to do next.
-    expect(result.stdout).toContain("git push -u origin deploy/dev/v9.9.9");
+    expect(result.stdout).toContain("git push -u origin deploy/dev/ringlet/v9.9.9");
 
     // Rendered: the new image everywhere in dev, including the PreSync migration Job.
     await expectDevRuns(repo, `${IMAGE}:v9.9.9`);
@@ -146,7 +146,7 @@ describe("bump-image without a token", () => {
     const result = await repo.cli(["bump-image", "v9.9.9", "--dry-run"]);
 
     expect(result.code).toBe(0);
-    expect(result.stdout).toContain("deploy/dev/v9.9.9");
+    expect(result.stdout).toContain("deploy/dev/ringlet/v9.9.9");
     expect(result.stdout).toContain(`-        image: ${IMAGE}:v1.0.0`);
     expect(result.stdout).toContain(`+        image: ${IMAGE}:v9.9.9`);
     for (const resource of ["Deployment/ringlet-web", "Deployment/ringlet-worker", "Deployment/ringlet-beat", "Job/ringlet-migrate"]) {
@@ -171,14 +171,14 @@ describe("bump-image without a token", () => {
     expect(out.dryRun).toBe(false);
     expect(out.environment).toBe("dev");
     expect(out.file).toBe(DEV);
-    expect(out.branch).toBe("deploy/dev/v9.9.9");
+    expect(out.branch).toBe("deploy/dev/ringlet/v9.9.9");
     expect(out.changed).toBe(true);
     expect(out.committed).toBe(true);
     expect(out.pushed).toBe(false);
     expect(out.commit).toBe(head);
     expect(out.images).toEqual([{ image: IMAGE, before: { newTag: "v1.0.0" }, after: { newTag: "v9.9.9" } }]);
     expect(out.pullRequest).toBeUndefined();
-    expect(out.nextStep).toEqual(expect.stringContaining("git push -u origin deploy/dev/v9.9.9"));
+    expect(out.nextStep).toEqual(expect.stringContaining("git push -u origin deploy/dev/ringlet/v9.9.9"));
   });
 
   it("--dry-run --json lists the resources that would change and writes nothing", async () => {
@@ -191,7 +191,7 @@ describe("bump-image without a token", () => {
     const out = JSON.parse(result.stdout) as { dryRun: boolean; changed: boolean; branch: string; resources: Array<Record<string, unknown>> };
     expect(out.dryRun).toBe(true);
     expect(out.changed).toBe(true);
-    expect(out.branch).toBe("deploy/dev/v9.9.9");
+    expect(out.branch).toBe("deploy/dev/ringlet/v9.9.9");
     const rows = out.resources.map((r) => ({ env: r.env, layer: r.layer, key: r.key, status: r.status })).sort((a, b) => String(a.key).localeCompare(String(b.key)));
     expect(rows).toEqual([
       { env: "dev", layer: "app", key: "Deployment/ringlet-beat", status: "changed" },
@@ -215,7 +215,7 @@ describe("digests", () => {
 
     expect(result.code).toBe(0);
     expect(await repo.read(DEV)).toBe(replaceOnce(original, TAG_LINE_V1, `    newTag: v2.0.0\n    digest: sha256:${HEX}\n`));
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v2.0.0");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v2.0.0");
     // kustomize pins the digest; the tag stays readable next to it.
     const { objects } = await render(repo, "overlays/dev");
     const web = podContainers(find(objects, "Deployment", "ringlet-web")).find((c) => c.name === "web");
@@ -231,7 +231,7 @@ describe("digests", () => {
     expect(result.code).toBe(0);
     expect(await repo.read(DEV)).toBe(replaceOnce(original, TAG_LINE_V1, `    digest: sha256:${HEX}\n`));
     // Branch named after the first 12 hex characters of the digest.
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/sha256-0123456789ab");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/sha256-0123456789ab");
     await expectDevRuns(repo, `${IMAGE}@sha256:${HEX}`);
   });
 });
@@ -258,7 +258,7 @@ describe("semver downgrades", () => {
 
     expect(result.code).toBe(0);
     expect(await repo.read(DEV)).toBe(replaceOnce(original, TAG_LINE_V1, "    newTag: v0.9.0\n"));
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v0.9.0");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v0.9.0");
     expect(await repo.git("log", "-1", "--format=%s")).toContain("v1.0.0 → v0.9.0");
   });
 });
@@ -272,13 +272,13 @@ describe("promote", () => {
     expect((await repo.cli(["bump-image", "v9.9.9"])).code).toBe(0);
     // "Merge" the deploy PR: fast-forward main to the deploy branch.
     await repo.git("checkout", "--quiet", "main");
-    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/v9.9.9");
+    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/ringlet/v9.9.9");
 
     const staging = await repo.cli(["promote", "staging"]);
     expect(staging.stderr).toBe("");
     expect(staging.code).toBe(0);
     expect(await repo.read(STAGING)).toBe(replaceOnce(originalStaging, TAG_LINE_V1, "    newTag: v9.9.9\n"));
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/v9.9.9");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/ringlet/v9.9.9");
     expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(STAGING);
     const subject = await repo.git("log", "-1", "--format=%s");
     expect(subject).toContain("staging");
@@ -316,7 +316,7 @@ describe("promote", () => {
     const forced = await repo.cli(["promote", "dev", "prod", "--force", ...gates]);
     expect(forced.code).toBe(0);
     expect(await repo.read(PROD)).toBe(replaceOnce(originalProd, TAG_LINE_V1, "    newTag: v9.9.9\n"));
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/prod/v9.9.9");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/prod/ringlet/v9.9.9");
     expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(PROD);
   });
 });
@@ -325,14 +325,14 @@ describe("deploy branches", () => {
   it("refuses a move started while another environment's deploy branch is checked out, and changes nothing", async () => {
     const repo = await newRepo();
     expect((await repo.cli(["bump-image", "v3.0.0", "--env", "staging", "--force"])).code).toBe(0);
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/v3.0.0");
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/staging/ringlet/v3.0.0");
     const before = await repo.state();
 
     const result = await repo.cli(["bump-image", "v9.9.9"]);
 
     // Otherwise merging the dev pull request would also deploy staging's unmerged change.
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("you are on deploy/staging/v3.0.0; deploy branches start from main");
+    expect(result.stderr).toContain("you are on deploy/staging/ringlet/v3.0.0; deploy branches start from main");
     expect(await repo.state()).toEqual(before);
   });
 
@@ -361,9 +361,9 @@ describe("deploy branches", () => {
     const result = await repo.cli(["bump-image", "v9.9.9"]);
 
     expect(result.code).toBe(1);
-    expect(result.stderr).toContain("branch deploy/dev/v9.9.9 already exists with commits that are not on main");
-    // The fix-up stays on deploy/dev/v9.9.9.
-    const contained = await exec("git", ["merge-base", "--is-ancestor", fixup, "deploy/dev/v9.9.9"], { cwd: repo.root, env: cleanEnv() }).then(
+    expect(result.stderr).toContain("branch deploy/dev/ringlet/v9.9.9 already exists with commits that are not on main");
+    // The fix-up stays on deploy/dev/ringlet/v9.9.9.
+    const contained = await exec("git", ["merge-base", "--is-ancestor", fixup, "deploy/dev/ringlet/v9.9.9"], { cwd: repo.root, env: cleanEnv() }).then(
       () => true,
       () => false,
     );
@@ -441,22 +441,22 @@ describe("bump-image with a token: opening the pull request", () => {
     expect(ops(gh)).toEqual(["repos/get", "pulls/list", "pulls/create", "issues/add-labels", "pulls/list", "repos/create-commit-status"]);
     expect(gh.statuses.map((x) => [x.context, x.state, x.description])).toEqual([["gates", "success", "bump into dev: no gates declared"]]);
     expect(gh.violations).toEqual([]);
-    expect(gh.requests[1]?.query).toMatchObject({ state: "open", head: `${OWNER}:deploy/dev/v9.9.9` });
-    expect(gh.requests[2]?.body).toMatchObject({ head: "deploy/dev/v9.9.9", base: "main" });
-    expect(gh.requests[3]?.body).toEqual({ labels: ["deploy", "env:dev"] });
+    expect(gh.requests[1]?.query).toMatchObject({ state: "open", head: `${OWNER}:deploy/dev/ringlet/v9.9.9` });
+    expect(gh.requests[2]?.body).toMatchObject({ head: "deploy/dev/ringlet/v9.9.9", base: "main" });
+    expect(gh.requests[3]?.body).toEqual({ labels: ["deploy", "env:dev", "image:ringlet"] });
     expect(gh.pulls).toHaveLength(1);
-    expect(gh.pulls[0]).toMatchObject({ number: 1, state: "open", head: "deploy/dev/v9.9.9", base: "main", labels: ["deploy", "env:dev"] });
+    expect(gh.pulls[0]).toMatchObject({ number: 1, state: "open", head: "deploy/dev/ringlet/v9.9.9", base: "main", labels: ["deploy", "env:dev", "image:ringlet"] });
     expect(gh.pulls[0]?.title).toContain("v1.0.0 → v9.9.9");
     expect(first.stdout).toContain(`https://github.com/${OWNER}/${REPO}/pull/1`);
     // The request carried the token; the redaction in our output is not an absent token.
     expect(gh.requests[0]?.headers.authorization).toBe(`token ${TOKEN}`);
   });
 
-  it("pushed deploy/dev/v9.9.9 to origin at the local commit", async () => {
+  it("pushed deploy/dev/ringlet/v9.9.9 to origin at the local commit", async () => {
     const remote = await remoteBranches(repo);
     const local = (await repo.git("rev-parse", "HEAD")).trim();
-    expect(remote["deploy/dev/v9.9.9"]).toBe(local);
-    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/v9.9.9");
+    expect(remote["deploy/dev/ringlet/v9.9.9"]).toBe(local);
+    expect((await repo.git("branch", "--show-current")).trim()).toBe("deploy/dev/ringlet/v9.9.9");
     // main on origin did not move.
     expect(remote.main).toBe((await repo.git("rev-parse", "main")).trim());
   });
@@ -491,7 +491,7 @@ describe("bump-image with a token: opening the pull request", () => {
     expect(ops(gh)).toContain("pulls/update");
     expect(gh.requests.find((r) => r.operationId === "pulls/update")?.path).toBe(`/repos/${OWNER}/${REPO}/pulls/1`);
     expect(gh.violations).toEqual([]);
-    expect(Object.keys(await remoteBranches(repo)).sort()).toEqual(["deploy/dev/v9.9.9", "main"]);
+    expect(Object.keys(await remoteBranches(repo)).sort()).toEqual(["deploy/dev/ringlet/v9.9.9", "main"]);
   });
 
   it("after the re-run, the pull request still describes the move main → branch (v1.0.0 → v9.9.9)", () => {
@@ -508,7 +508,7 @@ describe.concurrent("bump-image with a token: superseding, retries, failures", (
     const repo = await newRepo();
     const gh = await newFake();
     // Another environment's open deploy PR must be left alone.
-    const other = gh.addPull({ head: "deploy/staging/v5.0.0", title: "deploy(staging)" });
+    const other = gh.addPull({ head: "deploy/staging/ringlet/v5.0.0", title: "deploy(staging)" });
 
     expect((await cliWithToken(repo, gh, ["bump-image", "v9.9.9"])).code).toBe(0);
     // As CI would: the next bump starts from a fresh checkout of main.
@@ -517,8 +517,8 @@ describe.concurrent("bump-image with a token: superseding, retries, failures", (
     const newer = await cliWithToken(repo, gh, ["bump-image", "v9.9.10"]);
 
     expect(newer.code).toBe(0);
-    const older = gh.pulls.find((p) => p.head === "deploy/dev/v9.9.9");
-    const latest = gh.pulls.find((p) => p.head === "deploy/dev/v9.9.10");
+    const older = gh.pulls.find((p) => p.head === "deploy/dev/ringlet/v9.9.9");
+    const latest = gh.pulls.find((p) => p.head === "deploy/dev/ringlet/v9.9.10");
     expect(older?.state).toBe("closed");
     expect(latest?.state).toBe("open");
     expect(gh.pulls.find((p) => p.number === other.number)?.state).toBe("open");
@@ -544,7 +544,7 @@ describe.concurrent("bump-image with a token: superseding, retries, failures", (
     expect(result.code).toBe(0);
     expect(ops(gh).filter((o) => o === "pulls/create")).toHaveLength(2);
     expect(gh.pulls).toHaveLength(1);
-    expect(gh.pulls[0]?.labels).toEqual(["deploy", "env:dev"]);
+    expect(gh.pulls[0]?.labels).toEqual(["deploy", "env:dev", "image:ringlet"]);
     expect(gh.violations).toEqual([]);
   });
 
@@ -586,16 +586,16 @@ describe.concurrent("bump-image with a token: superseding, retries, failures", (
   it("push race: a remote branch with someone else's commit is refused, not adopted", async () => {
     const repo = await newRepo();
     const gh = await newFake();
-    // Someone else pushes deploy/dev/v9.9.9 first, with an unrelated commit.
+    // Someone else pushes deploy/dev/ringlet/v9.9.9 first, with an unrelated commit.
     const elsewhere = await mkdtemp(join(tmpdir(), "ringlet-other-"));
     try {
       const git = (...args: string[]) => exec("git", args, { cwd: join(elsewhere, "clone"), env: cleanEnv() });
       await exec("git", ["clone", "--quiet", repo.origin, join(elsewhere, "clone")], { env: cleanEnv() });
-      await git("checkout", "--quiet", "-b", "deploy/dev/v9.9.9");
+      await git("checkout", "--quiet", "-b", "deploy/dev/ringlet/v9.9.9");
       await writeFile(join(elsewhere, "clone", "RELEASE-NOTES.md"), "notes from another run\n");
       await git("add", "RELEASE-NOTES.md");
       await git("-c", "user.name=Other", "-c", "user.email=other@example.com", "commit", "--quiet", "-m", "unrelated: release notes");
-      await git("push", "--quiet", "origin", "deploy/dev/v9.9.9");
+      await git("push", "--quiet", "origin", "deploy/dev/ringlet/v9.9.9");
     } finally {
       await rm(elsewhere, { recursive: true, force: true });
     }
@@ -607,7 +607,7 @@ describe.concurrent("bump-image with a token: superseding, retries, failures", (
     expect(result.code).toBe(1);
     expect(result.stderr).toMatch(/rejected/);
     expect(result.stderr).toContain("holds changes this move does not make (RELEASE-NOTES.md)");
-    const log = await exec("git", ["log", "--format=%s", "deploy/dev/v9.9.9"], { cwd: repo.origin, env: cleanEnv() });
+    const log = await exec("git", ["log", "--format=%s", "deploy/dev/ringlet/v9.9.9"], { cwd: repo.origin, env: cleanEnv() });
     expect(log.stdout.trim().split("\n")).toEqual(["unrelated: release notes", "initial"]);
     expect(gh.pulls).toHaveLength(0);
     expect(gh.violations).toEqual([]);
@@ -628,8 +628,8 @@ describe("re-runs after the merge", () => {
     const gh = await newFake();
     expect((await repo.cli(["bump-image", "v9.9.9"])).code).toBe(0);
     await repo.git("checkout", "--quiet", "main");
-    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/v9.9.9");
-    await repo.git("checkout", "--quiet", "deploy/dev/v9.9.9");
+    await repo.git("merge", "--quiet", "--ff-only", "deploy/dev/ringlet/v9.9.9");
+    await repo.git("checkout", "--quiet", "deploy/dev/ringlet/v9.9.9");
 
     const result = await cliWithToken(repo, gh, ["bump-image", "v9.9.9"]);
 

@@ -13,7 +13,7 @@ import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { formatDiffMarkdown, GITHUB_BODY_LIMIT } from "../tools/diff/format.ts";
 import type { ResourceChange } from "../tools/diff/manifests.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, createTestRepo, type TestRepo } from "./support/repo.ts";
+import { cleanEnv, createTestRepo, FIXTURES, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 // A step runs the CLI in a child process, often several times per test, on a shared machine.
@@ -66,9 +66,9 @@ describe("workflow lint and conventions", () => {
   it("grants no permissions at the top and the least each job needs", () => {
     const needs: Record<string, Record<string, Any>> = {
       "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
-      "bump-image.yml": { bump: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
+      "bump-image.yml": { target: { contents: "read" }, bump: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
       "promote.yml": { target: { contents: "read" }, promote: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
-      "rollback.yml": { rollback: { contents: "write", "pull-requests": "write", statuses: "write" } },
+      "rollback.yml": { target: { contents: "read" }, rollback: { contents: "write", "pull-requests": "write", statuses: "write" } },
     };
     for (const f of files) {
       const wf = workflows.get(f)!;
@@ -110,24 +110,27 @@ describe("workflow lint and conventions", () => {
     }
   });
 
-  it("serialises bumps and promotions of one environment in one group, and never deploys with kubectl", () => {
-    const bump = workflows.get("bump-image.yml")!;
-    expect(bump.concurrency.group).toMatch(/^deploy-\$\{\{.*environment.*\}\}$/);
-    expect(bump.concurrency["cancel-in-progress"]).toBe(false);
-    const promote = workflows.get("promote.yml")!.jobs.promote;
-    expect(promote.concurrency["cancel-in-progress"]).toBe(false);
+  it("serialises bumps, promotions and rollbacks of one environment in one group, and never deploys with kubectl", () => {
+    const jobs = (f: string) => workflows.get(f)!.jobs;
+    const bump = jobs("bump-image.yml").bump;
+    const promote = jobs("promote.yml").promote;
+    const rollback = jobs("rollback.yml").rollback;
+    // Each group is named after the environment a read-only job resolved first (defaults come from the spec).
+    expect([bump.needs, promote.needs, rollback.needs]).toEqual(["target", "target", "target"]);
+    for (const job of [bump, promote, rollback]) expect(job.concurrency["cancel-in-progress"]).toBe(false);
     for (const env of ["dev", "staging", "prod"]) {
-      const bumpGroup = evaluate(bump.concurrency.group, { github: { event: { inputs: { environment: env } } } });
-      const dispatched = evaluate(bump.concurrency.group, { github: { event: { client_payload: { environment: env } } } });
-      const promoteGroup = evaluate(promote.concurrency.group, { needs: { target: { outputs: { to: env } } } });
-      expect([bumpGroup, dispatched, promoteGroup]).toEqual([`deploy-${env}`, `deploy-${env}`, `deploy-${env}`]);
+      const groups = [
+        evaluate(bump.concurrency.group, { needs: { target: { outputs: { environment: env } } } }),
+        evaluate(promote.concurrency.group, { needs: { target: { outputs: { to: env } } } }),
+        evaluate(rollback.concurrency.group, { needs: { target: { outputs: { environment: env } } } }),
+      ];
+      expect(groups).toEqual([`deploy-${env}`, `deploy-${env}`, `deploy-${env}`]);
     }
-    // A rollback of an environment queues behind a bump of the same environment (one group).
-    const rollback = workflows.get("rollback.yml")!;
-    const inputs = { github: { event: { inputs: { environment: "prod" } } } };
-    expect(evaluate(rollback.concurrency.group, inputs)).toBe("deploy-prod");
-    expect(evaluate(bump.concurrency.group, inputs)).toBe("deploy-prod");
-    expect(rollback.concurrency["cancel-in-progress"]).toBe(false);
+    // No workflow names an environment of this repository's spec as a default.
+    for (const f of ["bump-image.yml", "promote.yml", "rollback.yml"]) {
+      for (const input of Object.values(workflows.get(f)!.on.workflow_dispatch.inputs) as Any[]) expect(input.default ?? "", f).not.toMatch(/^(dev|staging|prod)$/);
+      expect(texts.get(f), f).not.toMatch(/\b(from|to|environment)=(dev|staging|prod)\b|'dev'/);
+    }
     for (const f of files) expect(texts.get(f), f).not.toMatch(/\bkubectl\b|\bargocd app sync\b/);
   });
 
@@ -189,6 +192,26 @@ async function runStep(repo: TestRepo, gh: FakeGitHub, s: { run: string; env: Re
 }
 
 /**
+ * bump-image.yml and rollback.yml as GitHub runs them: the target job resolves the environment
+ * (the input, or the spec's first/last stage) into GITHUB_OUTPUT; the job named runs with it as
+ * `needs.target.outputs`.
+ */
+async function runWithTarget(repo: TestRepo, gh: FakeGitHub, file: string, job: string, name: string, context: Any, summary: string, extra: NodeJS.ProcessEnv = {}): Promise<StepRun & { outputs: Record<string, string> }> {
+  const output = join(summary, "..", "output");
+  await rm(output, { force: true });
+  const target = await runStep(repo, gh, step(file, "target", "Resolve the environment"), context, summary, extra);
+  const outputs = Object.fromEntries(
+    (await readFile(output, "utf8").catch(() => ""))
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => [l.slice(0, l.indexOf("=")), l.slice(l.indexOf("=") + 1)]),
+  );
+  if (target.code !== 0) return { ...target, outputs };
+  const r = await runStep(repo, gh, step(file, job, name), { ...context, needs: { target: { outputs } } }, summary, extra);
+  return { ...r, outputs };
+}
+
+/**
  * promote.yml as GitHub runs it: the target job's step writes from/to to GITHUB_OUTPUT, the
  * promote job runs when `to` is not empty, with those outputs as `needs.target.outputs`.
  */
@@ -239,20 +262,22 @@ describe("workflow steps run as the workflows invoke them", () => {
   it("bump-image: a repository_dispatch release opens the pull request", async () => {
     const summary = await setup();
     const context = { github: { event: { client_payload: { tag: "v1.2.3" }, inputs: {} } }, secrets };
-    const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
+    const r = await runWithTarget(repo, gh, "bump-image.yml", "bump", "Bump and open the pull request", context, summary);
     expect(r.code, r.stderr).toBe(0);
+    // No environment in the payload: the spec's first stage.
+    expect(r.outputs).toEqual({ environment: "dev" });
     noToken(r);
     expect(gh.violations).toEqual([]);
-    expect(gh.pulls.map((p) => [p.head, p.base, p.state])).toEqual([["deploy/dev/v1.2.3", "main", "open"]]);
-    expect(gh.pulls[0]!.labels.sort()).toEqual(["deploy", "env:dev"]);
-    const { stdout } = await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/dev/v1.2.3"]);
-    expect(stdout).toMatch(/^[0-9a-f]{40}\trefs\/heads\/deploy\/dev\/v1\.2\.3$/m);
+    expect(gh.pulls.map((p) => [p.head, p.base, p.state])).toEqual([["deploy/dev/ringlet/v1.2.3", "main", "open"]]);
+    expect(gh.pulls[0]!.labels.sort()).toEqual(["deploy", "env:dev", "image:ringlet"]);
+    const { stdout } = await exec("git", ["ls-remote", repo.origin, "refs/heads/deploy/dev/ringlet/v1.2.3"]);
+    expect(stdout).toMatch(/^[0-9a-f]{40}\trefs\/heads\/deploy\/dev\/ringlet\/v1\.2\.3$/m);
   });
 
   it("bump-image: a workflow_dispatch with a hostile tag is refused, and nothing runs in the shell", async () => {
     const summary = await setup();
     const context = { github: { event: { inputs: { tag: 'v1"; echo PWNED; "', environment: "dev" } } }, secrets };
-    const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
+    const r = await runWithTarget(repo, gh, "bump-image.yml", "bump", "Bump and open the pull request", context, summary);
     expect(r.code).not.toBe(0);
     expect(r.stdout + r.stderr).not.toMatch(/^PWNED$/m);
     expect(r.stderr).toContain(`found "\\"", ";", white space " "`);
@@ -263,7 +288,7 @@ describe("workflow steps run as the workflows invoke them", () => {
     const summary = await setup();
     const before = await repo.state();
     const context = { github: { event: { inputs: { tag: "--help", environment: "dev" } } }, secrets };
-    const r = await runStep(repo, gh, step("bump-image.yml", "bump", "Bump and open the pull request"), context, summary);
+    const r = await runWithTarget(repo, gh, "bump-image.yml", "bump", "Bump and open the pull request", context, summary);
     expect(r.code).toBe(1);
     expect(r.stderr).toContain('tag "--help": the tag may not start with "-"');
     expect(r.stdout).not.toContain("Usage:");
@@ -273,7 +298,7 @@ describe("workflow steps run as the workflows invoke them", () => {
 
   it("validate: the rendered diff is one comment, updated in place on every push, and in the job summary", { timeout: 240_000 }, async () => {
     const summary = await setup();
-    gh.addPull({ head: "deploy/dev/v2.0.0", base: "main", title: "deploy(dev)" });
+    gh.addPull({ head: "deploy/dev/ringlet/v2.0.0", base: "main", title: "deploy(dev)" });
     // The pull request's branch: a bump committed on top of main.
     const bumped = await repo.cli(["bump-image", "v2.0.0"]);
     expect(bumped.code, bumped.stderr).toBe(0);
@@ -312,33 +337,76 @@ describe("workflow steps run as the workflows invoke them", () => {
     const bumped = await repo.cli(["bump-image", "v3.1.0"]);
     expect(bumped.code, bumped.stderr).toBe(0);
     await repo.git("checkout", "-q", "main");
-    await repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #7 from ringlet/deploy/dev/v3.1.0", "deploy/dev/v3.1.0");
+    await repo.git("merge", "-q", "--no-ff", "-m", "Merge pull request #7 from ringlet/deploy/dev/ringlet/v3.1.0", "deploy/dev/ringlet/v3.1.0");
     await repo.git("push", "-q", "origin", "main");
-    const context = { github: { event: { pull_request: { head: { ref: "deploy/dev/v3.1.0" } } } }, secrets };
+    const context = { github: { event: { pull_request: { head: { ref: "deploy/dev/ringlet/v3.1.0" } } } }, secrets };
     const r = await runPromotion(repo, gh, context, summary);
     expect(r.code, r.stderr).toBe(0);
     noToken(r);
-    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/staging/v3.1.0", "open"]]);
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/staging/ringlet/v3.1.0", "open"]]);
     expect(gh.violations).toEqual([]);
     // No workflow ever merges: only pulls/create and updates, never pulls/merge.
     expect(gh.requests.some((q) => q.operationId === "pulls/merge")).toBe(false);
     // After prod, there is no next stage: nothing is opened.
-    const last = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/prod/v3.1.0" } } } }, secrets }, summary);
+    const last = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/prod/ringlet/v3.1.0" } } } }, secrets }, summary);
     expect(last.code, last.stderr).toBe(0);
-    expect(last.outputs).toEqual({ from: "prod", to: "" });
+    expect(last.outputs).toEqual({ from: "prod", to: "", images: "ringlet" });
     expect(last.skipped).toBe(true);
     expect(gh.pulls).toHaveLength(1);
   });
 
   it("promote: manual dispatch from dev to staging", async () => {
     const summary = await setup();
-    const context = { github: { event: { inputs: { from: "dev", to: "staging" } } }, secrets };
+    // Empty inputs: from the spec's first stage to the one after it.
+    const context = { github: { event_name: "workflow_dispatch", event: { inputs: { from: "", to: "", image: "" } } }, secrets };
     // dev and staging run the same tag on a fresh repository: nothing to do, and no pull request.
     const r = await runPromotion(repo, gh, context, summary);
-    expect(r.outputs).toEqual({ from: "dev", to: "staging" });
+    expect(r.outputs).toEqual({ from: "dev", to: "staging", images: "" });
     expect(r.code, r.stderr).toBe(0);
     expect(r.stdout).toContain("staging already runs");
     expect(gh.pulls).toEqual([]);
+  });
+});
+
+describe("the workflows with two images (test/fixtures/two-images)", () => {
+  let repo: TestRepo;
+  let gh: FakeGitHub;
+  let dir: string;
+  const secrets = { GITHUB_TOKEN: TOKEN };
+
+  afterEach(async () => {
+    await gh?.close();
+    await repo?.cleanup();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  it("a release names its image (without one: refused, listing them); a merged deploy of one image promotes that image only", { timeout: 240_000 }, async () => {
+    repo = await createTestRepo({ fixture: join(FIXTURES, "two-images") });
+    gh = await startFakeGitHub({ owner: "ringlet", repo: "ringlet-gitops", token: TOKEN });
+    dir = await mkdtemp(join(tmpdir(), "gitops-summary-"));
+    const summary = join(dir, "summary.md");
+    const bump = (payload: Any) => runWithTarget(repo, gh, "bump-image.yml", "bump", "Bump and open the pull request", { github: { event: { client_payload: payload, inputs: {} } }, secrets }, summary);
+
+    const unnamed = await bump({ tag: "v2.0.0" });
+    expect(unnamed.code).toBe(2);
+    expect(unnamed.stderr).toContain("registry.example.com/shop/api (api), registry.example.com/shop/worker (worker)");
+    expect(gh.pulls).toEqual([]);
+
+    for (const [image, number] of [["api", 1], ["worker", 2]] as const) {
+      await repo.git("checkout", "-q", "main");
+      const r = await bump({ tag: "v2.0.0", image });
+      expect(r.code, r.stderr).toBe(0);
+      await repo.git("checkout", "-q", "main");
+      await repo.git("merge", "-q", "--no-ff", "-m", `Merge pull request #${number} from ringlet/deploy/dev/${image}/v2.0.0`, `deploy/dev/${image}/v2.0.0`);
+      await repo.git("push", "-q", "origin", "main");
+    }
+    expect(gh.pulls.map((p) => p.head)).toEqual(["deploy/dev/api/v2.0.0", "deploy/dev/worker/v2.0.0"]);
+    // Both differ between dev and staging now; the merge of api's pull request carries api alone.
+    const r = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/dev/api/v2.0.0" } } } }, secrets }, summary);
+    expect(r.code, r.stderr).toBe(0);
+    expect(r.outputs).toEqual({ from: "dev", to: "staging", images: "api" });
+    expect(gh.pulls.slice(2).map((p) => [p.head, p.title])).toEqual([["deploy/staging/api/v2.0.0", "promote(staging): api v1.0.0 → v2.0.0 from dev"]]);
+    expect(gh.violations).toEqual([]);
   });
 });
 
@@ -368,12 +436,12 @@ describe("gates, holds and rollback in the workflows", () => {
   /** A deploy pull request of `env` to `tag`, merged on main at `hours` after T0 (a merge commit). */
   async function merged(env: string, tag: string, hours: number): Promise<string> {
     const file = `overlays/${env}/kustomization.yaml`;
-    await repo.git("checkout", "-q", "-b", `deploy/${env}/${tag}`, "main");
+    await repo.git("checkout", "-q", "-b", `deploy/${env}/ringlet/${tag}`, "main");
     await repo.write(file, (await repo.read(file)).replace(/newTag: \S+/, `newTag: ${tag}`));
     const dated = { cwd: repo.root, env: cleanEnv({ GIT_AUTHOR_DATE: at(hours), GIT_COMMITTER_DATE: at(hours) }) };
     await exec("git", ["commit", "-qam", `deploy(${env}): ${tag}`], dated);
     await repo.git("checkout", "-q", "main");
-    await exec("git", ["merge", "-q", "--no-ff", "-m", `Merge pull request #5 from ringlet/deploy/${env}/${tag}`, `deploy/${env}/${tag}`], dated);
+    await exec("git", ["merge", "-q", "--no-ff", "-m", `Merge pull request #5 from ringlet/deploy/${env}/ringlet/${tag}`, `deploy/${env}/ringlet/${tag}`], dated);
     await repo.git("push", "-q", "origin", "main");
     return (await repo.git("rev-parse", "HEAD")).trim();
   }
@@ -382,7 +450,7 @@ describe("gates, holds and rollback in the workflows", () => {
     const summary = await setup();
     const merge = await merged("staging", "v4.0.0", 0);
     gh.addCheckRun({ sha: merge, name: "test", conclusion: "success" });
-    const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets };
+    const context = { github: { event: { pull_request: { head: { ref: "deploy/staging/ringlet/v4.0.0" } } } }, secrets };
     const early = await runPromotion(repo, gh, context, summary, { GITOPS_NOW: at(2) });
     expect(early.code, early.stderr).toBe(0);
     expect(early.stdout).toContain("Not moving prod: its gates refuse (nothing written).");
@@ -394,7 +462,7 @@ describe("gates, holds and rollback in the workflows", () => {
     const scheduled = await runPromotion(repo, gh, { github: { event_name: "schedule", event: {} }, secrets }, summary, { GITOPS_NOW: at(25) });
     expect(scheduled.code, scheduled.stderr).toBe(0);
     noToken(scheduled);
-    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/v4.0.0", "open"]]);
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/ringlet/v4.0.0", "open"]]);
     expect(gh.statuses.map((s) => [s.context, s.state])).toEqual([["gates", "success"]]);
     expect(gh.violations).toEqual([]);
     expect(gh.requests.some((q) => q.operationId === "pulls/merge")).toBe(false);
@@ -410,13 +478,13 @@ describe("gates, holds and rollback in the workflows", () => {
     await repo.git("commit", "-qm", "hold prod");
     await repo.git("push", "-q", "origin", "main");
     const before = await repo.state();
-    const auto = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/staging/v4.0.0" } } } }, secrets }, summary, { GITOPS_NOW: at(30) });
+    const auto = await runPromotion(repo, gh, { github: { event: { pull_request: { head: { ref: "deploy/staging/ringlet/v4.0.0" } } } }, secrets }, summary, { GITOPS_NOW: at(30) });
     expect(auto.code, auto.stderr).toBe(0);
     expect(auto.stdout).toContain("Not moving prod: it is held");
     const manual = await runPromotion(repo, gh, { github: { event: { inputs: { from: "staging", to: "prod", override: "soak=hotfix" } } }, secrets }, summary, { GITOPS_NOW: at(30) });
     expect(manual.code).toBe(1);
     expect(manual.stderr).toContain("prod is held: INC-21 payments incident");
-    const back = await runStep(repo, gh, step("rollback.yml", "rollback", "Open the rollback pull request"), { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);
+    const back = await runWithTarget(repo, gh, "rollback.yml", "rollback", "Open the rollback pull request", { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);
     expect(back.code).toBe(1);
     expect(back.stderr).toContain("prod is held");
     expect(await readFile(summary, "utf8")).toContain("### prod is held");
@@ -428,18 +496,20 @@ describe("gates, holds and rollback in the workflows", () => {
     const summary = await setup();
     await merged("prod", "v3.0.0", 0);
     await merged("prod", "v3.1.0", 1);
-    const s = step("rollback.yml", "rollback", "Open the rollback pull request");
-    const r = await runStep(repo, gh, s, { github: { event: { inputs: { environment: "prod", to: "" } } }, secrets }, summary);
+    const s = (context: Any) => runWithTarget(repo, gh, "rollback.yml", "rollback", "Open the rollback pull request", context, summary);
+    // No environment given: the spec's last stage.
+    const r = await s({ github: { event: { inputs: { environment: "", to: "" } } }, secrets });
+    expect(r.outputs).toEqual({ environment: "prod" });
     expect(r.code, r.stderr).toBe(0);
     noToken(r);
-    expect(gh.pulls.map((p) => [p.head, p.title])).toEqual([["deploy/prod/rollback-v3.0.0", "rollback(prod): ringlet v3.1.0 → v3.0.0"]]);
+    expect(gh.pulls.map((p) => [p.head, p.title])).toEqual([["deploy/prod/ringlet/rollback-v3.0.0", "rollback(prod): ringlet v3.1.0 → v3.0.0"]]);
     await repo.git("checkout", "-q", "main");
-    const to = await runStep(repo, gh, s, { github: { event: { inputs: { environment: "prod", to: "v1.0.0" } } }, secrets }, summary);
+    const to = await s({ github: { event: { inputs: { environment: "prod", to: "v1.0.0" } } }, secrets });
     expect(to.code, to.stderr).toBe(0);
     // The newer rollback supersedes the first (one open move per environment).
-    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/rollback-v3.0.0", "closed"], ["deploy/prod/rollback-v1.0.0", "open"]]);
+    expect(gh.pulls.map((p) => [p.head, p.state])).toEqual([["deploy/prod/ringlet/rollback-v3.0.0", "closed"], ["deploy/prod/ringlet/rollback-v1.0.0", "open"]]);
     // A hostile input stays one argument and is refused.
-    const hostile = await runStep(repo, gh, s, { github: { event: { inputs: { environment: "--force", to: "v1.0.0" } } }, secrets }, summary);
+    const hostile = await s({ github: { event: { inputs: { environment: "--force", to: "v1.0.0" } } }, secrets });
     expect(hostile.code).toBe(1);
     expect(hostile.stderr).toContain('unknown environment "--force"');
     expect(gh.violations).toEqual([]);

@@ -104,13 +104,13 @@ export async function createTestRepo(options: { fixture?: string } = {}): Promis
  * For a test file that makes several repositories: returns a factory whose repositories are all
  * removed after the file's tests (registers the afterAll itself).
  */
-export function testRepos(): () => Promise<TestRepo> {
+export function testRepos(options: { fixture?: string } = {}): () => Promise<TestRepo> {
   const repos: TestRepo[] = [];
   afterAll(async () => {
     await Promise.all(repos.splice(0).map((r) => r.cleanup()));
   });
   return async () => {
-    const repo = await createTestRepo();
+    const repo = await createTestRepo(options);
     repos.push(repo);
     return repo;
   };

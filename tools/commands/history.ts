@@ -1,5 +1,6 @@
 import type { Command } from "../cli.ts";
-import { UsageError, unknownName } from "../core/errors.ts";
+import { UsageError, type Problem } from "../core/errors.ts";
+import { resolveImages } from "../release/plan.ts";
 import { repoPaths } from "../core/paths.ts";
 import { environmentHistory, historyJson, historyText } from "../ops/history.ts";
 import { environmentArgument, loadSpec } from "../spec/load.ts";
@@ -10,7 +11,7 @@ export const historyCommand: Command = {
   usage: "pnpm history <env> [--limit <n>] [--image <name>] [--ref <rev>] [--json]",
   help:
     "      --limit <n>     show the newest n entries (default: all)\n" +
-    "      --image <name>  only this image (default: every image of the spec)\n" +
+    "      --image <name>  only this image, by name or short name (default: every image of the spec)\n" +
     "      --ref <rev>     read the history of this revision (default: the branch Argo CD syncs, e.g. main)\n" +
     "      --json          print the entries as JSON\n",
   options: { limit: { type: "string" }, image: { type: "string" }, ref: { type: "string" }, json: { type: "boolean" } },
@@ -25,9 +26,9 @@ export const historyCommand: Command = {
     }
     let images: string[] | undefined;
     if (typeof ctx.values.image === "string") {
-      const names = spec.images.map((i) => i.name);
-      if (!names.includes(ctx.values.image)) throw new UsageError(unknownName("image", ctx.values.image, names));
-      images = [ctx.values.image];
+      const problems: Problem[] = [];
+      images = resolveImages(spec, [ctx.values.image], problems, "overlays/environments.yaml");
+      if (problems.length) throw new UsageError(problems[0]!.message);
     }
     const report = await environmentHistory(ctx.root, spec, env, { ref: typeof ctx.values.ref === "string" ? ctx.values.ref : undefined, limit, images });
     ctx.stdout(ctx.values.json ? historyJson(report) : historyText(report, ctx.colour));

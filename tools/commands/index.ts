@@ -17,5 +17,6 @@ export const commands: CommandEntry[] = [
   { name: "rollback", summary: "Move an environment back to a tag it ran before, on a branch, with a pull request.", load: async () => (await import("./rollback.ts")).rollbackCommand },
   { name: "status", summary: "What runs where: environments × images, how far behind, open deploy pull requests.", load: async () => (await import("./status.ts")).statusCommand },
   { name: "plan", summary: "What a full Argo CD sync of an environment does, in Argo CD's order.", load: async () => (await import("./plan.ts")).planCommand },
+  { name: "environments", summary: "The spec's environments in promotion order and its images with their short names.", load: async () => (await import("./environments.ts")).environmentsCommand },
   { name: "history", summary: "The tags an environment has run, from the git history of its overlay.", load: async () => (await import("./history.ts")).historyCommand },
 ];

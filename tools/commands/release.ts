@@ -11,12 +11,12 @@ import { diffSnapshots, renderSnapshot, renderSnapshotWith, snapshotErrors, PRIM
 import { git, revParse, showFile, tryGit } from "../git/git.ts";
 import { applyRelease, checkBranchStart, checkPreconditions, defaultBranch, lockRepository } from "../release/apply.ts";
 import type { RepositoryLock } from "../release/lock.ts";
-import { pullRequestBody } from "../release/body.ts";
+import { preSyncHooks, pullRequestBody } from "../release/body.ts";
 import { evaluateGates, GateRefusal, gatesCommitText, gatesMarkdown, gatesStatus, gatesText, hasGates, parseOverrides, setGatesStatus, type GateReport } from "../release/gates.ts";
 import { holdProblems, loadHolds } from "../release/holds.ts";
 import { compareSemver } from "../edit/tag.ts";
 import type { ImageRef } from "../edit/kustomization.ts";
-import { currentRefs, parseTarget, planRelease, refText, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
+import { branchPrefix, currentRefs, imageList, parseTarget, resolveImages, planRelease, refText, shortImageName, type PlanRequest, type ReleasePlan } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
 import { findStage, nextGroup, previousGroup, stageIds, stages, stagesOf, type Stage } from "../spec/stages.ts";
@@ -109,26 +109,43 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
   await loadHolds(ctx.root, spec);
   let plan = await planRelease(ctx.root, spec, request);
   let commit = plan.changed;
+  let existing: string | undefined;
 
-  if (!plan.changed && current === plan.branch && wantsPullRequest) {
+  if (!plan.changed && wantsPullRequest && current.startsWith(branchPrefix(plan.env))) {
     // A re-run on the deploy branch (say, after a failed pull-request step): the change is
     // committed already; describe it against the default branch and finish push and pull request.
     const base = await defaultBranch(ctx.root);
     const baseText = await showFile(ctx.root, base, plan.file);
-    if (baseText !== undefined) plan = await planRelease(ctx.root, spec, { ...request, baseText });
-    commit = false;
+    const again = baseText === undefined ? undefined : await planRelease(ctx.root, spec, { ...request, baseText });
+    if (again && again.branch === current) {
+      plan = again;
+      commit = false;
+    }
   }
   if (!plan.changed) {
     // Already there (or, on a deploy branch, already merged into the default branch).
-    const already = plan.moves.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
+    const already = plan.unchanged.map((m) => `${m.image} ${refText(m.after)}`).join(", ");
     if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false }, null, 2)}\n`);
+    else if (plan.kind === "promote") ctx.stdout(`nothing to promote: ${plan.env} already runs ${already}, as ${plan.from} does.\n`);
     else ctx.stdout(`${plan.env} already runs ${already}: nothing to do.\n`);
     return 0;
   } else if (commit) {
-    await asDryRun(dryRun, async () => {
-      await checkBranchStart(ctx.root, plan, current);
+    const start = await asDryRun(dryRun, async () => {
+      const state = await checkBranchStart(ctx.root, plan, current);
       await checkBaseUpToDate(ctx.root);
+      return state;
     });
+    if (start.holds) {
+      // The same move again (same environment, images and values): its branch holds it already.
+      existing = start.holds;
+      commit = false;
+      if (dryRun || !wantsPullRequest) {
+        const text = `branch ${plan.branch} already holds this move (commit ${existing.slice(0, 12)}): nothing to do.`;
+        if (json) ctx.stdout(`${JSON.stringify({ dryRun, ...summary(plan), committed: false, unchanged: true, commit: existing }, null, 2)}\n`);
+        else ctx.stdout(`${plan.title}\n${text}${dryRun ? "" : ` To deploy: git push -u origin ${plan.branch} and open a pull request (or set GITHUB_TOKEN and run this again).`}\n`);
+        return 0;
+      }
+    }
   }
 
   let gates: GateReport | undefined;
@@ -169,11 +186,22 @@ async function executeLocked(ctx: CommandContext, spec: Spec, request: PlanReque
     env: ctx.env,
     commit,
     requirePullRequest: Boolean(ctx.values.pr),
-    body: async () => pullRequestBody(plan, spec, rendered.changes, plan.kind === "rollback" ? undefined : gates ? gatesMarkdown(gates) : undefined),
-    labels: ["deploy", `env:${plan.env}`],
+    body: async () => pullRequestBody(plan, spec, rendered.changes, plan.kind === "rollback" ? undefined : gates ? gatesMarkdown(gates) : undefined, rendered.hooks),
+    labels: ["deploy", `env:${plan.env}`, ...plan.moves.map((m) => `image:${shortImageName(spec, m.image)}`.slice(0, 50))],
     log: (line) => ctx.stderr(`${line}\n`),
     lock: lock!,
+    existing,
   });
+  if (result.unchanged) {
+    const pr = result.pullRequest;
+    if (json) ctx.stdout(`${JSON.stringify({ dryRun: false, ...summary(plan), committed: false, ...result }, null, 2)}\n`);
+    else {
+      ctx.stdout(`${plan.title}\nbranch ${plan.branch} already holds this move (commit ${result.commit.slice(0, 12)}): nothing to do.\n`);
+      if (pr) ctx.stdout(`pull request #${pr.number} is open: ${pr.url}\n`);
+      if (result.nextStep) ctx.stdout(`${result.nextStep}\n`);
+    }
+    return 0;
+  }
   if (result.pushed) {
     // Branch protection can require this status: set on every deploy branch, so an ungated
     // environment's pull request is not left waiting for it.
@@ -240,7 +268,9 @@ async function diffOf(root: string, plan: ReleasePlan, envs: string[]) {
     onDisk === plan.oldText ? renderSnapshot(root, envs, layers) : renderSnapshotWith(root, new Map([[plan.file, plan.oldText]]), envs, layers),
     renderSnapshotWith(root, new Map([[plan.file, plan.newText]]), envs, layers),
   ]);
-  return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)] };
+  const rendered = after.get(plan.env)?.[PRIMARY_OVERLAY];
+  const hooks = Array.isArray(rendered) ? preSyncHooks(rendered, `kustomize build ${plan.file.replace(/\/kustomization\.yaml$/, "")}`) : [];
+  return { changes: diffSnapshots(before, after, envs), errors: [...snapshotErrors(before), ...snapshotErrors(after)], hooks };
 }
 
 function summary(plan: ReleasePlan) {
@@ -250,21 +280,16 @@ function summary(plan: ReleasePlan) {
     file: plan.file,
     branch: plan.branch,
     changed: plan.changed,
-    images: plan.moves.map((m) => ({ image: m.image, before: m.before, after: m.after })),
+    images: (plan.changed ? plan.moves : plan.unchanged).map((m) => ({ image: m.image, before: m.before, after: m.after })),
+    // Asked for, but already running the value (a promote names only what differs).
+    unchanged: plan.changed ? plan.unchanged.map((m) => m.image) : [],
   };
 }
 
 function imagesFor(ctx: CommandContext, spec: Spec, problems: Problem[], specFile: string): string[] {
-  const names = spec.images.map((i) => i.name);
-  const wanted = ctx.values.image;
-  if (typeof wanted === "string") {
-    if (!names.includes(wanted)) {
-      problems.push({ file: specFile, path: "images", message: unknownName("image", wanted, names), usage: true });
-      return [];
-    }
-    return [wanted];
-  }
-  return names;
+  const wanted = ctx.values.image as unknown as string[] | string | undefined;
+  if (wanted === undefined) return spec.images.map((i) => i.name);
+  return resolveImages(spec, Array.isArray(wanted) ? wanted : [wanted], problems, specFile);
 }
 
 /**
@@ -313,7 +338,7 @@ export const bumpImageCommand: Command = {
   summary: "Move an environment (default: the first stage) to a new image tag or digest, on a branch, with a pull request when GITHUB_TOKEN is set.",
   usage: "pnpm bump-image <tag>[@sha256:<digest>] [--env <env>] [--image <name>] [--digest sha256:<hex>] [--dry-run] [--json] [--pr] [--allow-downgrade]",
   help:
-    "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move (default: the spec's first image)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" +
+    "      --env <env>        environment to move (default: the first in promotion order)\n      --image <name>     image to move, by name or short name (required when the spec has several)\n      --digest <digest>  pin a digest (sha256:<64 hex>), with or without a tag\n" +
     "      --force            allow a later stage to run a tag the stage before it does not run (as promote --force)\n" +
     COMMON_HELP,
   options: { ...COMMON_OPTIONS, env: { type: "string" }, digest: { type: "string" }, force: { type: "boolean" } },
@@ -328,7 +353,11 @@ export const bumpImageCommand: Command = {
     const problems: Problem[] = target.problems.map((message) => ({ file: "<arguments>", path: "tag", message }));
     const envIssue = envProblem(spec, env, specFile, "--env");
     if (envIssue) problems.push(envIssue);
-    const images = typeof ctx.values.image === "string" ? imagesFor(ctx, spec, problems, specFile) : [spec.images[0]!.name];
+    // Each image has a life of its own: with several, a bump names the one it moves.
+    if (ctx.values.image === undefined && spec.images.length > 1) {
+      throw new UsageError(`the spec has ${spec.images.length} images: say which one to move with --image <name>: ${imageList(spec)}`);
+    }
+    const images = imagesFor(ctx, spec, problems, specFile);
     // A digest-only bump keeps no tag: the tag would no longer describe what runs.
     const ref = target.ref.newTag === undefined ? { digest: target.ref.digest } : target.ref;
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
@@ -342,12 +371,12 @@ export const bumpImageCommand: Command = {
 export const promoteCommand: Command = {
   name: "promote",
   summary: "Carry the tag (or digest) an environment runs to the next stage, on a branch, with a pull request when GITHUB_TOKEN is set.",
-  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>] [--force] [--dry-run] [--json] [--pr] [--allow-downgrade]",
+  usage: "pnpm promote [<from>] <to> | --from <env>  [--image <name>]... [--force] [--dry-run] [--json] [--pr] [--allow-downgrade]",
   help:
     "      --from <env>       promote <env> to the stage that follows it (nothing to do after the last)\n" +
-    "      --image <name>     image to promote (default: every image of the spec)\n      --force            allow skipping a stage (e.g. dev → prod)\n" +
+    "      --image <name>     image to promote, by name or short name; repeatable (default: every image whose tag differs)\n      --force            allow skipping a stage (e.g. dev → prod)\n" +
     COMMON_HELP,
-  options: { ...COMMON_OPTIONS, force: { type: "boolean" }, from: { type: "string" } },
+  options: { ...COMMON_OPTIONS, image: { type: "string", multiple: true }, force: { type: "boolean" }, from: { type: "string" } },
   async run(ctx) {
     const spec = await loadSpec(repoPaths(ctx.root).spec, ctx.root);
     const specFile = "overlays/environments.yaml";

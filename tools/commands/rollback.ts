@@ -8,7 +8,7 @@ import { UsageError, ValidationError, type Problem, unknownName } from "../core/
 import { repoPaths } from "../core/paths.ts";
 import type { ImageRef } from "../edit/kustomization.ts";
 import { environmentHistory, kustomizationFile, refLabel, type TagChange } from "../ops/history.ts";
-import { parseTarget } from "../release/plan.ts";
+import { imageList, parseTarget, resolveImages } from "../release/plan.ts";
 import { loadSpec } from "../spec/load.ts";
 import { findStage, stageIds } from "../spec/stages.ts";
 import { execute, locatedSpecProblems } from "./release.ts";
@@ -28,7 +28,7 @@ export const rollbackCommand: Command = {
   help:
     "      --to <ref>         the tag, tag@digest or digest to return to (one the environment ran, see `pnpm history <env>`)\n" +
     "      --steps <n>        go back n entries of the environment's history (default 1: the previous one)\n" +
-    "      --image <name>     image to roll back (default: every image of the spec)\n" +
+    "      --image <name>     image to roll back, by name or short name (required when the spec has several)\n" +
     "      --force            allow a --to the environment never ran\n" +
     "      --dry-run          print what would change, with the rendered-manifest diff; write nothing\n" +
     "      --json             print the result as JSON\n" +
@@ -55,14 +55,15 @@ export const rollbackCommand: Command = {
     const problems: Problem[] = [];
     // A stage: an environment, or one cluster of an environment on several ("prod/prod-eu").
     if (!findStage(spec, env)) problems.push({ file: SPEC_FILE, path: "environments", message: unknownName("environment", env, stageIds(spec)) });
-    const names = spec.images.map((i) => i.name);
     const wanted = typeof ctx.values.image === "string" ? ctx.values.image : undefined;
-    if (wanted !== undefined && !names.includes(wanted)) problems.push({ file: SPEC_FILE, path: "images", message: unknownName("image", wanted, names) });
+    // Images have lives of their own: with several, a rollback names the one it moves back.
+    if (wanted === undefined && spec.images.length > 1) throw new UsageError(`the spec has ${spec.images.length} images: say which one to roll back with --image <name>: ${imageList(spec)}`);
+    const chosen = wanted === undefined ? spec.images.map((i) => i.name) : resolveImages(spec, [wanted], problems, SPEC_FILE);
     const target = to === undefined ? undefined : parseTarget(to, undefined);
     for (const message of target?.problems ?? []) problems.push({ file: "<arguments>", path: "--to", message });
     if (problems.length) throw new ValidationError(await locatedSpecProblems(ctx.root, problems));
 
-    const images = wanted !== undefined ? [wanted] : names;
+    const images = chosen;
     // The history of the branch Argo CD syncs: what the environment actually ran.
     const history = await environmentHistory(ctx.root, spec, env, { images });
     const file = kustomizationFile(env);

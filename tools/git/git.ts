@@ -169,22 +169,36 @@ export async function rebase(cwd: string, onto: string): Promise<boolean> {
   return false;
 }
 
-/** The content of `path` at `rev`, or undefined when it does not exist there. */
+/**
+ * `rev:path` names a path from the top level of the git repository, `rev:./path` one from the
+ * working directory (gitrevisions(7)). Callers name paths from the root they work on, which need
+ * not be the top level: `--root examples/dreamseed` inside this repository, a GitOps folder in a
+ * monorepo. Without this, they would read the top level's overlays/ instead of the root's.
+ */
+function fromCwd(object: string): string {
+  const colon = object.indexOf(":");
+  if (colon < 0) return object;
+  const path = object.slice(colon + 1);
+  return path.startsWith("./") || path.startsWith("/") ? object : `${object.slice(0, colon)}:./${path}`;
+}
+
+/** The content of `path` (relative to `cwd`) at `rev`, or undefined when it does not exist there. */
 export async function showFile(cwd: string, rev: string, path: string): Promise<string | undefined> {
-  const result = await tryGit(cwd, ["show", `${rev}:${path}`]);
+  const result = await tryGit(cwd, ["show", fromCwd(`${rev}:${path}`)]);
   return result.code === 0 ? result.stdout : undefined;
 }
 
 /** Writes the files of `rev` under `paths` into `dest`, without touching the index or work tree. */
 export async function exportTree(cwd: string, rev: string, paths: string[], dest: string): Promise<void> {
-  const listed = await git(cwd, ["ls-tree", "-r", "-z", "--full-tree", rev, "--", ...paths]);
+  // Paths (given and listed) relative to cwd, which may be below the top level (see fromCwd).
+  const listed = await git(cwd, ["ls-tree", "-r", "-z", rev, "--", ...paths]);
   const entries = listed
     .split("\0")
     .filter(Boolean)
     .map((line) => line.split("\t"))
     .map(([meta, file]) => ({ mode: meta?.split(" ")[0], type: meta?.split(" ")[1], file: file ?? "" }))
     .filter((e) => e.type === "blob");
-  const blobs = await readObjects(cwd, entries.map((e) => `${rev}:${e.file}`));
+  const blobs = await readObjects(cwd, entries.map((e) => fromCwd(`${rev}:${e.file}`)));
   for (const [i, { mode, file }] of entries.entries()) {
     await mkdir(dirname(join(dest, file)), { recursive: true });
     // Mode 120000 is a symbolic link whose blob is its target: written as the link it is (a plain
@@ -243,7 +257,7 @@ async function readObjects(cwd: string, objects: string[]): Promise<(Buffer | un
 
 /** The texts of several `rev:path` objects, read in one batch; undefined where there is no such file. */
 export async function showFiles(cwd: string, objects: string[]): Promise<(string | undefined)[]> {
-  return (await readObjects(cwd, objects)).map((b) => b?.toString("utf8"));
+  return (await readObjects(cwd, objects.map(fromCwd))).map((b) => b?.toString("utf8"));
 }
 
 /** True when `ancestor` is `descendant` or one of its ancestors. */

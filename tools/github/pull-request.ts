@@ -46,6 +46,8 @@ export interface UpsertPullRequestOptions extends Repo {
     headPrefix: string;
     comment: (newPr: { number: number; html_url: string }) => string;
     isOlder?: (old: OpenPullRequest, ours: { number: number }) => boolean;
+    /** Which of the open pull requests under the prefix are moves of the same thing at all; the others are left alone and not reported. */
+    related?: (old: OpenPullRequest) => boolean;
   };
 }
 
@@ -91,6 +93,7 @@ export async function upsertPullRequest(octokit: Octokit, options: UpsertPullReq
       const isOlder = supersede.isOlder ?? ((old, ours) => old.number < ours.number);
       for (const old of await listOpenPullRequests(octokit, { owner, repo, headPrefix: supersede.headPrefix })) {
         if (old.number === pr.number) continue;
+        if (supersede.related && !supersede.related(old)) continue;
         if (!isOlder(old, pr)) {
           newer.push(old);
           continue;
@@ -107,6 +110,11 @@ export async function upsertPullRequest(octokit: Octokit, options: UpsertPullReq
     }
     return { number: pr.number, url: pr.html_url, action, superseded, newer };
   });
+}
+
+/** The open pull request from `head` of this repository, if any. */
+export async function findOpenPullRequest(octokit: Octokit, options: Repo & { head: string; base?: string }): Promise<{ number: number; html_url: string } | undefined> {
+  return guarded(options, () => findOpenPull(octokit, options));
 }
 
 async function findOpenPull(octokit: Octokit, options: Repo & { head: string; base?: string }) {

@@ -9,7 +9,7 @@ import { compareSemver, parseSemver } from "../edit/tag.ts";
 import { isAncestor, remoteUrl, showFile, showFiles } from "../git/git.ts";
 import { createGitHubClient, redact, resolveRepository } from "../github/client.ts";
 import { listOpenPullRequests } from "../github/pull-request.ts";
-import { branchPrefix } from "../release/plan.ts";
+import { branchPrefix, imageShortNames, parseDeployBranch } from "../release/plan.ts";
 import { HOLDS_FILE, parseHolds } from "../release/holds.ts";
 import { parseSpecWithLines } from "../spec/load.ts";
 import type { Spec } from "../spec/schema.ts";
@@ -51,6 +51,8 @@ export interface PullRequestSummary {
   title: string;
   url: string;
   branch: string;
+  /** The images it moves, read from its branch (deploy/<env>/<image>[+<image>…]/<tag>); null for another naming. */
+  images: string[] | null;
 }
 
 export interface EnvironmentStatus {
@@ -127,7 +129,7 @@ export async function environmentStatus(root: string, workingSpec: Spec, options
   const images = spec.images.map((i) => i.name);
   const token = githubToken(options.env);
   // GitHub is asked while git is read; both are independent.
-  const pullsPromise = token ? openPullRequests(root, envs, token, options) : Promise.resolve(null);
+  const pullsPromise = token ? openPullRequests(root, envs, images, token, options) : Promise.resolve(null);
   pullsPromise.catch(() => undefined);
 
   const texts = await showFiles(root, envs.map((env) => `${revision.commit}:${kustomizationFile(env)}`));
@@ -177,16 +179,24 @@ export async function environmentStatus(root: string, workingSpec: Spec, options
 }
 
 /** One listing of the open pull requests, split by the deploy/<env>/ branch prefix. */
-async function openPullRequests(root: string, envs: string[], token: string, options: StatusOptions): Promise<{ repository: string; byEnv: Map<string, PullRequestSummary[]> }> {
+async function openPullRequests(root: string, envs: string[], images: string[], token: string, options: StatusOptions): Promise<{ repository: string; byEnv: Map<string, PullRequestSummary[]> }> {
   const { owner, repo } = resolveRepository({ env: options.env, originUrl: await remoteUrl(root) });
   const repository = `${owner}/${repo}`;
   try {
     const octokit = createGitHubClient({ token, baseUrl: options.env.GITHUB_API_URL || undefined, minRetryDelayMs: options.retryDelayMs });
     const pulls = await listOpenPullRequests(octokit, { owner, repo, headPrefix: "deploy/" });
+    const byShort = new Map([...imageShortNames(images)].map(([image, short]) => [short, image]));
     const byEnv = new Map<string, PullRequestSummary[]>();
     for (const env of envs) {
       const mine = pulls.filter((p) => p.head.startsWith(branchPrefix(env))).sort((a, b) => a.number - b.number);
-      byEnv.set(env, mine.map((p) => ({ number: p.number, title: p.title, url: p.url, branch: p.head })));
+      byEnv.set(
+        env,
+        mine.map((p) => {
+          const parsed = parseDeployBranch(p.head, env);
+          const moved = parsed?.images.map((short) => byShort.get(short));
+          return { number: p.number, title: p.title, url: p.url, branch: p.head, images: moved && moved.every((i) => i !== undefined) ? (moved as string[]) : null };
+        }),
+      );
     }
     return { repository, byEnv };
   } catch (error) {
@@ -223,7 +233,7 @@ export function statusJson(report: StatusReport): string {
           pullRequest: i.lastChange.pullRequest,
         },
       })),
-      pullRequests: e.pullRequests && e.pullRequests.map((p) => ({ number: p.number, title: p.title, url: p.url, branch: p.branch })),
+      pullRequests: e.pullRequests && e.pullRequests.map((p) => ({ number: p.number, title: p.title, url: p.url, branch: p.branch, images: p.images })),
     })),
     github: report.github && { repository: report.github.repository, error: report.github.error },
     holds: report.holds.map((h) => ({ environment: h.environment, image: h.image, reason: h.reason, line: h.line })),
@@ -246,7 +256,12 @@ export function statusText(report: StatusReport, spec: Spec, colour: boolean): s
     env.images.forEach((s, j) => {
       const versus: Cell = s.previous === null ? { text: "first stage", colour: "dim" } : { text: s.previous.text, colour: STATE_COLOUR[s.previous.state] };
       const change = s.lastChange;
-      const pulls = (env.pullRequests ?? []).map((p) => `#${p.number} ${p.branch.slice(branchPrefix(env.name).length)}`).join(", ");
+      // Per image: the pull requests that move it (a multi-image promote shows on each of its
+      // images); one of another branch naming shows on the environment's first row.
+      const pulls = (env.pullRequests ?? [])
+        .filter((p) => (p.images ? p.images.includes(s.image) : j === 0))
+        .map((p) => `#${p.number} ${p.branch.slice(branchPrefix(env.name).length)}`)
+        .join(", ");
       rows.push([
         j === 0 ? { text: env.name, colour: "bold" } : "",
         ...(many ? [s.image] : []),
@@ -255,7 +270,7 @@ export function statusText(report: StatusReport, spec: Spec, colour: boolean): s
         change ? { text: shortSha(change.commit), colour: "cyan" } : "—",
         change ? shortDate(change.date) : "",
         change?.pullRequest ? `#${change.pullRequest}` : change ? "—" : "",
-        ...(withPulls ? [j === 0 ? (pulls ? { text: pulls, colour: "cyan" as const } : "none") : ""] : []),
+        ...(withPulls ? [pulls ? { text: pulls, colour: "cyan" as const } : "none"] : []),
       ]);
     });
   }

@@ -11,7 +11,7 @@ import type { GitHubClient } from "../github/client.ts";
 import { planImageEdit } from "../edit/kustomization.ts";
 import { compareSemver } from "../edit/tag.ts";
 import { acquireLock, type Journal, type RepositoryLock } from "./lock.ts";
-import { branchPrefix, type ReleasePlan } from "./plan.ts";
+import { branchPrefix, parseDeployBranch, type ReleasePlan } from "./plan.ts";
 
 export interface ApplyOptions {
   env: NodeJS.ProcessEnv;
@@ -27,13 +27,17 @@ export interface ApplyOptions {
   retryDelayMs?: number;
   /** The repository lock this run holds (lockRepository); the commit is journalled in it. */
   lock: RepositoryLock;
+  /** The commit of the local deploy branch that already holds exactly this move (a repeated run). */
+  existing?: string;
 }
 
 export interface ApplyResult {
   branch: string;
   commit: string;
   pushed: boolean;
-  pullRequest?: { number: number; url: string; action: "created" | "updated"; superseded: number[] };
+  pullRequest?: { number: number; url: string; action: "created" | "updated" | "unchanged"; superseded: number[] };
+  /** Nothing was committed, pushed or opened: the branch and its pull request already hold this move. */
+  unchanged?: boolean;
   nextStep?: string;
 }
 
@@ -76,23 +80,47 @@ export async function defaultBranch(root: string): Promise<string> {
 
 /**
  * A deploy branch starts from the default branch, and re-creating it must not drop anyone's
- * work: refuse when HEAD is another branch, or when the existing branch holds commits that touch
- * more than the overlay this tool edits.
+ * work: refuse when HEAD is another branch, or when the existing branch holds commits that are
+ * not this very move. Returns the branch's commit when it already holds exactly this move (a
+ * repeated bump: nothing to commit again). A branch whose own commits are this move made from an
+ * older default branch is re-made on the current one (the same edit, nothing else is lost).
  */
-export async function checkBranchStart(root: string, plan: ReleasePlan, current: string): Promise<void> {
+export async function checkBranchStart(root: string, plan: ReleasePlan, current: string): Promise<{ holds?: string }> {
   const base = await defaultBranch(root);
   if (current !== base) {
     throw new PreconditionError(`you are on ${current}; deploy branches start from ${base}: run \`git switch ${base}\` first`);
   }
-  const exists = await tryGit(root, ["rev-parse", "--verify", "--quiet", `refs/heads/${plan.branch}`]);
-  if (exists.code !== 0) return;
-  const extra = (await git(root, ["rev-list", `HEAD..${plan.branch}`])).split("\n").filter(Boolean);
-  for (const sha of extra) {
-    const touched = (await git(root, ["diff-tree", "--no-commit-id", "--name-only", "-r", sha])).split("\n").filter(Boolean);
-    if (touched.some((f) => f !== plan.file)) {
-      throw new PreconditionError(`branch ${plan.branch} already exists with commits that are not on ${base} (${sha.slice(0, 12)} touches ${touched.join(", ")}): delete it or finish it first`);
-    }
+  const tip = await revParse(root, `refs/heads/${plan.branch}`);
+  if (!tip) {
+    // A fresh clone (CI) has the branch only as origin's, as last fetched: the same move again is
+    // found there. Anything else on it is for the push to find (checkRemoteBranch).
+    const remote = await revParse(root, `refs/remotes/origin/${plan.branch}`);
+    if (remote && (await holdsExactly(root, plan, remote))) return { holds: remote };
+    return {};
   }
+  const extra = (await git(root, ["rev-list", `HEAD..${plan.branch}`])).split("\n").filter(Boolean);
+  if (!extra.length) return {};
+  if (await holdsExactly(root, plan, tip)) return { holds: tip };
+  const forkPoint = (await git(root, ["merge-base", "HEAD", plan.branch])).trim();
+  const touched = (await git(root, ["diff", "--name-only", "--no-renames", forkPoint, plan.branch])).split("\n").filter(Boolean);
+  if (touched.length === 1 && touched[0] === plan.file) {
+    const tipText = await showFile(root, plan.branch, plan.file);
+    let expected = await showFile(root, forkPoint, plan.file);
+    if (expected !== undefined) for (const move of plan.moves) expected = planImageEdit(expected, plan.file, move.image, move.after).text;
+    if (expected !== undefined && expected === tipText) return {};
+  }
+  const what = touched.some((f) => f !== plan.file) ? `touching ${touched.slice(0, 5).join(", ")}` : `with another value in ${plan.file}`;
+  throw new PreconditionError(
+    `branch ${plan.branch} already exists with commits that are not on ${base} and are not this move (${extra[0]!.slice(0, 12)}, ${what}): nothing was changed; delete it or finish it first`,
+  );
+}
+
+/** Whether `commit` changes, against where it left HEAD, only the planned file, to exactly the planned text. */
+async function holdsExactly(root: string, plan: ReleasePlan, commit: string): Promise<boolean> {
+  const forkPoint = (await tryGit(root, ["merge-base", "HEAD", commit])).stdout.trim();
+  if (!forkPoint || forkPoint === commit) return false;
+  const touched = (await git(root, ["diff", "--name-only", "--no-renames", forkPoint, commit])).split("\n").filter(Boolean);
+  return touched.length === 1 && touched[0] === plan.file && (await showFile(root, commit, plan.file)) === plan.newText;
 }
 
 const sha256 = (text: string) => createHash("sha256").update(text).digest("hex");
@@ -202,6 +230,14 @@ async function checkRemoteBranch(root: string, plan: ReleasePlan, base: string, 
   );
 }
 
+/** Whether origin's `branch` is at `commit` (fetched now: the remote-tracking ref may be stale). */
+async function remoteBranchAt(root: string, branch: string, commit: string, token: string | undefined, apiUrl: string): Promise<boolean> {
+  const url = (await remoteUrl(root, "origin", true)) ?? "";
+  const { env } = pushAuthEnv(token, url, apiUrl);
+  if (!(await fetch(root, "origin", `+refs/heads/${branch}:refs/remotes/origin/${branch}`, { env, secrets: token ? [token] : [] }))) return false;
+  return (await revParse(root, `refs/remotes/origin/${branch}`)) === commit;
+}
+
 /**
  * Pushes the deploy branch. When the remote branch moved (another run of the same move), it is
  * fetched, checked to hold exactly this move (anything else is refused), and ours is rebased on
@@ -253,7 +289,22 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
   const body = github ? await options.body() : undefined;
 
   let commit: string;
-  if (options.commit) {
+  if (options.existing) {
+    commit = options.existing;
+    if (!github || body === undefined) {
+      return {
+        branch: plan.branch,
+        commit,
+        pushed: false,
+        unchanged: true,
+        nextStep: `Branch ${plan.branch} already holds this move (commit ${commit.slice(0, 12)}); nothing was committed. To deploy: git push -u origin ${plan.branch}, then open a pull request (or set GITHUB_TOKEN and run this command again).`,
+      };
+    }
+    // Pushing and the pull request work from the branch, as after a first run (a branch known
+    // only as origin's gets its local branch at that commit).
+    if (!(await revParse(root, `refs/heads/${plan.branch}`))) await git(root, ["branch", "--quiet", "--no-track", plan.branch, commit]);
+    await git(root, ["checkout", "--quiet", plan.branch]);
+  } else if (options.commit) {
     commit = await commitOnBranch(root, plan, options.lock);
   } else {
     commit = (await git(root, ["rev-parse", "HEAD"])).trim();
@@ -270,8 +321,20 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
   // A fresh client: the pull-request step gets its own deadline (GITOPS_GITHUB_TIMEOUT_S).
   const octokit = createGitHubClient({ token: token!, log: options.log, minRetryDelayMs: options.retryDelayMs, baseUrl: apiUrl });
   const { upsertPullRequest } = await import("../github/pull-request.ts");
+  const { findOpenPullRequest } = await import("../github/pull-request.ts");
+  if (options.existing && (await remoteBranchAt(root, plan.branch, commit, token, apiUrl))) {
+    // A repeated run: the same commit is on origin; if its pull request is open, there is nothing to do.
+    try {
+      const open = await findOpenPullRequest(octokit, { owner, repo, head: plan.branch, base });
+      if (open) return { branch: plan.branch, commit, pushed: false, unchanged: true, pullRequest: { number: open.number, url: open.html_url, action: "unchanged", superseded: [] } };
+    } catch (error) {
+      throw error instanceof ToolError ? error : describeGitHubError(error, { owner, repo });
+    }
+  }
   commit = await pushWithRetry(root, plan, token, apiUrl, base, options.log);
   const prefix = branchPrefix(plan.env);
+  const ours = parseDeployBranch(plan.branch, plan.env);
+  const moved = ours?.images.join(", ") ?? plan.env;
   try {
     const pr = await upsertPullRequest(octokit, {
       owner,
@@ -283,15 +346,24 @@ export async function applyRelease(root: string, plan: ReleasePlan, options: App
       labels: options.labels,
       supersede: {
         headPrefix: prefix,
-        comment: (newer) => `Superseded by #${newer.number} (${plan.title}), a newer move of ${plan.env}. Closing this one.`,
-        // Older = a lower version (when both branch names are versions), else an older pull request.
-        isOlder: (old, ours) => {
-          const order = compareSemver(old.head.slice(prefix.length), plan.branch.slice(prefix.length));
-          return order !== undefined ? order < 0 : old.number < ours.number;
+        comment: (newer) => `Superseded by #${newer.number} (${plan.title}), a newer move of ${moved} in ${plan.env}. Closing this one.`,
+        // Only a move of the same images: a release of one image never closes another's (issue 10.5).
+        // A pull request that moves an image this one does not move is left alone, as are branches
+        // of another naming; whatever it moves, this one must move too.
+        related: (old) => {
+          const theirs = parseDeployBranch(old.head, plan.env);
+          return !!ours && !!theirs && theirs.images.every((image) => ours.images.includes(image));
+        },
+        // Older = a lower version of every image (when both are versions), else an older pull request.
+        isOlder: (old, mine) => {
+          const theirs = parseDeployBranch(old.head, plan.env)!;
+          const orders = theirs.images.map((image) => compareSemver(theirs.refs.get(image)!, ours!.refs.get(image)!));
+          if (orders.some((o) => o === undefined)) return old.number < mine.number;
+          return orders.every((o) => o! <= 0);
         },
       },
     });
-    for (const newer of pr.newer) options.log(`notice: left #${newer.number} (${newer.head}) open: it is a newer move of ${plan.env} than this one`);
+    for (const newer of pr.newer) options.log(`notice: left #${newer.number} (${newer.head}) open: it is a newer move of ${moved} in ${plan.env} than this one`);
     return { branch: plan.branch, commit, pushed: true, pullRequest: { number: pr.number, url: pr.url, action: pr.action, superseded: pr.superseded } };
   } catch (error) {
     const e = error instanceof ToolError ? error : describeGitHubError(error, { owner, repo });

@@ -62,6 +62,50 @@ export const declaredHostsRule: Rule = (ctx) => {
   });
 };
 
+/**
+ * One host, one environment. DNS sends a host to one load balancer: a second environment that
+ * serves it never gets its traffic, cert-manager's HTTP-01 challenge for it fails there, and where
+ * both sit behind one ingress-nginx (it merges every Ingress rule of a host into one server) the
+ * requests go to either environment's pods. The spec refuses one host declared twice; this sees
+ * what reaches the rendered Ingresses otherwise (a base host no environment rewrites, an extras
+ * patch or resource of the escape hatch).
+ */
+export const sharedHostsRule: Rule = (ctx) => {
+  const servedBy = new Map<string, string[]>();
+  for (const env of ctx.environments) {
+    for (const ro of allObjects(env).filter((o) => o.object.kind === "Ingress")) {
+      for (const { host } of ingressHosts(ro.object.spec)) {
+        const envs = servedBy.get(host.toLowerCase()) ?? [];
+        if (!envs.includes(env.env)) envs.push(env.env);
+        servedBy.set(host.toLowerCase(), envs);
+      }
+    }
+  }
+  return ctx.environments.flatMap((env) =>
+    allObjects(env)
+      .filter((ro) => ro.object.kind === "Ingress")
+      .flatMap((ro) => {
+        const seen = new Set<string>();
+        return ingressHosts(ro.object.spec).flatMap(({ host, path }): Finding[] => {
+          const others = (servedBy.get(host.toLowerCase()) ?? []).filter((e) => e !== env.env);
+          if (others.length === 0 || seen.has(host.toLowerCase())) return [];
+          seen.add(host.toLowerCase());
+          return [
+            {
+              rule: "hosts/shared",
+              file: ro.source,
+              path,
+              env: env.env,
+              object: objectId(ro.object),
+              message: `${host} is also served by ${others.join(", ")}: DNS sends a host to one environment, so give each environment hosts of its own`,
+            },
+          ];
+        });
+      }),
+  );
+};
+
 export const hostRules: Record<string, Rule> = {
   declared: declaredHostsRule,
+  shared: sharedHostsRule,
 };
