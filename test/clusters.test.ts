@@ -315,7 +315,7 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     const newLines = (await repo.read(file)).split("\n");
     expect(newLines.filter((l, i) => l !== oldLines[i])).toEqual(["    newTag: v1.1.0"]);
     expect(gh.violations).toEqual([]);
-    expect(gh.pulls.map((p) => ({ head: p.head, labels: p.labels }))).toEqual([{ head: `deploy/${CANARY}/ringlet/v1.1.0`, labels: ["deploy", `env:${CANARY}`] }]);
+    expect(gh.pulls.map((p) => ({ head: p.head, labels: p.labels }))).toEqual([{ head: `deploy/${CANARY}/ringlet/v1.1.0`, labels: ["deploy", `env:${CANARY}`, "image:ringlet"] }]);
     expect(gh.pulls[0]?.title).toContain("v1.0.0 → v1.1.0");
     // prod-eu did not move.
     expect(await repo.read(`overlays/${REST}/kustomization.yaml`)).toContain("    newTag: v1.0.0\n");
@@ -364,7 +364,8 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     await repo.write("overlays/holds.yaml", "holds:\n  - environment: prod\n    reason: fixture freeze\n");
     await repo.git("add", "overlays/holds.yaml");
     await repo.git("commit", "--quiet", "-m", "hold prod");
-    const result = await repo.cli(["promote", CANARY, REST, "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
+    // prod-eu's own move is on its deploy branch already; a new tag into it is held.
+    const result = await repo.cli(["bump-image", "v1.2.0", "--env", REST, "--force", "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("fixture freeze");
   });
