@@ -12,12 +12,21 @@
 //       environments; check's phases per size and their cost per component (linear = constant).
 //   (d) `pnpm bump-image v9.9.9 --dry-run` in a temp copy (it writes nothing); target 1 s.
 //
-// `pnpm bench` runs all four (about a minute on two cores); `pnpm bench b d` runs only those.
+//   (f) fleets (issue 12, item 4): temp repositories of 10, 100 and 300 overlays generated from
+//       this repository's base and spec (environments cloned as apps x stages x clusters, each
+//       with its own name, namespace and hosts), against the sequential bare renders of the same
+//       overlays: a full check with a cold render cache (target <= 1.2x bare renders / cores), a
+//       full check with a warm one, a check after a one-line tag change in one overlay (target
+//       <= 1.5 s at 300), each with the check process's peak memory; and at 300 overlays the YAML
+//       parsers side by side (kustomize's output through js-yaml and through `yaml`).
+//
+// `pnpm bench` runs a-d (about a minute on two cores); `pnpm bench f` the fleets (several
+// minutes: the bare renders of 410 overlays alone take a minute or more); `pnpm bench b d` only those.
 import { spawn } from "node:child_process";
 import { existsSync } from "node:fs";
 import { parseArgs } from "node:util";
 import { resolveRoot } from "../tools/cli.ts";
-import { cp, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { cp, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { parse as parseYamlText, stringify } from "yaml";
@@ -30,12 +39,14 @@ import { rules as allRules, runRules } from "../tools/rules/index.ts";
 import type { RenderedEnvironment, RenderedObject, RuleContext } from "../tools/rules/types.ts";
 import { loadSpec } from "../tools/spec/load.ts";
 
-const USAGE = `Usage: pnpm bench [a] [b] [c] [d] [--root <dir>]
+const USAGE = `Usage: pnpm bench [a] [b] [c] [d] [f] [--root <dir>]
 
 Benchmarks with figures and ratios against baselines measured in the same run (about a minute).
   a  pnpm check against the bare kustomize renders     c  scaling with the number of components
   b  parse + strict schema + rules throughput           d  bump-image --dry-run
-With no section, all four run.
+  f  fleets of 10, 100 and 300 overlays: check with a cold and a warm render cache, after a
+     one-line change, peak memory, YAML parsers (several minutes)
+With no section, a-d run.
 
 Options:
   -h, --help        show this help
@@ -53,9 +64,9 @@ if (args.values.help) {
   process.stdout.write(USAGE);
   process.exit(0);
 }
-const badSections = args.positionals.filter((a) => !["a", "b", "c", "d"].includes(a.toLowerCase()));
+const badSections = args.positionals.filter((a) => !["a", "b", "c", "d", "f"].includes(a.toLowerCase()));
 if (badSections.length) {
-  process.stderr.write(`error: unknown section ${badSections.map((a) => JSON.stringify(a)).join(", ")}; sections: a, b, c, d\n`);
+  process.stderr.write(`error: unknown section ${badSections.map((a) => JSON.stringify(a)).join(", ")}; sections: a, b, c, d, f\n`);
   process.exit(2);
 }
 /** The repository measured (--root, resolved as every command resolves it); the tools always run from this checkout. */
@@ -89,10 +100,10 @@ interface Timed {
 }
 
 /** Runs a program (argument array, no shell) and times it from spawn to exit. */
-function timed(command: string, args: string[], cwd = TOOLS): Promise<Timed> {
+function timed(command: string, args: string[], cwd = TOOLS, env: NodeJS.ProcessEnv = ENV): Promise<Timed> {
   return new Promise((resolvePromise, reject) => {
     const t0 = process.hrtime.bigint();
-    const child = spawn(command, args, { cwd, env: ENV, stdio: ["ignore", "pipe", "pipe"] });
+    const child = spawn(command, args, { cwd, env, stdio: ["ignore", "pipe", "pipe"] });
     const out: Buffer[] = [];
     child.stdout.on("data", (b: Buffer) => out.push(b));
     child.stderr.resume();
@@ -200,7 +211,7 @@ async function throughput(): Promise<void> {
     );
   const validation = part({ schema: schema! });
   const other = part(others);
-  row("  parse (kyaml fast path)", rate(objects / parse), "kustomize's output through tools/core/kyaml-fast.ts (via parseYamlStream)");
+  row("  parse (js-yaml)", rate(objects / parse), "kustomize's output through parseYamlStream (js-yaml, core schema)");
   row("  strict schema validation", rate(objects / validation), "the schema rule alone (kubernetes-models validators + unknown-field walk)");
   row("  all other rules", rate(objects / other), "patches, consistency, policy, Argo CD rules");
 
@@ -401,14 +412,167 @@ async function bumpImage(): Promise<void> {
 }
 
 // ---------------------------------------------------------------------------------------------
+// (f) Fleets.
 
-// `pnpm bench` runs every section; `pnpm bench b c` only those.
+// BENCH_FLEETS=10,20 for a quick look at other sizes (the figures in the README use the default).
+const FLEETS = process.env.BENCH_FLEETS ? process.env.BENCH_FLEETS.split(",").map(Number) : [10, 100, 300];
+const APPS = ["shop", "media", "search", "billing", "auth", "chat"];
+const CLUSTERS = ["eu1", "us1", "ap1", "eu2", "us2"];
+
+/** The overlay directories (with a kustomization) under overlays/ of a tree, repository-relative. */
+async function kustomizationDirs(root: string): Promise<string[]> {
+  const { readdir } = await import("node:fs/promises");
+  const out: string[] = [];
+  const walk = async (rel: string): Promise<void> => {
+    const entries = await readdir(join(root, rel), { withFileTypes: true }).catch(() => []);
+    if (entries.some((e) => e.isFile() && e.name === "kustomization.yaml")) out.push(rel);
+    for (const e of entries) if (e.isDirectory()) await walk(join(rel, e.name));
+  };
+  await walk("overlays");
+  return out.sort();
+}
+
+/**
+ * A temp repository with about `overlays` overlays: this repository's base, components and CRDs,
+ * and a spec whose environments are copies of its own, in its stage order (every copy of the
+ * first stage, then of the second...), named <app>-<stage>-<cluster>, each with its own namespace
+ * and hosts; `pnpm generate` writes the overlays and Argo CD apps.
+ */
+async function fleetRepo(overlays: number): Promise<{ dir: string; dirs: string[]; first: string }> {
+  const dir = await mkdtemp(join(tmpdir(), `gitops-fleet-${overlays}-`));
+  for (const part of ["base", "components", "crds", "argocd"]) if (existsSync(join(ROOT, part))) await cp(join(ROOT, part), join(dir, part), { recursive: true });
+  const spec = parseYamlText(await readFile(join(ROOT, "overlays", "environments.yaml"), "utf8")) as { environments: Record<string, Record<string, unknown>> };
+  const stages = Object.entries(spec.environments);
+  const perEnv = Math.max(1, Math.round((await kustomizationDirs(ROOT)).length / stages.length));
+  const count = Math.max(stages.length, Math.ceil(overlays / perEnv));
+  const environments: Record<string, Record<string, unknown>> = {};
+  for (let k = 0; k < count; k++) {
+    const [stage, template] = stages[Math.floor((k * stages.length) / count)]!;
+    const app = APPS[k % APPS.length]!;
+    const cluster = `${CLUSTERS[Math.floor(k / APPS.length) % CLUSTERS.length]}${Math.floor(k / (APPS.length * CLUSTERS.length)) || ""}`;
+    const name = `${app}-${stage}-${cluster}`;
+    const env = structuredClone(template);
+    env.namespace = `${name}`;
+    if (typeof env.host === "string") env.host = `${name}.example.com`;
+    if (env.hosts && typeof env.hosts === "object") {
+      env.hosts = Object.fromEntries(Object.keys(env.hosts).map((h, i) => [h, `${name}-${i}.example.com`]));
+    }
+    environments[name] = env;
+  }
+  spec.environments = environments;
+  await mkdir(join(dir, "overlays"), { recursive: true });
+  await writeFile(join(dir, "overlays", "environments.yaml"), stringify(spec));
+  // The Argo CD files of the original environments are no longer generated: generate removes them.
+  const generated = await timed(process.execPath, ["--import", "tsx", CLI, "generate", "--root", dir]);
+  if (generated.code !== 0) throw new Error(`generate failed in ${dir}: ${generated.stdout}`);
+  return { dir, dirs: (await kustomizationDirs(dir)).map((d) => join(dir, d)), first: Object.keys(environments)[0]! };
+}
+
+const MAXRSS = join(TOOLS, "bench", "maxrss.mjs");
+
+/** `pnpm check` in a child, timed, with its peak memory (MB) and exit code. */
+async function measuredCheck(dir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ ms: number; mb: number; code: number; stdout: string }> {
+  const file = join(dir, ".bench-maxrss");
+  const r = await timed(process.execPath, ["--import", "tsx", "--import", MAXRSS, CLI, "check", "--root", dir], TOOLS, { ...ENV, ...extraEnv, BENCH_MAXRSS_FILE: file });
+  const kb = Number(await readFile(file, "utf8").catch(() => "0"));
+  await rm(file, { force: true });
+  return { ms: r.ms, mb: kb / 1024, code: r.code, stdout: r.stdout };
+}
+
+/** Moves the first environment's first image tag to a new value: a one-line change. */
+async function oneLineChange(dir: string, env: string, n: number): Promise<void> {
+  const file = join(dir, "overlays", env, "kustomization.yaml");
+  const text = await readFile(file, "utf8");
+  const next = text.replace(/^(\s*newTag:\s*)\S+$/m, `$1v9.9.${n}`);
+  if (next === text) throw new Error(`${file} has no newTag line to change`);
+  await writeFile(file, next);
+}
+
+async function fleets(): Promise<void> {
+  const cores = availableParallelism();
+  section(`(f) fleets: ${FLEETS.join(", ")} overlays vs the sequential bare renders (targets: cold <= 1.2x bare / ${cores} cores; warm after a one-line change <= 1.5 s at 300; memory flat per overlay)`);
+  const results: { overlays: number; objects: number; bare: number; cold: number; warm: number; change: number; mb: { cold: number; warm: number; change: number } }[] = [];
+  for (const size of FLEETS) {
+    const fleet = await fleetRepo(size);
+    try {
+      const n = fleet.dirs.length;
+      const reps = n >= 300 ? 1 : 2;
+      const bare: number[] = [];
+      const cold: { ms: number; mb: number }[] = [];
+      for (let i = 0; i < reps; i++) {
+        bare.push(await bareRenders(fleet.dirs));
+        await rm(join(fleet.dir, ".cache"), { recursive: true, force: true });
+        const c = await measuredCheck(fleet.dir);
+        if (c.code !== 0) process.stderr.write(`  note: check exits ${c.code} on the ${n}-overlay fleet:\n${c.stdout.slice(0, 2000)}\n`);
+        cold.push(c);
+      }
+      const warm: { ms: number; mb: number }[] = [];
+      const change: { ms: number; mb: number }[] = [];
+      for (let i = 0; i < 3; i++) {
+        warm.push(await measuredCheck(fleet.dir));
+        await oneLineChange(fleet.dir, fleet.first, i + 1);
+        change.push(await measuredCheck(fleet.dir));
+      }
+      const objects = Number(/checked (\d+) objects/.exec((await measuredCheck(fleet.dir)).stdout)?.[1] ?? 0);
+      const m = (xs: { ms: number }[]) => median(xs.map((x) => x.ms));
+      const mm = (xs: { mb: number }[]) => median(xs.map((x) => x.mb));
+      results.push({ overlays: n, objects, bare: median(bare), cold: m(cold), warm: m(warm), change: m(change), mb: { cold: mm(cold), warm: mm(warm), change: mm(change) } });
+      process.stderr.write(`  ${n} overlays: bare ${ms(median(bare))}, cold ${ms(m(cold))}, warm ${ms(m(warm))}, after a change ${ms(m(change))}\n`);
+      if (size === FLEETS[FLEETS.length - 1]) await parsers(fleet.dirs, m(cold), m(change));
+    } finally {
+      await rm(fleet.dir, { recursive: true, force: true });
+    }
+  }
+  rows.push(["overlays | objects | bare renders (seq.) | / cores | cold check (x bare/cores) | warm check | after 1-line change | peak MB cold / warm / change", "", ""]);
+  for (const r of results) {
+    const ideal = r.bare / cores;
+    rows.push([
+      `${String(r.overlays).padStart(8)} | ${String(r.objects).padStart(7)} | ${ms(r.bare).padStart(19)} | ${ms(ideal).padStart(7)} | ${`${ms(r.cold)} (${(r.cold / ideal).toFixed(2)}x)`.padStart(25)} | ${ms(r.warm).padStart(10)} | ${ms(r.change).padStart(19)} | ${r.mb.cold.toFixed(0)} / ${r.mb.warm.toFixed(0)} / ${r.mb.change.toFixed(0)}`,
+      "",
+      "",
+    ]);
+  }
+  const [small, large] = [results[0]!, results[results.length - 1]!];
+  const last = large;
+  row(`cold check vs bare renders / cores at ${last.overlays}`, `${(last.cold / (last.bare / cores)).toFixed(2)}x`, `target <= 1.2x: ${last.cold / (last.bare / cores) <= 1.2 ? "within" : "OVER"}`);
+  row(`check after a one-line change at ${last.overlays}`, ms(last.change), `target <= 1.5 s: ${last.change <= 1500 ? "within" : "OVER"}`);
+  const perOverlay = (k: "cold" | "warm" | "change") => ((large.mb[k] - small.mb[k]) / (large.overlays - small.overlays)) * 1000;
+  row("peak memory per added overlay", `${perOverlay("cold").toFixed(0)} / ${perOverlay("warm").toFixed(0)} / ${perOverlay("change").toFixed(0)} KB`, `cold / warm / change, from ${small.overlays} to ${large.overlays} overlays (the renders and their objects are held for the rules)`);
+}
+
+/** js-yaml and `yaml` on the same renders (in this process, CPU time), against the check's wall time. */
+async function parsers(dirs: string[], coldMs: number, changeMs: number): Promise<void> {
+  const { jsYamlStream } = await import("../tools/core/yaml.ts");
+  const outputs = await mapLimit(dirs, (d) => render(d));
+  const objects = outputs.reduce((n, o) => n + parseYamlStream(o, "bench").length, 0);
+  const time = (fn: (text: string) => unknown, list: string[]) =>
+    median(
+      Array.from({ length: 3 }, () => {
+        const since = process.cpuUsage();
+        for (const o of list) fn(o);
+        return cpuSeconds(since) * 1000;
+      }),
+    );
+  time(jsYamlStream, outputs);
+  const js = time(jsYamlStream, outputs);
+  // `yaml` on a tenth of them (it is slow), scaled.
+  const sample = outputs.filter((_, i) => i % 10 === 0);
+  const full = (time((o) => parseYamlStreamFull(o, "bench"), sample) * outputs.length) / sample.length;
+  row(`  parse all ${dirs.length} renders: js-yaml`, `${ms(js)} CPU`, `${rate((objects / js) * 1000)}; ${objects} objects; ${((js / coldMs) * 100).toFixed(1)}% of the cold check's wall time, one overlay's share (${(js / dirs.length).toFixed(1)} ms) after a one-line change`);
+  row(`  parse all ${dirs.length} renders: yaml`, `${ms(full)} CPU`, `${rate((objects / full) * 1000)} (the full parser: errors with lines, positions for edits)`);
+  void changeMs;
+}
+
+// ---------------------------------------------------------------------------------------------
+
+// `pnpm bench` runs sections a-d; `pnpm bench b c` only those; `pnpm bench f` the fleets.
 const only = new Set(args.positionals.map((a) => a.toLowerCase()));
-const wanted = (section: string) => only.size === 0 || only.has(section);
+const wanted = (section: string) => (only.size === 0 ? section !== "f" : only.has(section));
 if (wanted("b")) await throughput();
 if (wanted("a")) await checkVsRenders();
 if (wanted("c")) await scaling();
 if (wanted("d")) await bumpImage();
+if (wanted("f")) await fleets();
 
 const [load1, load5] = loadavg();
 rows.unshift([`machine: ${availableParallelism()} cores, node ${process.version}, kustomize ${(await kustomizeBinary()).version}; load average now ${load1!.toFixed(1)} (5 min ${load5!.toFixed(1)}), at the start ${startLoad.toFixed(1)}`, "", ""]);

@@ -65,7 +65,7 @@ describe("workflow lint and conventions", () => {
 
   it("grants no permissions at the top and the least each job needs", () => {
     const needs: Record<string, Record<string, Any>> = {
-      "validate.yml": { test: { contents: "read" }, "rendered-diff": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
+      "validate.yml": { changes: { contents: "read" }, test: { contents: "read" }, check: { contents: "read" }, "rendered-diff": { contents: "read" }, comment: { contents: "read", "pull-requests": "write" } },
       "bump-image.yml": { target: { contents: "read" }, bump: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
       "promote.yml": { target: { contents: "read" }, promote: { contents: "write", "pull-requests": "write", statuses: "write", checks: "read" } },
       "rollback.yml": { target: { contents: "read" }, rollback: { contents: "write", "pull-requests": "write", statuses: "write" } },

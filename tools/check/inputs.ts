@@ -14,8 +14,10 @@ import { join } from "node:path";
 import { RenderLimitError, RenderRefusedError, ToolError, ValidationError } from "../core/errors.ts";
 import { progress } from "../core/term.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
-import { render } from "../render/kustomize.ts";
+import type { RenderCache } from "../render/cache.ts";
+import { renderParsed } from "../render/kustomize.ts";
 import { readCrdFiles, selectCrds } from "./crds.ts";
+import { ownedEnvironments, type Shard } from "./shard.ts";
 import { allObjects, type Finding, type KustomizationFile, type Layer, type RenderedEnvironment, type RenderedObject, type RuleContext } from "../rules/types.ts";
 import { overlayTargets } from "../spec/model.ts";
 import type { Spec } from "../spec/schema.ts";
@@ -151,7 +153,7 @@ function unsettle<T>(settled: Settled<T>): T {
   throw settled.error;
 }
 
-type RenderResult = { output: string; error: string | undefined; cause?: ToolError } | { fatal: unknown };
+type RenderResult = { output: string; objects?: KubeObject[]; error: string | undefined; cause?: ToolError } | { fatal: unknown };
 
 /**
  * Renders overlay directories, at most as many at once as there are cores, each at most once.
@@ -164,7 +166,10 @@ class Renders {
   private running = 0;
   private readonly limit = Math.max(1, availableParallelism());
 
-  constructor(private readonly root: string) {}
+  constructor(
+    private readonly root: string,
+    private readonly cache: RenderCache | undefined,
+  ) {}
 
   start(dir: string): Promise<RenderResult> {
     let result = this.results.get(dir);
@@ -197,7 +202,7 @@ class Renders {
     await Promise.all(this.results.values());
   }
 
-  async get(dir: string): Promise<{ output: string; error: string | undefined; cause?: ToolError }> {
+  async get(dir: string): Promise<{ output: string; objects?: KubeObject[]; error: string | undefined; cause?: ToolError }> {
     const result = await this.start(dir);
     if ("fatal" in result) throw result.fatal;
     return result;
@@ -205,7 +210,8 @@ class Renders {
 
   private async run(dir: string): Promise<RenderResult> {
     try {
-      return { output: await render(join(this.root, dir), { root: this.root }), error: undefined };
+      const { output, objects } = await renderParsed(join(this.root, dir), { root: this.root, cache: this.cache });
+      return { output, ...(objects ? { objects } : {}), error: undefined };
     } catch (error) {
       if (error instanceof ToolError) return { output: "", error: error.message, cause: error };
       return { fatal: error };
@@ -277,10 +283,22 @@ async function holdFindings(root: string, spec: Spec): Promise<Finding[]> {
   }
 }
 
-export async function gatherInputs(root: string, specFile: string): Promise<CheckInputs> {
+export interface GatherOptions {
+  /** The render cache (tools/render/cache.ts); without one every overlay is rendered. */
+  cache?: RenderCache;
+  /** Only this shard's environments (and the reference, the spec's first): shard.ts. */
+  shard?: Shard;
+}
+
+export async function gatherInputs(root: string, specFile: string, options: GatherOptions = {}): Promise<CheckInputs> {
   const specRel = specFile.startsWith(root) ? specFile.slice(root.length + 1) : specFile;
-  const renders = new Renders(root);
-  for (const dir of overlaysOnDisk(root)) void renders.start(dir);
+  const renders = new Renders(root, options.cache);
+  // With a shard, only its environments' overlays (as far as the names on disk tell; the spec
+  // decides below) and the first in name order, the likely reference.
+  const onDisk = overlaysOnDisk(root);
+  const diskEnvs = [...new Set(onDisk.map((d) => d.split("/")[1]!))];
+  const early = ownedEnvironments(diskEnvs, options.shard);
+  for (const dir of onDisk) if (early.has(dir.split("/")[1]!)) void renders.start(dir);
   // Read while kustomize renders; parsed below only for the kinds the renders hold.
   const crdFiles = settle(readCrdFiles(root));
   let spec: Spec;
@@ -300,11 +318,14 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     await renders.settled();
     return { context: undefined, findings: changed, renders: [] };
   }
-  // Stages: an environment on several clusters renders each cluster's overlays.
-  const envs = stageIds(spec);
+  // Stages: an environment on several clusters renders each cluster's overlays. A shard takes
+  // its stages and the reference (the first).
+  const allEnvs = stageIds(spec);
+  const owned = ownedEnvironments(allEnvs, options.shard);
+  const envs = allEnvs.filter((e, i) => owned.has(e) || i === 0);
   const findings: Finding[] = [];
   const warm: Promise<void>[] = [];
-  const targets = overlayTargets(spec);
+  const targets = overlayTargets(spec).filter((t) => envs.includes(t.env));
   progress(`check: rendering ${targets.length} overlays with kustomize`);
   renders.keepOnly(new Set(targets.map((t) => t.dir)));
   const crds = import("./crds.ts").then(({ loadCrdDefaults }) => loadCrdDefaults(root)).then(
@@ -315,8 +336,9 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
     },
   );
   crds.catch(() => undefined); // awaited below; never an unhandled rejection meanwhile
+  const repoWide = !options.shard || options.shard.index === 1;
   const [drift, argocd, rendered] = await Promise.all([
-    driftFindings(root, spec).catch((error: unknown) => {
+    (repoWide ? driftFindings(root, spec) : Promise.resolve([])).catch((error: unknown) => {
       // What generate could not read is named for what it is: a file that is not YAML is a parse
       // error of that file (not drift), a spec the base contradicts is an invalid spec.
       if (error instanceof ValidationError) {
@@ -330,14 +352,14 @@ export async function gatherInputs(root: string, specFile: string): Promise<Chec
         const kustomization = settle(readFile(join(root, t.dir, "kustomization.yaml"), "utf8"));
         const result = await renders.get(t.dir);
         // Parsed as soon as it is there, while other renders run; an error is thrown below, in order.
-        const objects = result.error ? undefined : settle(() => parseYamlStream(result.output, `kustomize build ${t.dir}`));
+        const objects = result.error ? undefined : result.objects ? { ok: true as const, value: result.objects } : settle(() => parseYamlStream(result.output, `kustomize build ${t.dir}`));
         if (objects?.ok) warm.push(warmValidators(objects.value));
-        return { ...t, ...result, kustomization: await kustomization, objects };
+        return { ...t, output: result.output, error: result.error, cause: result.cause, kustomization: await kustomization, objects };
       }),
     ),
   ]);
   const crdDefaults = await crds;
-  findings.push(...drift, ...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec)));
+  findings.push(...drift, ...(repoWide ? [...argocd.findings, ...crdDefaults.findings, ...(await holdFindings(root, spec))] : []));
   warm.push(warmValidators(argocd.objects.map((o) => o.object)));
 
   const environments: RenderedEnvironment[] = envs.map((env) => ({ env, layers: Object.fromEntries(spec.layers.map((l) => [l.name, []])) }));

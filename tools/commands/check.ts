@@ -1,22 +1,28 @@
 import type { Command } from "../cli.ts";
 import { formatAnnotations, formatJson, formatText } from "../check/report.ts";
 import { runCheck } from "../check/run.ts";
+import { parseShard } from "../check/shard.ts";
+import { RenderCache } from "../render/cache.ts";
 import { repoPaths } from "../core/paths.ts";
 
 export const checkCommand: Command = {
   name: "check",
   summary: "Prove base, overlays and Argo CD apps consistent and valid: drift, render, strict schema, patches, consistency, policy, Argo CD rules.",
-  usage: "pnpm check [--json] [--kustomize-versions]",
+  usage: "pnpm check [--json] [--kustomize-versions] [--no-cache] [--shard <i>/<n>]",
   help:
     "      --json                print findings as JSON (file, line, path, rule, message)\n" +
     "      --kustomize-versions  also render every overlay and argocd/ with every installed kustomize (the versions\n" +
-    "                            Argo CD releases bundle) and report each that fails or differs from the default\n",
-  options: { json: { type: "boolean" }, "kustomize-versions": { type: "boolean" } },
+    "                            Argo CD releases bundle) and report each that fails or differs from the default\n" +
+    "      --no-cache            render every overlay (default: reuse renders whose inputs are unchanged, from .cache/renders/)\n" +
+    "      --shard <i>/<n>       check only the i-th of n shards of the environments (CI matrix; repository-wide findings in shard 1)\n",
+  options: { json: { type: "boolean" }, "kustomize-versions": { type: "boolean" }, "no-cache": { type: "boolean" }, shard: { type: "string" } },
   maxPositionals: 0,
   async run(ctx) {
     const started = performance.now();
     const kustomizeVersions = ctx.values["kustomize-versions"] === true;
-    const result = await runCheck(ctx.root, repoPaths(ctx.root).spec, { kustomizeVersions });
+    const shard = typeof ctx.values.shard === "string" ? parseShard(ctx.values.shard) : undefined;
+    const cache = ctx.values["no-cache"] === true ? RenderCache.disabled(ctx.root) : await RenderCache.forRepository(ctx.root);
+    const result = await runCheck(ctx.root, repoPaths(ctx.root).spec, { kustomizeVersions, cache, shard });
     const ms = Math.round(performance.now() - started);
     if (ctx.values.json) ctx.stdout(formatJson(result.findings, { objects: result.objects, overlays: result.overlays, ...(result.versions ? { kustomizeVersions: result.versions } : {}) }));
     else {

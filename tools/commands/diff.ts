@@ -13,6 +13,7 @@ import { formatDiffMarkdown, formatDiffText } from "../diff/format.ts";
 import { diffSnapshots, imageChanges, renderSnapshot, renderSnapshotAt, snapshotErrors } from "../diff/manifests.ts";
 import { revParse, remoteUrl, showFile } from "../git/git.ts";
 import { loadSpec } from "../spec/load.ts";
+import { RenderCache } from "../render/cache.ts";
 import { stageIds } from "../spec/stages.ts";
 
 export const DIFF_COMMENT_MARKER = "<!-- gitops:rendered-diff -->";
@@ -35,13 +36,14 @@ async function environmentsAt(root: string, rev: string): Promise<string[]> {
 export const diffCommand: Command = {
   name: "diff",
   summary: "Render every environment at a git ref and in the working tree, and print the rendered-manifest difference.",
-  usage: "pnpm diff [--base <ref>] [--format text|markdown] [--comment <pull-request> [--post <file>]]",
+  usage: "pnpm diff [--base <ref>] [--format text|markdown] [--no-cache] [--comment <pull-request> [--post <file>]]",
   help:
     "      --base <ref>        what to compare against (default: HEAD; in a pull request: origin/<base branch>)\n" +
     "      --format <f>        text (default) or markdown (collapsible, fits GitHub's 65,536-character limit)\n" +
     "      --comment <number>  post the markdown as one comment on that pull request, updated in place (needs GITHUB_TOKEN)\n" +
-    "      --post <file>       with --comment: post this file (the output of --format markdown, made by another job) instead of rendering\n",
-  options: { base: { type: "string" }, format: { type: "string" }, comment: { type: "string" }, post: { type: "string" } },
+    "      --post <file>       with --comment: post this file (the output of --format markdown, made by another job) instead of rendering\n" +
+    "      --no-cache          render every overlay (default: reuse renders whose inputs are unchanged, from .cache/renders/)\n",
+  options: { base: { type: "string" }, format: { type: "string" }, comment: { type: "string" }, post: { type: "string" }, "no-cache": { type: "boolean" } },
   maxPositionals: 0,
   async run(ctx) {
     const format = (ctx.values.format as string | undefined) ?? "text";
@@ -68,7 +70,9 @@ export const diffCommand: Command = {
     const current = stageIds(spec);
     const envs = [...current, ...(await environmentsAt(ctx.root, base)).filter((e) => !current.includes(e))];
     progress(`diff: rendering ${envs.length} environments at ${base} and in the working tree`);
-    const [before, after] = await Promise.all([renderSnapshotAt(ctx.root, base, envs), renderSnapshot(ctx.root, envs)]);
+    const cache = ctx.values["no-cache"] === true ? RenderCache.disabled(ctx.root) : await RenderCache.forRepository(ctx.root);
+    if (cache.refused && cache.refused !== "disabled") ctx.stderr(`diff: render cache off: ${cache.refused}\n`);
+    const [before, after] = await Promise.all([renderSnapshotAt(ctx.root, base, envs, cache), renderSnapshot(ctx.root, envs, undefined, cache)]);
     const changes = diffSnapshots(before, after, envs);
     const images = imageChanges(before, after, envs);
     const errors = [...snapshotErrors(before).map((e) => `${base}: ${e}`), ...snapshotErrors(after).map((e) => `working tree: ${e}`)];

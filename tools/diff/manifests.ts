@@ -7,6 +7,7 @@ import { makeTempDir, pausePoint } from "../core/cleanup.ts";
 import { RenderRefusedError } from "../core/errors.ts";
 import { parseYamlStream } from "../core/yaml.ts";
 import { exportTree } from "../git/git.ts";
+import type { RenderCache } from "../render/cache.ts";
 import { mapLimit, render } from "../render/kustomize.ts";
 import { stats, unifiedDiff } from "./unified.ts";
 
@@ -67,14 +68,14 @@ function layersOnDisk(root: string, env: string): Layer[] {
 }
 
 /** Renders every layer of each environment of the tree at `root` (or only `layers`). */
-export async function renderSnapshot(root: string, envs: string[], layers?: Layer[]): Promise<Snapshot> {
+export async function renderSnapshot(root: string, envs: string[], layers?: Layer[], cache?: RenderCache): Promise<Snapshot> {
   const jobs = envs.flatMap((env) => (layers ?? layersOnDisk(root, env)).map((layer) => ({ env, layer })));
   const snapshot: Snapshot = new Map(envs.map((e) => [e, {}]));
   await mapLimit(jobs, async ({ env, layer }) => {
     const dir = join(root, overlay(env, layer));
     if (!existsSync(join(dir, "kustomization.yaml"))) return;
     try {
-      snapshot.get(env)![layer] = splitRendered(await render(dir, { root }), `kustomize build ${overlay(env, layer)}`);
+      snapshot.get(env)![layer] = splitRendered(await render(dir, { root, cache }), `kustomize build ${overlay(env, layer)}`);
     } catch (error) {
       // Remote or outside-the-repository input is refused as a whole, not shown as one overlay's error.
       if (error instanceof RenderRefusedError) throw error;
@@ -85,12 +86,14 @@ export async function renderSnapshot(root: string, envs: string[], layers?: Laye
 }
 
 /** Renders the tree as it is at a git revision (exported to a temp folder; the checkout is untouched). */
-export async function renderSnapshotAt(root: string, rev: string, envs: string[]): Promise<Snapshot> {
+export async function renderSnapshotAt(root: string, rev: string, envs: string[], cache?: RenderCache): Promise<Snapshot> {
   // Removed on exit or interruption too; copies left by a killed run are swept by the next one.
   const temp = await makeTempDir("rev");
   try {
     await exportTree(root, rev, RENDER_INPUTS, temp.path);
-    return await renderSnapshot(temp.path, envs);
+    // The export's renders share the checkout's cache: keys are relative to the tree's root, so
+    // an overlay unchanged between the base and the working tree is rendered at most once.
+    return await renderSnapshot(temp.path, envs, undefined, cache);
   } finally {
     await temp.remove();
   }

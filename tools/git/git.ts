@@ -95,6 +95,16 @@ export async function dirtyPaths(cwd: string): Promise<string[]> {
   return out.split("\n").filter(Boolean).map((l) => l.slice(3));
 }
 
+/** Paths under `path` that git tracks (repository-relative to `cwd`); none outside a repository or without git. */
+export async function trackedPaths(cwd: string, path: string): Promise<string[]> {
+  try {
+    const result = await tryGit(cwd, ["ls-files", "-z", "--", path]);
+    return result.code === 0 ? result.stdout.split("\0").filter(Boolean) : [];
+  } catch {
+    return [];
+  }
+}
+
 /** The checked-out branch, or undefined on a detached HEAD. */
 export async function currentBranch(cwd: string): Promise<string | undefined> {
   const result = await tryGit(cwd, ["symbolic-ref", "--quiet", "--short", "HEAD"]);

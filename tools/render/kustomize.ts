@@ -20,8 +20,9 @@ import { PreconditionError, RenderLimitError, RenderRefusedError, ToolError } fr
 import { writeFileAtomic } from "../core/fs.ts";
 import { onCommandFinished } from "../core/process.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
-import { parseYaml, parseYamlStream } from "../core/yaml.ts";
-import { locateSourceLines, unsafeSources } from "./sources.ts";
+import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
+import type { RenderCache } from "./cache.ts";
+import { locateSourceLines, unsafeSources, walkSources } from "./sources.ts";
 
 export interface KustomizeBinary {
   path: string;
@@ -35,6 +36,8 @@ export interface RenderOptions {
   root?: string;
   /** Another kustomize than the default one (the version matrix: kustomizeBinaries()). */
   binary?: KustomizeBinary;
+  /** Reuse and store renders whose inputs are unchanged (cache.ts; `check` and `diff`). */
+  cache?: RenderCache;
 }
 
 export const MIN_KUSTOMIZE_MAJOR = 5;
@@ -205,13 +208,53 @@ export async function assertSafeSources(dir: string, root: string = repositoryOf
   if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
 }
 
-/** `kustomize build <dir>`: exactly the bytes kustomize prints. */
+/**
+ * `kustomize build <dir>`: exactly the bytes kustomize prints. With a cache, a render whose
+ * inputs (every file it reads, by content), kustomize version and arguments match a trusted
+ * entry is taken from it (cache.ts); a successful render is stored.
+ */
 export async function render(dir: string, options: RenderOptions = {}): Promise<string> {
-  await assertSafeSources(dir, options.root);
+  return (await renderCached(dir, options, false)).output;
+}
+
+/**
+ * render() and the output parsed (parseYamlStream), for `check`: a cache hit brings its objects
+ * along. `objects` is undefined when the output does not parse (the caller reports that).
+ */
+export async function renderParsed(dir: string, options: RenderOptions = {}): Promise<{ output: string; objects: KubeObject[] | undefined }> {
+  return renderCached(dir, options, true);
+}
+
+async function renderCached(dir: string, options: RenderOptions, parse: boolean): Promise<{ output: string; objects: KubeObject[] | undefined }> {
+  const root = options.root ?? repositoryOf(dir);
+  const { problems, inputs } = walkSources(root, dir);
+  if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
   const bin = options.binary ?? (await kustomizeBinary());
-  const result = await runKustomize(bin.path, buildArgs(bin, dir), relative(options.root ?? repositoryOf(dir), dir) || dir);
+  const cache = options.cache;
+  let key: string | undefined;
+  if (cache?.enabled) {
+    let real: string | undefined;
+    try {
+      real = realpathSync(dir);
+    } catch {
+      real = undefined;
+    }
+    key = real === undefined ? undefined : cache.key(root, real, inputs, bin, buildArgs(bin, "."));
+    const hit = key === undefined ? undefined : await cache.get(key, bin.version);
+    if (hit !== undefined) return { output: hit.output, objects: hit.objects ?? undefined };
+  }
+  const result = await runKustomize(bin.path, buildArgs(bin, dir), relative(root, dir) || dir);
   if (result.code !== 0) throw new ToolError(`kustomize build ${dir} failed: ${result.stderr.trim()}`);
-  return result.stdout;
+  let objects: KubeObject[] | undefined;
+  if (parse || key !== undefined) {
+    try {
+      objects = parseYamlStream(result.stdout, `kustomize build ${relative(root, dir) || dir}`);
+    } catch {
+      objects = undefined; // the caller parses again and reports it
+    }
+  }
+  if (cache && key !== undefined) await cache.put(key, bin.version, relative(root, dir) || ".", result.stdout, objects ?? null);
+  return { output: result.stdout, objects };
 }
 
 /**

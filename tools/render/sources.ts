@@ -124,33 +124,63 @@ function inside(path: string, root: string): boolean {
 }
 
 /**
+ * What a render reads (for the render cache, cache.ts): every file by its real path, and what
+ * was looked for and not found. `complete` is false when the walk met something whose reading it
+ * cannot vouch for (a directory where kustomize expects a file, an unreadable kustomization):
+ * such a render is never cached.
+ */
+export interface SourceInputs {
+  /** Real absolute paths of every file kustomize reads: kustomizations, resources, patches, generator files. */
+  files: Set<string>;
+  /** Kustomization directories (real paths) with the kustomization file names present in each. */
+  dirs: Map<string, string[]>;
+  /** Paths named but absent (resolved lexically): creating one changes the render. */
+  missing: Set<string>;
+  complete: boolean;
+}
+
+/**
  * Walks every kustomization reachable from `dir` and returns what would make kustomize read from
  * the network or from outside `root`. Synchronous on purpose: a few small files, read before the
  * render starts (it must not start before this has answered).
  */
 export function unsafeSources(root: string, dir: string): SourceProblem[] {
+  return walkSources(root, dir).problems;
+}
+
+/** The same walk, also returning every input of the render (see SourceInputs). */
+export function walkSources(root: string, dir: string): { problems: SourceProblem[]; inputs: SourceInputs } {
   const rootReal = realpathOrUndefined(root) ?? resolve(root);
   const problems: SourceProblem[] = [];
   const visited = new Set<string>();
   const display = (path: string) => relative(rootReal, path) || ".";
+  const inputs: SourceInputs = { files: new Set(), dirs: new Map(), missing: new Set(), complete: true };
 
   const visitDir = (lexical: string, from: { file: string; path: string } | undefined) => {
     const real = realpathOrUndefined(lexical);
-    if (!real) return; // missing: kustomize says so
+    if (!real) {
+      inputs.missing.add(resolve(lexical));
+      return; // missing: kustomize says so
+    }
     if (!inside(real, rootReal)) {
       problems.push(outside(from ?? { file: display(resolve(lexical)), path: "" }, lexical, real, rootReal));
       return;
     }
     if (visited.has(real)) return;
     visited.add(real);
-    const name = KUSTOMIZATION_FILES.find((n) => existsSync(join(real, n)));
+    // kustomize refuses a directory with more than one of these: which exist is an input too.
+    const names = KUSTOMIZATION_FILES.filter((n) => existsSync(join(real, n)));
+    inputs.dirs.set(real, names);
+    const name = names[0];
     if (!name) return;
     const fileReal = realpathOrUndefined(join(real, name));
     const file = display(join(real, name));
     if (!fileReal || !inside(fileReal, rootReal)) {
       if (fileReal) problems.push({ rule: OUTSIDE_RULE, file, path: "", message: `is a symlink to ${fileReal}, outside the repository` });
+      inputs.complete = false;
       return;
     }
+    inputs.files.add(fileReal);
     let value: unknown;
     try {
       value = parseYaml(readFileSync(fileReal, "utf8"), file);
@@ -159,6 +189,7 @@ export function unsafeSources(root: string, dir: string): SourceProblem[] {
       // might read it differently, entries and all): refused with the parser's own message.
       const detail = error instanceof ValidationError ? error.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ") : (error as Error).message;
       problems.push({ rule: UNREADABLE_RULE, file, path: "", message: `cannot be read as YAML (${detail}); not rendered` });
+      inputs.complete = false;
       return;
     }
     if (!value || typeof value !== "object" || Array.isArray(value)) return;
@@ -177,20 +208,27 @@ export function unsafeSources(root: string, dir: string): SourceProblem[] {
       if (!targetReal) {
         // Missing: only a path that climbs out of the repository is ours to refuse.
         if (!inside(resolve(target), rootReal)) problems.push(outside(at, entry.value, resolve(target), rootReal));
+        inputs.missing.add(resolve(target));
         continue;
       }
       if (!inside(targetReal, rootReal)) {
         problems.push(outside(at, entry.value, targetReal, rootReal));
         continue;
       }
-      if (entry.expect === "file-or-dir" && statSync(targetReal).isDirectory()) visitDir(target, at);
+      if (statSync(targetReal).isDirectory()) {
+        if (entry.expect === "file-or-dir") visitDir(target, at);
+        // A directory where kustomize wants a file: what it would read there is not known here.
+        else inputs.complete = false;
+      } else {
+        inputs.files.add(targetReal);
+      }
     }
   };
 
   visitDir(dir, undefined);
   // Lines are attached by locateSourceLines: the YAML parser with positions is loaded only when
   // there is a problem to point at.
-  return problems;
+  return { problems, inputs };
 }
 
 function outside(at: { file: string; path: string }, value: string, real: string, root: string): SourceProblem {
