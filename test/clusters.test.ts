@@ -142,11 +142,14 @@ describe("prod on two clusters: generate", () => {
       expect(diff.code).toBe(0);
       expect(diff.stdout).toContain(CANARY);
       expect(diff.stdout).toContain(`${IMAGE}:v9.9.9`);
-      expect(diff.stdout).not.toContain(`${REST}:`);
+      // Every stage in the summary: the canary changed, prod-eu did not.
+      expect(diff.stdout).toContain(`  ${REST}: no changes\n`);
+      expect(diff.stdout).not.toContain(`  ${CANARY}: no changes`);
     } finally {
       await repo.write(file, original);
     }
-  });
+    // Two full renders of every stage (HEAD and the working tree): slow on a loaded machine.
+  }, 180_000);
 
   it("check finds nothing, and generate says everything is up to date", async () => {
     const check = await repo.cli(["check", "--json"]);
@@ -246,7 +249,7 @@ describe("promotion waves: a wave of two clusters", () => {
     const ok = await repo.cli(["promote", "staging", "prod/prod-us", "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
     expect(ok.stderr).toContain("gates into prod/prod-us");
     expect(ok.code).toBe(0);
-    expect(ok.stdout).toContain("deploy/prod/prod-us/v1.1.0");
+    expect(ok.stdout).toContain("deploy/prod/prod-us/ringlet/v1.1.0");
   });
 });
 
@@ -297,7 +300,7 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     expect(await repo.state()).toEqual(before);
   });
 
-  it("promote --from staging goes to the canary: one line in its overlay, branch deploy/prod/prod-eu-canary/v1.1.0, one pull request", async () => {
+  it("promote --from staging goes to the canary: one line in its overlay, branch deploy/prod/prod-eu-canary/ringlet/v1.1.0, one pull request", async () => {
     const target = await repo.cli(["promote", "--dry-run", "--json", "--from", "staging", "--override", "soak=test", "--override", "checks=test"]);
     expect(JSON.parse(target.stdout).environment).toBe(CANARY);
 
@@ -306,13 +309,13 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     const result = await withToken(["promote", "staging", CANARY, "--override", "soak=fixture", "--override", "checks=fixture"]);
     expect(result.stderr).not.toContain(TOKEN);
     expect(result.code).toBe(0);
-    expect((await repo.git("branch", "--show-current")).trim()).toBe(`deploy/${CANARY}/v1.1.0`);
+    expect((await repo.git("branch", "--show-current")).trim()).toBe(`deploy/${CANARY}/ringlet/v1.1.0`);
     expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(file);
     const oldLines = original.split("\n");
     const newLines = (await repo.read(file)).split("\n");
     expect(newLines.filter((l, i) => l !== oldLines[i])).toEqual(["    newTag: v1.1.0"]);
     expect(gh.violations).toEqual([]);
-    expect(gh.pulls.map((p) => ({ head: p.head, labels: p.labels }))).toEqual([{ head: `deploy/${CANARY}/v1.1.0`, labels: ["deploy", `env:${CANARY}`] }]);
+    expect(gh.pulls.map((p) => ({ head: p.head, labels: p.labels }))).toEqual([{ head: `deploy/${CANARY}/ringlet/v1.1.0`, labels: ["deploy", `env:${CANARY}`, "image:ringlet"] }]);
     expect(gh.pulls[0]?.title).toContain("v1.0.0 → v1.1.0");
     // prod-eu did not move.
     expect(await repo.read(`overlays/${REST}/kustomization.yaml`)).toContain("    newTag: v1.0.0\n");
@@ -320,7 +323,7 @@ describe("promotion waves: prod's canary first, then the rest", () => {
 
   it("the next wave soaks in the canary: prod's gates look at prod/prod-eu-canary", async () => {
     await repo.git("switch", "--quiet", "main");
-    await repo.git("merge", "--quiet", "--no-ff", "-m", "Merge canary", `deploy/${CANARY}/v1.1.0`);
+    await repo.git("merge", "--quiet", "--no-ff", "-m", "Merge canary", `deploy/${CANARY}/ringlet/v1.1.0`);
     await repo.git("push", "--quiet", "origin", "main");
     const now = new Date(Date.now() + 60 * 60 * 1000);
     // Not in the weekend freeze window of Ringlet's prod gates.
@@ -336,7 +339,7 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     expect(JSON.parse(target.stdout)).toMatchObject({ from: CANARY, environment: REST });
     const result = await repo.cli(["promote", "--from", "prod", "--override", "soak=canary watched", "--override", "checks=fixture"]);
     expect(result.code).toBe(0);
-    expect((await repo.git("branch", "--show-current")).trim()).toBe(`deploy/${REST}/v1.1.0`);
+    expect((await repo.git("branch", "--show-current")).trim()).toBe(`deploy/${REST}/ringlet/v1.1.0`);
     expect((await repo.git("diff", "--name-only", "main", "HEAD")).trim()).toBe(`overlays/${REST}/kustomization.yaml`);
   });
 
@@ -361,7 +364,8 @@ describe("promotion waves: prod's canary first, then the rest", () => {
     await repo.write("overlays/holds.yaml", "holds:\n  - environment: prod\n    reason: fixture freeze\n");
     await repo.git("add", "overlays/holds.yaml");
     await repo.git("commit", "--quiet", "-m", "hold prod");
-    const result = await repo.cli(["promote", CANARY, REST, "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
+    // prod-eu's own move is on its deploy branch already; a new tag into it is held.
+    const result = await repo.cli(["bump-image", "v1.2.0", "--env", REST, "--force", "--dry-run", "--override", "soak=x", "--override", "checks=x"]);
     expect(result.code).toBe(1);
     expect(result.stderr).toContain("fixture freeze");
   });
