@@ -8,6 +8,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { parseYamlStream } from "../tools/core/yaml.ts";
 import { createTestRepo, type TestRepo } from "./support/repo.ts";
+import type { Finding } from "../tools/rules/types.ts";
 
 const exec = promisify(execFile);
 let repo: TestRepo;
@@ -29,15 +30,8 @@ async function withChange(files: Record<string, (text: string) => string>, args:
   }
 }
 
-interface JsonFinding {
-  rule: string;
-  file: string;
-  path: string;
-  line?: number;
-  env?: string;
-  object?: string;
-  message: string;
-}
+/** A finding as `check --json` prints it (the tools' own type). */
+type JsonFinding = Finding;
 
 describe("pnpm check", () => {
   it("passes on the repository, exit 0", async () => {

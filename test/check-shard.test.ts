@@ -6,17 +6,12 @@ import { parseSpec } from "../tools/spec/load.ts";
 import { stageIds } from "../tools/spec/stages.ts";
 import { filterShardFindings, ownedEnvironments, parseShard } from "../tools/check/shard.ts";
 import { testRepos } from "./support/repo.ts";
+import type { Finding } from "../tools/rules/types.ts";
 
 const newRepo = testRepos();
 
-interface JsonFinding {
-  rule: string;
-  file: string;
-  path: string;
-  env?: string;
-  object?: string;
-  message: string;
-}
+/** A finding as `check --json` prints it (the tools' own type). */
+type JsonFinding = Finding;
 const findingsOf = (stdout: string) => (JSON.parse(stdout) as { findings: JsonFinding[] }).findings;
 const key = (f: JsonFinding) => `${f.rule}|${f.env ?? ""}|${f.object ?? ""}|${f.path}|${f.message}`;
 

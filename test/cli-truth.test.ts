@@ -9,6 +9,7 @@ import { promisify } from "node:util";
 import { describe, expect, it, vi } from "vitest";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { cleanEnv, testRepos, TSX_LOADER, type TestRepo } from "./support/repo.ts";
+import type { Finding } from "../tools/rules/types.ts";
 
 const exec = promisify(execFile);
 const newRepo = testRepos();
@@ -17,15 +18,8 @@ vi.setConfig({ testTimeout: 300_000 });
 const SPEC = "overlays/environments.yaml";
 const CLI = join(TOOLS_ROOT, "tools", "cli.ts");
 
-interface JsonFinding {
-  rule: string;
-  file: string;
-  path: string;
-  line?: number;
-  env?: string;
-  object?: string;
-  message: string;
-}
+/** A finding as `check --json` prints it (the tools' own type). */
+type JsonFinding = Finding;
 
 async function edit(repo: TestRepo, path: string, from: string, to: string): Promise<void> {
   const text = await repo.read(path);

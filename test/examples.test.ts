@@ -16,19 +16,14 @@ import { declaredHosts, hostRules } from "../tools/rules/hosts.ts";
 import type { Environment } from "../tools/spec/schema.ts";
 import type { RuleContext } from "../tools/rules/types.ts";
 import { cleanEnv, createTestRepo, TSX_LOADER, type TestRepo } from "./support/repo.ts";
+import type { Finding } from "../tools/rules/types.ts";
 
 const exec = promisify(execFile);
 const EXAMPLES = ["dreamseed", "package-analysis", "rateguard"] as const;
 
 type Result = { code: number; stdout: string; stderr: string };
-interface JsonFinding {
-  rule: string;
-  file: string;
-  path: string;
-  env?: string;
-  object?: string;
-  message: string;
-}
+/** A finding as `check --json` prints it (the tools' own type). */
+type JsonFinding = Finding;
 
 /** The CLI as `pnpm <command> --root examples/<name>` runs it from this repository's root. */
 function cli(args: string[]): Promise<Result> {

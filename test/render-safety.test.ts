@@ -14,17 +14,12 @@ import { renderSnapshotWith } from "../tools/diff/manifests.ts";
 import { exportTree } from "../tools/git/git.ts";
 import { kustomizeBinary, kustomizeEnvironment, runKustomize } from "../tools/render/kustomize.ts";
 import { cleanEnv, testRepos, TSX_LOADER, type TestRepo } from "./support/repo.ts";
+import type { Finding } from "../tools/rules/types.ts";
 
 const newRepo = testRepos();
 
-interface JsonFinding {
-  rule: string;
-  file: string;
-  path: string;
-  line?: number;
-  env?: string;
-  message: string;
-}
+/** A finding as `check --json` prints it (the tools' own type). */
+type JsonFinding = Finding;
 
 const findingsOf = (stdout: string) => (JSON.parse(stdout) as { findings: JsonFinding[] }).findings;
 const lineOf = (text: string, needle: string) => text.split("\n").findIndex((l) => l.includes(needle)) + 1;
