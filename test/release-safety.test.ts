@@ -197,7 +197,7 @@ describe.concurrent("2. concurrent runs", () => {
     expect(result.code, result.stderr).toBe(0);
     expect(gh.pulls.find((p) => p.number === newer.number)?.state).toBe("open");
     expect(gh.pulls.find((p) => p.number === older.number)?.state).toBe("closed");
-    expect(result.stderr).toContain(`notice: left #${newer.number} (deploy/dev/ringlet/v9.9.10) open: it is a newer move of dev than this one`);
+    expect(result.stderr).toContain(`notice: left #${newer.number} (deploy/dev/ringlet/v9.9.10) open: it is a newer move of ringlet in dev than this one`);
     // Re-checked right before closing.
     expect(gh.requests.filter((r) => r.operationId === "pulls/get").map((r) => r.path)).toContain(`/repos/${OWNER}/${REPO}/pulls/${older.number}`);
     expect(gh.violations).toEqual([]);
