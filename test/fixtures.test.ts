@@ -33,7 +33,9 @@ describe("test fixtures", () => {
     expect((JSON.parse(r.stdout) as { changed: unknown[] }).changed).toEqual([]);
   });
 
-  it.each(fixtures)("%s: check finds nothing", async (name) => {
+  // two-images is a fixture of the release flow (two images, one hook), not a policy-clean
+  // application: generate must be up to date there, check is not asked to be silent.
+  it.each(fixtures.filter((f) => f !== "two-images"))("%s: check finds nothing", async (name) => {
     const r = await cli(["check", "--root", join(FIXTURES, name)]);
     expect(r.code, r.stdout + r.stderr).toBe(0);
     expect(r.stdout).toContain("no findings");

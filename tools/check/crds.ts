@@ -45,10 +45,12 @@ async function readDir(root: string, dir: string): Promise<CrdFile[]> {
  * repository they check, and a repository's own CRD of the same kind comes first (it wins).
  */
 export async function readCrdFiles(root: string): Promise<CrdFile[]> {
-  const own = join(resolve(root), CRD_DIR);
+  const ownDir = join(resolve(root), CRD_DIR);
   const shipped = join(TOOLS_ROOT, CRD_DIR);
-  const [mine, tools] = await Promise.all([readDir(root, own), own === shipped ? [] : readDir(root, shipped)]);
-  return [...mine, ...tools];
+  const [mine, tools] = await Promise.all([readDir(root, ownDir), ownDir === shipped ? [] : readDir(root, shipped)]);
+  // A repository that vendors the same file as the tools (a copy of this layout) reads it once.
+  const own = new Set(mine.map((f) => f.text));
+  return [...mine, ...tools.filter((f) => !own.has(f.text))];
 }
 
 /**
