@@ -8,15 +8,12 @@
 // deploy/<env>/<image-short>/<tag>), never copied from the tools' output. On the old state (one
 // branch deploy/<env>/<tag> per environment, superseding every open pull request of it) the
 // first test fails: the second image's bump resets the first one's branch and closes its PR.
-import { execFile } from "node:child_process";
 import { join } from "node:path";
-import { promisify } from "node:util";
 import { afterAll, describe, expect, it } from "vitest";
 import { deployBranch, imageShortNames, parseDeployBranch } from "../tools/release/plan.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, FIXTURES, testRepos, type TestRepo } from "./support/repo.ts";
+import { FIXTURES, remoteBranches, testRepos, type TestRepo } from "./support/repo.ts";
 
-const exec = promisify(execFile);
 
 const API = "registry.example.com/shop/api";
 const WORKER = "registry.example.com/shop/worker";
@@ -45,18 +42,6 @@ async function withToken(repo: TestRepo, gh: FakeGitHub, args: string[]): Promis
   return result;
 }
 
-async function remoteBranches(repo: TestRepo): Promise<Record<string, string>> {
-  const out = await exec("git", ["ls-remote", "--heads", repo.origin], { env: cleanEnv() });
-  return Object.fromEntries(
-    out.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => {
-        const [sha = "", ref = ""] = l.split("\t");
-        return [ref.replace("refs/heads/", ""), sha];
-      }),
-  );
-}
 
 const ops = (gh: FakeGitHub) => gh.requests.map((r) => r.operationId ?? `${r.method} ${r.path}`);
 

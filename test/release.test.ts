@@ -13,7 +13,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { parseAllDocuments } from "yaml";
 import { TOOLS_ROOT } from "../tools/core/paths.ts";
 import { startFakeGitHub, type FakeGitHub } from "./support/fake-github.ts";
-import { cleanEnv, testRepos, type TestRepo } from "./support/repo.ts";
+import { cleanEnv, remoteBranches, testRepos, type TestRepo } from "./support/repo.ts";
 
 const exec = promisify(execFile);
 
@@ -411,18 +411,6 @@ async function cliWithToken(repo: TestRepo, gh: FakeGitHub, args: string[], toke
 
 const ops = (gh: FakeGitHub) => gh.requests.map((r) => r.operationId ?? `${r.method} ${r.path}`);
 
-async function remoteBranches(repo: TestRepo): Promise<Record<string, string>> {
-  const out = await exec("git", ["ls-remote", "--heads", repo.origin], { env: cleanEnv() });
-  return Object.fromEntries(
-    out.stdout
-      .split("\n")
-      .filter(Boolean)
-      .map((l) => {
-        const [sha = "", ref = ""] = l.split("\t");
-        return [ref.replace("refs/heads/", ""), sha];
-      }),
-  );
-}
 
 describe("bump-image with a token: opening the pull request", () => {
   let repo: TestRepo;

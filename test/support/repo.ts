@@ -48,6 +48,20 @@ export const FIXTURE_ROOT = join(FIXTURES, "ringlet-snapshot");
 /** The tag every overlay of the fixture runs. */
 export const FIXTURE_TAG = "v1.0.0";
 
+/** The origin's branches (name -> commit), as `git ls-remote --heads` lists them. */
+export async function remoteBranches(repo: TestRepo): Promise<Record<string, string>> {
+  const out = await exec("git", ["ls-remote", "--heads", repo.origin], { env: cleanEnv() });
+  return Object.fromEntries(
+    out.stdout
+      .split("\n")
+      .filter(Boolean)
+      .map((l) => {
+        const [sha = "", ref = ""] = l.split("\t");
+        return [ref.replace("refs/heads/", ""), sha];
+      }),
+  );
+}
+
 export async function createTestRepo(options: { fixture?: string } = {}): Promise<TestRepo> {
   const dir = await mkdtemp(join(tmpdir(), "ringlet-test-"));
   const root = join(dir, "work");
