@@ -520,7 +520,9 @@ async function fleets(): Promise<void> {
       process.stderr.write(`  ${n} overlays: bare ${ms(median(bare))}, cold ${ms(m(cold))}, warm ${ms(m(warm))}, after a change ${ms(m(change))}\n`);
       if (size === FLEETS[FLEETS.length - 1]) await parsers(fleet.dirs, m(cold), m(change));
     } finally {
-      await rm(fleet.dir, { recursive: true, force: true });
+      // BENCH_KEEP=1 keeps the fleets for profiling (their paths go to stderr).
+      if (process.env.BENCH_KEEP) process.stderr.write(`  kept ${fleet.dir}\n`);
+      else await rm(fleet.dir, { recursive: true, force: true });
     }
   }
   rows.push(["overlays | objects | bare renders (seq.) | / cores | cold check (x bare/cores) | warm check | after 1-line change | peak MB cold / warm / change", "", ""]);
