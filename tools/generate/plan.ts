@@ -23,7 +23,7 @@ import {
   workloadApiVersion,
 } from "../spec/model.ts";
 import { findBaseEntry, findBaseObject, type BaseInfo } from "./base.ts";
-import { stageDestination, stageEnvironment, stageIds, stages, stagesOf, type Stage } from "../spec/stages.ts";
+import { environmentOf, stageDestination, stageIds, stages, type Stage } from "../spec/stages.ts";
 import type { Problem } from "../core/errors.ts";
 
 export interface ImageEntry {
@@ -507,7 +507,7 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
       sourceRepos: [spec.repoURL],
       // Exactly each stage's cluster and namespace, no pattern: an Application of one cluster
       // cannot be pointed at another's namespace (clusters/project-destinations).
-      destinations: stages(spec).map((stage) => ({ ...stageDestination(spec, stage), namespace: stageEnvironment(spec, stage.id)!.namespace })),
+      destinations: stages(spec).map((stage) => ({ ...stageDestination(spec, stage), namespace: environmentOf(spec, stage).namespace })),
       // CreateNamespace=true needs Namespace here (argo-cd #20233); nothing else cluster-wide.
       clusterResourceWhitelist: [{ group: "", kind: "Namespace" }],
       namespaceResourceWhitelist: base.kinds,
@@ -519,8 +519,10 @@ function argocdFiles(spec: Spec, base: BaseInfo): GeneratedFile[] {
   const AUTO = "# Synced automatically with prune and self-heal.";
   const MANUAL =
     "# Synced by hand: an operator syncs (all resources, with Prune), and may roll back from the UI (refused under auto-sync).\n# Protected from the root's prune (Prune=false,Delete=false): retiring it is an explicit step (README).";
+  const byEnv = new Map<string, Stage[]>();
+  for (const stage of stages(spec)) byEnv.set(stage.env, [...(byEnv.get(stage.env) ?? []), stage]);
   for (const [envName] of envs) {
-    const own = stagesOf(spec, envName).map((stage) => ({ stage, env: stageEnvironment(spec, stage.id)! }));
+    const own = (byEnv.get(envName) ?? []).map((stage) => ({ stage, env: environmentOf(spec, stage) }));
     const modes = new Set(own.map((o) => o.env.sync));
     const how =
       modes.size === 1
@@ -591,7 +593,7 @@ function rootFile(spec: Spec): string {
       // policy (options, retry, namespace metadata) still comes from git, and the root keeps the
       // manual ones manual. argocd/child-sync-policy.
       ignoreDifferences: stages(spec)
-        .filter((stage) => stageEnvironment(spec, stage.id)!.sync === "auto")
+        .filter((stage) => environmentOf(spec, stage).sync === "auto")
         .flatMap((stage) => spec.layers.map((layer) => ({ group: "argoproj.io", kind: "Application", name: applicationName(spec, stage.id, layer.name), jsonPointers: ["/spec/syncPolicy/automated"] }))),
     },
   };
@@ -644,7 +646,7 @@ export function targetProblems(spec: Spec, base: BaseInfo, specFile: string, exi
   // problem with an overridden field is reported at the cluster's entry, the same problem once.
   for (const stage of stages(spec)) {
     const envName = stage.env;
-    const env = stageEnvironment(spec, stage.id)!;
+    const env = environmentOf(spec, stage);
     const index = spec.environments[envName]!.clusters?.findIndex((c) => c.name === stage.cluster) ?? -1;
     const overrides = index >= 0 ? spec.environments[envName]!.clusters![index]! : undefined;
     const atFor = (key: string) => (overrides && (overrides as Record<string, unknown>)[key] !== undefined ? `environments.${envName}.clusters[${index}]` : `environments.${envName}`);
@@ -697,7 +699,7 @@ export function targetProblems(spec: Spec, base: BaseInfo, specFile: string, exi
 export function planGenerate(input: PlanInput): GeneratedFile[] {
   const files: GeneratedFile[] = [];
   for (const stage of stages(input.spec)) {
-    const env = stageEnvironment(input.spec, stage.id)!;
+    const env = environmentOf(input.spec, stage);
     const envName = stage.env;
     const parts = componentPatches(input.spec, input.base, env);
     for (const layer of input.spec.layers) {
