@@ -9,6 +9,8 @@ import type { Spec } from "../spec/schema.ts";
 import { readBase } from "./base.ts";
 import { withLines } from "../spec/load.ts";
 import { planGenerate, targetProblems, type GeneratedFile, type ImageEntry } from "./plan.ts";
+import { emitCachePath, Emitter, readEmitCache, writeEmitCache } from "./emit.ts";
+import type { RenderCache } from "../render/cache.ts";
 import { stageIds, stages } from "../spec/stages.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
 
@@ -234,7 +236,17 @@ async function toolFiles(): Promise<GeneratedFile[]> {
   ];
 }
 
-export async function planChanges(root: string, spec: Spec, options: { toolFiles?: boolean } = {}): Promise<{ files: GeneratedFile[]; changes: FileChange[] } & PlanNotes> {
+export interface PlanOptions {
+  /** Also the tools' own generated files (by default only in the tools' checkout). */
+  toolFiles?: boolean;
+  /**
+   * The render cache of this run: where it is on, the emitted documents are kept for the next run
+   * beside its entries, under its rules (emit.ts).
+   */
+  cache?: RenderCache;
+}
+
+export async function planChanges(root: string, spec: Spec, options: PlanOptions = {}): Promise<{ files: GeneratedFile[]; changes: FileChange[] } & PlanNotes> {
   // Every stage's overlay, and the own overlay of an environment that now runs on clusters (its tags carry over).
   const envs = [...stageIds(spec), ...Object.keys(spec.environments).filter((e) => spec.environments[e]!.clusters?.length)];
   const dirs = [...spec.layers.map((l) => l.base), ...Object.values(spec.data).flatMap((d) => (d.managed ? [d.managed.component] : []))];
@@ -253,7 +265,10 @@ export async function planChanges(root: string, spec: Spec, options: { toolFiles
       if (own.length) notes.push(`${envName}: the ${layer} overlay includes your own ${own.join(", ")} (extras; generate never writes them)`);
     }
   }
-  const files = planGenerate({ spec, base, currentImages, carried });
+  const kept = emitCachePath(root, options.cache?.enabled ?? false);
+  const emitter = new Emitter(readEmitCache(kept));
+  const files = planGenerate({ spec, base, currentImages, carried, emitter });
+  await writeEmitCache(kept, emitter);
   if (options.toolFiles ?? holdsTheTools(root)) files.push(...(await toolFiles()));
   const changes: FileChange[] = [];
   const planned = new Map(files.map((f) => [f.path, f.content]));
