@@ -9,7 +9,7 @@ import type { Spec } from "../spec/schema.ts";
 import { readBase } from "./base.ts";
 import { withLines } from "../spec/load.ts";
 import { planGenerate, targetProblems, type GeneratedFile, type ImageEntry } from "./plan.ts";
-import { emitCachePath, Emitter, readEmitCache, writeEmitCache } from "./emit.ts";
+import { emitCachePath, Emitter, writeEmitCache } from "./emit.ts";
 import type { RenderCache } from "../render/cache.ts";
 import { stageIds, stages } from "../spec/stages.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
@@ -266,7 +266,7 @@ export async function planChanges(root: string, spec: Spec, options: PlanOptions
     }
   }
   const kept = emitCachePath(root, options.cache?.enabled ?? false);
-  const emitter = new Emitter(readEmitCache(kept));
+  const emitter = new Emitter(kept);
   const files = planGenerate({ spec, base, currentImages, carried, emitter });
   await writeEmitCache(kept, emitter);
   if (options.toolFiles ?? holdsTheTools(root)) files.push(...(await toolFiles()));

@@ -117,28 +117,44 @@ export function canonicalForm(value: unknown): string | undefined {
 const inProcess = new Map<string, string>();
 const IN_PROCESS_LIMIT = 50_000;
 
-/** Forgets what this process emitted (a test of the file's entries). */
+/**
+ * The keys each file held when this process last read or wrote it: a run whose documents this
+ * process already has does not read the file again to learn that it holds them too.
+ */
+const keptIn = new Map<string, Set<string>>();
+
+/** Forgets what this process emitted and read (a test of the file's entries). */
 export function forgetEmitted(): void {
   inProcess.clear();
+  keptIn.clear();
 }
 
-/** Emits documents, each distinct one once; `used` is what a run needs, to be kept for the next. */
+/**
+ * Emits documents, each distinct one once: from this process's memory, else from `file` (read on
+ * the first document memory lacks), else with `yaml`. What a run used is kept for the next.
+ */
 export class Emitter {
   private readonly used = new Map<string, string>();
+  private stored: Map<string, string> | undefined;
   /** Documents emitted (not found in memory or the file). */
   misses = 0;
   hits = 0;
-  /** Documents this run needed that the file did not hold. */
-  private unkept = 0;
 
-  constructor(private readonly stored: Map<string, string> = new Map()) {}
+  constructor(private readonly file?: string) {}
+
+  private load(): Map<string, string> {
+    if (!this.stored) {
+      this.stored = readEmitCache(this.file);
+      if (this.file) keptIn.set(this.file, new Set(this.stored.keys()));
+    }
+    return this.stored;
+  }
 
   yaml(value: unknown): string {
     const form = canonicalForm(value);
     if (form === undefined) return emitDirect(value);
     const key = sha256(`${emitterIdentity()}\0${form}`);
-    let text = this.used.get(key) ?? inProcess.get(key) ?? this.stored.get(key);
-    if (!this.used.has(key) && !this.stored.has(key)) this.unkept++;
+    let text = this.used.get(key) ?? inProcess.get(key) ?? this.load().get(key);
     if (text === undefined) {
       text = emitDirect(value);
       this.misses++;
@@ -153,16 +169,25 @@ export class Emitter {
   entries(): [string, string][] {
     const out = [...this.used];
     const room = 2 * this.used.size + 1000;
-    for (const entry of this.stored) {
+    for (const entry of this.load()) {
       if (out.length >= this.used.size + room) break;
       if (!this.used.has(entry[0])) out.push(entry);
     }
     return out;
   }
 
-  /** Whether the file lacks what this run needed. */
+  /** Whether the file lacks what this run used. */
   get changed(): boolean {
-    return this.unkept > 0;
+    if (!this.file) return false;
+    if (!keptIn.has(this.file)) this.load();
+    const kept = keptIn.get(this.file)!;
+    for (const key of this.used.keys()) if (!kept.has(key)) return true;
+    return false;
+  }
+
+  /** Records what the file holds now (written by writeEmitCache). */
+  wrote(entries: [string, string][]): void {
+    if (this.file) keptIn.set(this.file, new Set(entries.map(([k]) => k)));
   }
 }
 
@@ -209,13 +234,15 @@ export function readEmitCache(file: string | undefined): Map<string, string> {
 /** Keeps the emitter's entries for the next run when it emitted anything new; best effort. */
 export async function writeEmitCache(file: string | undefined, emitter: Emitter): Promise<void> {
   if (!file || !emitter.changed) return;
-  const body = JSON.stringify(emitter.entries());
+  const entries = emitter.entries();
+  const body = JSON.stringify(entries);
   const header: CacheHeader = { format: FORMAT, emitter: emitterIdentity(), sha256: sha256(body) };
   try {
     // As the render cache: `.cache/.gitignore` ignores everything, whatever the repository's own says.
     const ignore = join(dirname(file), "..", ".gitignore");
     if (!existsSync(ignore)) await writeFileAtomic(ignore, "# Written by the render cache (tools/render/cache.ts): nothing here belongs in git.\n*\n");
     await writeFileAtomic(file, `${JSON.stringify(header)}\n${body}`);
+    emitter.wrote(entries);
   } catch {
     // read-only checkout, full disk: the next run emits again
   }
