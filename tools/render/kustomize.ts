@@ -227,18 +227,13 @@ export async function renderParsed(dir: string, options: RenderOptions = {}): Pr
 
 async function renderCached(dir: string, options: RenderOptions, parse: boolean): Promise<{ output: string; objects: KubeObject[] | undefined }> {
   const root = options.root ?? repositoryOf(dir);
-  const { problems, inputs } = walkSources(root, dir);
+  const { problems, inputs } = walkSources(root, dir, options.cache?.sources);
   if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
   const bin = options.binary ?? (await kustomizeBinary());
   const cache = options.cache;
   let key: string | undefined;
   if (cache?.enabled) {
-    let real: string | undefined;
-    try {
-      real = realpathSync(dir);
-    } catch {
-      real = undefined;
-    }
+    const real = cache.sources.realpath(dir);
     key = real === undefined ? undefined : cache.key(root, real, inputs, bin, buildArgs(bin, "."));
     const hit = key === undefined ? undefined : await cache.get(key, bin.version);
     if (hit !== undefined) return { output: hit.output, objects: hit.objects ?? undefined };
