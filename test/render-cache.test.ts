@@ -304,3 +304,31 @@ describe("the walk's memo (one per run: shared bases are read once)", () => {
     }
   });
 });
+
+describe("pruning", () => {
+  it("removes entries unused for two weeks, stale temp files and first-format entries, and keeps the rest", async () => {
+    const { utimes } = await import("node:fs/promises");
+    await rm(join(root, ".cache"), { recursive: true, force: true });
+    await writeTree(TREE);
+    await cachedRender();
+    const [fresh] = await entries();
+    expect(fresh).toBeDefined();
+    const dir = join(root, CACHE_DIR);
+    const day = 24 * 3600 * 1000;
+    const old = `${"a".repeat(64)}${ENTRY_SUFFIX}`;
+    const legacy = `${"b".repeat(64)}.json`;
+    const staleTemp = `${old}.123.abcdef01.tmp`;
+    const newTemp = `${old}.456.abcdef02.tmp`;
+    const unrelated = "notes.txt";
+    for (const name of [old, legacy, staleTemp, newTemp, unrelated]) await writeFile(join(dir, name), "x");
+    const ago = (ms: number) => new Date(Date.now() - ms);
+    await utimes(join(dir, old), ago(15 * day), ago(15 * day));
+    await utimes(join(dir, staleTemp), ago(2 * 3600 * 1000), ago(2 * 3600 * 1000));
+    await utimes(join(dir, unrelated), ago(30 * day), ago(30 * day));
+    const cache = await RenderCache.forRepository(root);
+    expect(await cache.prune()).toBe(3);
+    expect((await readdir(dir)).sort()).toEqual([fresh!, newTemp, unrelated].sort());
+    // A hit still finds the entry that was kept.
+    expect((await cachedRender()).cache.stats.hits).toBe(1);
+  });
+});

@@ -272,16 +272,21 @@ export class RenderCache {
     }
   }
 
-  /** Removes entries no run has used for two weeks (and temp files of killed writers). */
+  /**
+   * Removes entries no run has used for two weeks, temp files of killed writers (after an hour)
+   * and entries of the first format (`<key>.json`, never read since). `check` and `diff` call it
+   * after a run that wrote entries, so a cache grows with what changes and not forever.
+   */
   async prune(now = Date.now()): Promise<number> {
     if (!this.enabled) return 0;
     let removed = 0;
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
-      if (!name.endsWith(ENTRY_SUFFIX) && !name.endsWith(".tmp")) continue;
+      const legacy = /^[0-9a-f]{64}\.json$/.test(name);
+      if (!name.endsWith(ENTRY_SUFFIX) && !name.endsWith(".tmp") && !legacy) continue;
       const path = join(this.dir, name);
       try {
         const s = await stat(path);
-        const limit = name.endsWith(".tmp") ? 3600 * 1000 : MAX_AGE_MS;
+        const limit = legacy ? -Infinity : name.endsWith(".tmp") ? 3600 * 1000 : MAX_AGE_MS;
         if (now - s.mtimeMs > limit) {
           await rm(path, { force: true });
           removed++;

@@ -113,7 +113,8 @@ export function kustomizationEntries(k: Record<string, unknown>): Entry[] {
 
 function realpathOrUndefined(path: string): string | undefined {
   try {
-    return realpathSync(path);
+    // The libc realpath: the same answer as the JS one, several times cheaper per call.
+    return realpathSync.native(path);
   } catch {
     return undefined;
   }
