@@ -31,7 +31,7 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync, realpathSync, statSync, utimesSync } from "node:fs";
 import { readdir, rm, stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { writeFileAtomic } from "../core/fs.ts";
+import { writeFileAtomic, writeFileAtomicSync } from "../core/fs.ts";
 import type { KubeObject } from "../core/yaml.ts";
 import { trackedPaths } from "../git/git.ts";
 import { SourceMemo, type SourceInputs } from "./sources.ts";
@@ -127,6 +127,7 @@ export class RenderCache {
   /** What the walks of this run learnt about each kustomization directory (sources.ts). */
   readonly sources = new SourceMemo();
   private ignoreWritten = false;
+  private dirReady = false;
 
   private constructor(dir: string, refused: string | undefined) {
     this.dir = dir;
@@ -265,7 +266,9 @@ export class RenderCache {
         const ignore = join(this.dir, "..", ".gitignore");
         if (!existsSync(ignore)) await writeFileAtomic(ignore, "# Written by the render cache (tools/render/cache.ts): nothing here belongs in git.\n*\n");
       }
-      await writeFileAtomic(this.file(key), text);
+      // Synchronous: a cold check of a fleet writes hundreds of entries.
+      writeFileAtomicSync(this.file(key), text, this.dirReady);
+      this.dirReady = true;
       this.stats.writes++;
     } catch {
       // read-only checkout, full disk: not this run's problem
