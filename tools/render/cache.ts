@@ -126,6 +126,8 @@ export class RenderCache {
   private readonly digests = new Map<string, string | null>();
   /** What the walks of this run learnt about each kustomization directory (sources.ts). */
   readonly sources = new SourceMemo();
+  /** The key lines of this run's inputs (key()), by kind, root, path and what follows. */
+  private readonly lines = new Map<string, string>();
   private ignoreWritten = false;
   private dirReady = false;
 
@@ -193,19 +195,28 @@ export class RenderCache {
   key(root: string, overlay: string, inputs: SourceInputs, kustomize: { version: string; flavour: string }, args: readonly string[]): string | undefined {
     if (!this.enabled || !inputs.complete) return undefined;
     const rootReal = this.sources.realpath(root) ?? resolve(root);
-    const rel = (p: string) => relative(rootReal, p);
+    // Each input's line is made once per run: a fleet's overlays share most of theirs.
+    const line = (kind: string, path: string, rest = ""): string => {
+      const id = `${kind}\0${rootReal}\0${path}\0${rest}`;
+      let text = this.lines.get(id);
+      if (text === undefined) {
+        text = `${kind} ${JSON.stringify(relative(rootReal, path))}${rest}`;
+        this.lines.set(id, text);
+      }
+      return text;
+    };
     const lines: string[] = [];
     for (const file of inputs.files) {
       const d = this.digest(file);
       if (d === null) return undefined; // unreadable: kustomize will say what it thinks
-      lines.push(`file ${JSON.stringify(rel(file))} ${d}`);
+      lines.push(line("file", file, ` ${d}`));
     }
-    for (const [dir, names] of inputs.dirs) lines.push(`dir ${JSON.stringify(rel(dir))} ${JSON.stringify(names)}`);
-    for (const path of inputs.missing) lines.push(`missing ${JSON.stringify(rel(path))}`);
+    for (const [dir, names] of inputs.dirs) lines.push(line("dir", dir, ` ${JSON.stringify(names)}`));
+    for (const path of inputs.missing) lines.push(line("missing", path));
     lines.sort();
     // `args` are the build arguments without the overlay's path, which is relative here: the
     // same tree elsewhere (diff's export of the base revision) finds the same entries.
-    const header = JSON.stringify({ format: CACHE_FORMAT, kustomize: kustomize.version, flavour: kustomize.flavour, overlay: rel(overlay), args });
+    const header = JSON.stringify({ format: CACHE_FORMAT, kustomize: kustomize.version, flavour: kustomize.flavour, overlay: relative(rootReal, overlay), args });
     return sha256(`${header}\n${lines.join("\n")}\n`);
   }
 
