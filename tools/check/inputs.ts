@@ -369,7 +369,9 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
   for (const r of rendered) {
     const kfile = `${r.dir}/kustomization.yaml`;
     try {
-      const value = parseYaml(unsettle(r.kustomization), kfile);
+      // The walk before the render parsed it already (the same bytes: nothing writes during a check).
+      const walked = options.cache?.sources.parsed(join(root, kfile));
+      const value = walked !== undefined ? walked : parseYaml(unsettle(r.kustomization), kfile);
       if (value && typeof value === "object") kustomizations.push({ env: r.env, layer: r.layer, file: kfile, value: value as Record<string, unknown> });
     } catch (error) {
       if (error instanceof ValidationError) findings.push(...problemsToFindings("yaml/parse", error));

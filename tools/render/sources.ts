@@ -176,6 +176,13 @@ interface DirFacts {
 export class SourceMemo {
   readonly dirs = new Map<string, DirFacts>();
   readonly realpaths = new Map<string, string | undefined>();
+  /** Each kustomization the walks parsed, by real path. */
+  readonly values = new Map<string, unknown>();
+  /** What a walk parsed from the kustomization file at `path`, or undefined (not walked, not parsed). */
+  parsed(path: string): unknown {
+    const real = this.realpath(path);
+    return real === undefined ? undefined : this.values.get(real);
+  }
   realpath(path: string): string | undefined {
     if (this.realpaths.has(path)) return this.realpaths.get(path);
     const real = realpathOrUndefined(path);
@@ -222,6 +229,7 @@ export function walkSources(root: string, dir: string, memo?: SourceMemo): { pro
       facts.complete = false;
       return facts;
     }
+    memo?.values.set(fileReal, value);
     if (!value || typeof value !== "object" || Array.isArray(value)) return facts;
     for (const entry of kustomizationEntries(value as Record<string, unknown>)) {
       const target = isAbsolute(entry.value) ? entry.value : join(real, entry.value);
