@@ -43,9 +43,11 @@ function yamlVersion(): string {
   return "unknown";
 }
 
+let version: string | undefined;
 let identity: string | undefined;
 function emitterIdentity(): string {
-  identity ??= JSON.stringify({ format: FORMAT, emitter: `yaml@${yamlVersion()}`, options: OPTIONS });
+  version ??= yamlVersion();
+  identity ??= JSON.stringify({ format: FORMAT, emitter: `yaml@${version}`, options: OPTIONS });
   return identity;
 }
 
@@ -203,7 +205,8 @@ interface CacheHeader {
 
 /** The file of a repository's entries, or undefined where none may be read (see the header). */
 export function emitCachePath(root: string, renderCacheEnabled: boolean): string | undefined {
-  if (!renderCacheEnabled) return undefined;
+  // Entries of an emitter whose version cannot be told could be another version's: none kept.
+  if (!renderCacheEnabled || (version ??= yamlVersion()) === "unknown") return undefined;
   const file = join(resolve(root), EMIT_CACHE_FILE);
   try {
     const dir = realpathSync(dirname(file));
