@@ -41,6 +41,7 @@ async function copyTools(options: { without?: string[] } = {}): Promise<string> 
   await mkdir(dir);
   for (const part of ["tools", "bin"]) await cp(join(TOOLS_ROOT, part), join(dir, part), { recursive: true });
   for (const file of ["package.json", "pnpm-lock.yaml", "tsconfig.json"]) await cp(join(TOOLS_ROOT, file), join(dir, file));
+  await symlink(join(TOOLS_ROOT, ".tools"), join(dir, ".tools"));
   if (!options.without) await symlink(join(TOOLS_ROOT, "node_modules"), join(dir, "node_modules"));
   else {
     await mkdir(join(dir, "node_modules"));
@@ -128,6 +129,29 @@ describe("launcher (bin/gitops.mjs)", () => {
     expect(undone.stdout).toBe(first.stdout);
     expect(await bundles(cache)).toHaveLength(2);
   }, 120_000);
+
+  it("checks a broken repository as the tsx path does: same findings (schema validators found from the bundle), exit 1", async () => {
+    const dir = await copyTools();
+    const cache = join(scratch, "cache-check");
+    const repo = join(scratch, "broken-repo");
+    await cp(join(TOOLS_ROOT, "test", "fixtures", "ringlet-snapshot"), repo, { recursive: true });
+    // An unknown field only the strict schema pass (kubernetes-models' compiled validators) reports.
+    const base = join(repo, "base", "app");
+    const file = (await readdir(base)).find((f) => f.endsWith("-deployment.yaml"))!;
+    const text = await readFile(join(base, file), "utf8");
+    await writeFile(join(base, file), text.replace(/^spec:\n/m, "spec:\n  replicaz: 3\n"));
+    const args = ["check", "--no-cache", "--root", repo];
+    const env = { NO_COLOR: "1", GITOPS_QUIET: "1" };
+    const tsx = await run(["--import", "tsx", join(dir, "tools", "cli.ts"), ...args], dir, env);
+    const bundled = await launcher(dir, args, { ...env, GITOPS_CACHE_DIR: cache });
+    expect(reported(bundled.stderr)?.[1]).toBe("built");
+    const timing = (t: string) => t.replace(/in \d+ ms/g, "in N ms");
+    expect(tsx.code).toBe(1);
+    expect(bundled.code).toBe(1);
+    expect(tsx.stdout).toMatch(/schema\/unknown-field: .*spec\.replicaz/);
+    expect(timing(bundled.stdout)).toBe(timing(tsx.stdout));
+    expect(userStderr(bundled.stderr)).toBe(tsx.stderr);
+  }, 180_000);
 
   it("two launches racing on a cold cache both succeed, and leave one complete bundle", async () => {
     const dir = await copyTools();
