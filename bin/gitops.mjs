@@ -231,8 +231,14 @@ async function bundle() {
 const found = await bundle();
 let cli;
 if (found.entry) {
-  cli = await import(pathToFileURL(found.entry).href);
-} else {
+  try {
+    cli = await import(pathToFileURL(found.entry).href);
+  } catch (error) {
+    // A bundle damaged in the cache (a file deleted by hand): the sources still run.
+    found.reason = `the tools bundle ${dirname(found.entry)} could not be loaded (${String(error?.message ?? error).split("\n")[0]})`;
+  }
+}
+if (!cli) {
   if (found.reason) process.stderr.write(`note: ${found.reason}; running the tools through tsx (slower)\n`);
   debug("tsx");
   const { register } = await import("tsx/esm/api");
