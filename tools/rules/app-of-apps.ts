@@ -2,7 +2,8 @@
 // Argo CD does to the children that the children's own manifests cannot show. Each rule cites
 // the Argo CD source it follows (argo-cd at v3.5, gitops-engine vendored in it).
 import { syncWave } from "./sync-wave.ts";
-import { objectId, objectsAtDir, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { objectsByDir } from "./stage-index.ts";
+import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
 
 type AppSpec = {
   project?: string;
@@ -74,10 +75,14 @@ export function families(ctx: RuleContext): Family[] {
   return ctx.argocd.filter((o) => isApplication(o) && normalPath(specOf(o).source?.path) === "argocd").map((parent) => ({ parent, children: children.filter((c) => c !== parent) }));
 }
 
+/** Each glob compiled once per process (a pure function of the pattern): rules ask per child. */
+const globs = new Map<string, RegExp>();
+
 /** Argo CD's glob for ignoreDifferences group and kind (argo-cd util/glob). */
 function globMatch(pattern: string | undefined, value: string): boolean {
   if (pattern === undefined) return value === "";
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  let re = globs.get(pattern);
+  if (!re) globs.set(pattern, (re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`)));
   return re.test(value);
 }
 
@@ -171,12 +176,12 @@ function destinationKey(ro: RenderedObject): string {
 }
 
 /** Does this Application create its destination namespace (CreateNamespace, or a Namespace it renders)? */
-function createsNamespace(ctx: RuleContext, app: RenderedObject): boolean {
+function createsNamespace(objectsAt: ReturnType<typeof objectsByDir>, app: RenderedObject): boolean {
   const ns = specOf(app).destination?.namespace;
   if (!ns) return false;
   if (options(app).includes("CreateNamespace=true")) return true;
   const path = normalPath(specOf(app).source?.path);
-  const objects = objectsAtDir(ctx.spec, ctx.environments, path) ?? [];
+  const objects = objectsAt(path) ?? [];
   return objects.some((o) => o.object.kind === "Namespace" && (o.object.apiVersion ?? "") === "v1" && o.object.metadata?.name === ns);
 }
 
@@ -190,11 +195,26 @@ function createsNamespace(ctx: RuleContext, app: RenderedObject): boolean {
 export const namespaceMissingRule: Rule = (ctx) => {
   const out: Finding[] = [];
   const apps = ctx.argocd.filter(isApplication).filter((a) => specOf(a).destination?.namespace);
+  // Applications by destination (in order), and whether each creates its namespace: once per call.
+  const byDestination = new Map<string, RenderedObject[]>();
+  for (const a of apps) {
+    const key = destinationKey(a);
+    const same = byDestination.get(key);
+    if (same) same.push(a);
+    else byDestination.set(key, [a]);
+  }
+  const objectsAt = objectsByDir(ctx.spec, ctx.environments);
+  const creating = new Map<RenderedObject, boolean>();
+  const creates = (a: RenderedObject) => {
+    let yes = creating.get(a);
+    if (yes === undefined) creating.set(a, (yes = createsNamespace(objectsAt, a)));
+    return yes;
+  };
   for (const app of apps) {
-    const others = apps.filter((o) => o !== app && destinationKey(o) === destinationKey(app));
-    const creators = others.filter((o) => createsNamespace(ctx, o));
+    const others = byDestination.get(destinationKey(app))!.filter((o) => o !== app);
+    const creators = others.filter(creates);
     const ns = specOf(app).destination!.namespace;
-    if (creators.length && !createsNamespace(ctx, app)) {
+    if (creators.length && !creates(app)) {
       out.push(
         finding(
           "namespace-missing",
