@@ -204,7 +204,25 @@ export const reachabilityRule: Rule = (ctx) => {
     if (policies.length === 0) return [];
     const index = new EnvObjects(objects);
     const nsLabels = namespaceLabels(namespace);
-    const pod = (t: PodTemplate) => podEndpoint(t, namespace, nsLabels);
+    // One endpoint per pod template, and each connection between two endpoints judged once.
+    const endpoints = new Map<PodTemplate, Endpoint>();
+    const pod = (t: PodTemplate) => {
+      let found = endpoints.get(t);
+      if (!found) endpoints.set(t, (found = podEndpoint(t, namespace, nsLabels)));
+      return found;
+    };
+    const verdicts = new Map<Endpoint, Map<Endpoint, Map<string, string | undefined>>>();
+    const judge = (from: Endpoint, to: Endpoint, port: number, protocol: string) => {
+      let byTo = verdicts.get(from);
+      if (!byTo) verdicts.set(from, (byTo = new Map()));
+      let byPort = byTo.get(to);
+      if (!byPort) byTo.set(to, (byPort = new Map()));
+      const key = `${port}/${protocol}`;
+      if (byPort.has(key)) return byPort.get(key);
+      const why = blocked(policies, from, to, port, protocol, namespace);
+      byPort.set(key, why);
+      return why;
+    };
     const services = new Set(objects.filter((o) => o.object.kind === "Service").map((o) => o.object.metadata?.name ?? ""));
     const serviceNamed = servicesByHost(services, namespace);
     // Where each Service (and port) leads, once per environment.
@@ -240,7 +258,7 @@ export const reachabilityRule: Rule = (ctx) => {
             if (service) {
               firstReference ??= v.path;
               for (const target of targetsOf(service, port)) {
-                const why = blocked(policies, self, pod(target.t), target.port, target.protocol, namespace);
+                const why = judge(self, pod(target.t), target.port, target.protocol);
                 if (why) {
                   report(
                     `${objectId(t.ro.object)}|${service}|${target.port}`,
@@ -250,7 +268,7 @@ export const reachabilityRule: Rule = (ctx) => {
               }
             } else if (host.includes(".") && port !== undefined) {
               firstReference ??= v.path;
-              const why = blocked(policies, self, EXTERNAL, port, "TCP", namespace);
+              const why = judge(self, EXTERNAL, port, "TCP");
               if (why) report(`${objectId(t.ro.object)}|${host}|${port}`, finding("reachability", t.ro, v.path, `reads ${host}:${port} (${v.name}), outside the cluster, and cannot reach it: ${why}`));
             }
           }
@@ -258,7 +276,7 @@ export const reachabilityRule: Rule = (ctx) => {
       }
       if (firstReference) {
         for (const protocol of ["UDP", "TCP"]) {
-          const why = blocked(policies, self, dns, 53, protocol, namespace);
+          const why = judge(self, dns, 53, protocol);
           if (why) report(`${objectId(t.ro.object)}|dns|${protocol}`, finding("reachability", t.ro, firstReference, `names a host but cannot ask the cluster DNS (${ctx.spec.cluster.dns.namespace}, ${JSON.stringify(ctx.spec.cluster.dns.podLabels)}) on 53/${protocol}: ${why}`));
         }
       }
