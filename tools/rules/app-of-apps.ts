@@ -93,10 +93,39 @@ export function ignores(entry: IgnoreEntry, ro: RenderedObject, pointer: string)
   if (!globMatch(entry.group, group) || !globMatch(entry.kind, ro.object.kind ?? "")) return false;
   if (entry.name && entry.name !== ro.object.metadata?.name) return false;
   if (entry.namespace && entry.namespace !== ro.object.metadata?.namespace) return false;
-  const covers = (p: string) => pointer === p || pointer.startsWith(`${p.replace(/\/+$/, "")}/`);
-  if ((entry.jsonPointers ?? []).some(covers)) return true;
+  if ((entry.jsonPointers ?? []).some((p) => covers(pointer, p))) return true;
   // The plain field paths of jq (".spec.syncPolicy"), the only form read here.
-  return (entry.jqPathExpressions ?? []).some((jq) => /^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(jq.trim()) && covers(jq.trim().replaceAll(".", "/")));
+  return (entry.jqPathExpressions ?? []).some((jq) => /^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(jq.trim()) && covers(pointer, jq.trim().replaceAll(".", "/")));
+}
+
+function covers(pointer: string, p: string): boolean {
+  return pointer === p || pointer.startsWith(`${p.replace(/\/+$/, "")}/`);
+}
+
+/**
+ * The entries of an ignoreDifferences list that may cover an object, in list order: those naming
+ * it and those naming none. A root lists one entry per child Application, so trying every entry
+ * for every child was children x children. An entry naming another object is left out only where
+ * ignores() would answer false without a doubt (its group, kind and name are strings or absent).
+ */
+function candidateEntries(entries: IgnoreEntry[]): (ro: RenderedObject) => IgnoreEntry[] {
+  const always: { i: number; e: IgnoreEntry }[] = [];
+  const byName = new Map<string, { i: number; e: IgnoreEntry }[]>();
+  entries.forEach((e, i) => {
+    const plain = (e.group === undefined || typeof e.group === "string") && (e.kind === undefined || typeof e.kind === "string");
+    if (!plain || !e.name || typeof e.name !== "string") always.push({ i, e });
+    else {
+      const same = byName.get(e.name);
+      if (same) same.push({ i, e });
+      else byName.set(e.name, [{ i, e }]);
+    }
+  });
+  return (ro) => {
+    const name = ro.object.metadata?.name;
+    const named = typeof name === "string" ? byName.get(name) : undefined;
+    if (!named) return always.map(({ e }) => e);
+    return [...always, ...named].sort((a, b) => a.i - b.i).map(({ e }) => e);
+  };
 }
 
 const AUTOMATED = "/spec/syncPolicy/automated";
@@ -114,7 +143,8 @@ export const childSyncPolicyRule: Rule = (ctx) => {
   const out: Finding[] = [];
   for (const { parent, children } of families(ctx)) {
     if (!automated(parent) || specOf(parent).syncPolicy?.automated?.selfHeal !== true) continue;
-    const loose = children.filter((c) => isApplication(c) && automated(c) && !(specOf(parent).ignoreDifferences ?? []).some((e) => ignores(e, c, AUTOMATED)));
+    const entriesFor = candidateEntries(specOf(parent).ignoreDifferences ?? []);
+    const loose = children.filter((c) => isApplication(c) && automated(c) && !entriesFor(c).some((e) => ignores(e, c, AUTOMATED)));
     if (loose.length) {
       out.push(
         finding(
@@ -125,7 +155,7 @@ export const childSyncPolicyRule: Rule = (ctx) => {
         ),
       );
     }
-    const ignoring = children.some((c) => isApplication(c) && (specOf(parent).ignoreDifferences ?? []).some((e) => ignores(e, c, AUTOMATED)));
+    const ignoring = children.some((c) => isApplication(c) && entriesFor(c).some((e) => ignores(e, c, AUTOMATED)));
     if (ignoring && !options(parent).includes("RespectIgnoreDifferences=true")) {
       out.push(finding("child-sync-policy", parent, "spec.syncPolicy.syncOptions", `ignores its children's ${AUTOMATED} only in the diff: without RespectIgnoreDifferences=true its next sync applies git's value again`));
     }
