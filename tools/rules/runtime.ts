@@ -203,10 +203,11 @@ export const pathsRule: Rule = (ctx) =>
       const seen: { container: Container; path: string; init: boolean; name: string; value: string; at: string; volume: string | undefined }[] = [];
       for (const { container, path, init } of containersOf(t)) {
         const { vars } = containerEnv(container, path, objects);
+        const own = `${path}.env[`;
         for (const v of vars.values()) {
           // Only the container's own env: a shared ConfigMap tells every container the same
           // directories, including those that never write there.
-          if (!v.path.startsWith(`${path}.env[`) || !PATH_VARIABLE.test(v.name) || !v.value?.startsWith("/")) continue;
+          if (!v.value?.startsWith("/") || !v.path.startsWith(own) || !PATH_VARIABLE.test(v.name)) continue;
           const dir = v.name.endsWith("_FILE") ? v.value.replace(/\/[^/]*$/, "") || "/" : v.value;
           const found = mountFor(t, container, dir);
           const readOnlyVolume = found && (found.mount.readOnly || found.volume?.configMap || found.volume?.secret || found.volume?.projected || found.volume?.downwardAPI);
