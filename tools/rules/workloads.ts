@@ -280,6 +280,21 @@ export interface EnvVar {
   value?: string;
 }
 
+function configMapData(index: EnvObjects, name: string | undefined): Record<string, unknown> | undefined {
+  return name ? (index.find("ConfigMap", name)?.object.data as Record<string, unknown> | undefined) : undefined;
+}
+
+/** A Secret's keys from the rendered Secret or the ExternalSecret writing it; open when its dataFrom hides some. */
+function secretKeysOf(index: EnvObjects, name: string | undefined): { keys: string[]; open: boolean } | undefined {
+  if (!name) return undefined;
+  const secret = index.find("Secret", name)?.object;
+  if (secret) return { keys: [...Object.keys((secret.data as object | undefined) ?? {}), ...Object.keys((secret.stringData as object | undefined) ?? {})], open: false };
+  const external = index.externalSecretWriting(name)?.object;
+  if (!external) return undefined;
+  const spec = (external.spec ?? {}) as { data?: { secretKey?: string }[]; dataFrom?: unknown[] };
+  return { keys: (spec.data ?? []).map((d) => d.secretKey ?? "").filter(Boolean), open: Boolean(spec.dataFrom?.length) };
+}
+
 /**
  * The environment a container starts with, as the kubelet builds it: envFrom in order (a later
  * source wins), then env (wins over envFrom). ConfigMaps are read from the rendered objects;
@@ -290,27 +305,19 @@ export function containerEnv(container: Container, path: string, objects: Render
   const vars = new Map<string, EnvVar>();
   let open = false;
   const index = envObjects(objects);
-  const configMap = (name: string | undefined) => (name ? (index.find("ConfigMap", name)?.object.data as Record<string, unknown> | undefined) : undefined);
-  const secretKeys = (name: string | undefined): string[] | undefined => {
-    if (!name) return undefined;
-    const secret = index.find("Secret", name)?.object;
-    if (secret) return [...Object.keys((secret.data as object | undefined) ?? {}), ...Object.keys((secret.stringData as object | undefined) ?? {})];
-    const external = index.externalSecretWriting(name)?.object;
-    if (!external) return undefined;
-    const spec = (external.spec ?? {}) as { data?: { secretKey?: string }[]; dataFrom?: unknown[] };
-    if (spec.dataFrom?.length) open = true;
-    return (spec.data ?? []).map((d) => d.secretKey ?? "").filter(Boolean);
-  };
+  // (Lookups are module functions, not closures made per call: this runs for every container.)
   (container.envFrom ?? []).forEach((source, i) => {
     const at = `${path}.envFrom[${i}]`;
     const prefix = source.prefix ?? "";
     if (source.configMapRef) {
-      const data = configMap(source.configMapRef.name);
+      const data = configMapData(index, source.configMapRef.name);
       if (!data) open ||= !source.configMapRef.optional;
       for (const [k, v] of Object.entries(data ?? {})) vars.set(prefix + k, { name: prefix + k, path: at, value: String(v) });
     }
     if (source.secretRef) {
-      const keys = secretKeys(source.secretRef.name);
+      const found = secretKeysOf(index, source.secretRef.name);
+      if (found?.open) open = true;
+      const keys = found?.keys;
       if (!keys) open ||= !source.secretRef.optional;
       for (const k of keys ?? []) vars.set(prefix + k, { name: prefix + k, path: at });
     }
@@ -318,15 +325,18 @@ export function containerEnv(container: Container, path: string, objects: Render
   (container.env ?? []).forEach((e, i) => {
     const at = `${path}.env[${i}]`;
     const cm = e.valueFrom?.configMapKeyRef;
-    const value = cm ? configMap(cm.name)?.[cm.key ?? ""] : e.value;
+    const value = cm ? configMapData(index, cm.name)?.[cm.key ?? ""] : e.value;
     vars.set(e.name, { name: e.name, path: at, value: value === undefined || e.valueFrom?.secretKeyRef ? undefined : String(value) });
   });
   return { vars, open };
 }
 
+function norm(p: string): string {
+  return p.replace(/\/+$/, "") || "/";
+}
+
 /** The volume mounted at the longest mountPath that contains `dir`, with the path inside it. */
 export function mountFor(t: PodTemplate, container: Container, dir: string): { mount: NonNullable<Container["volumeMounts"]>[number]; volume?: Volume; rest: string } | undefined {
-  const norm = (p: string) => p.replace(/\/+$/, "") || "/";
   const target = norm(dir);
   let best: NonNullable<Container["volumeMounts"]>[number] | undefined;
   for (const m of container.volumeMounts ?? []) {
