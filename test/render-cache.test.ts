@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseDocument } from "yaml";
-import { CACHE_DIR, entryDigest, RenderCache } from "../tools/render/cache.ts";
+import { CACHE_DIR, decodeEntry, encodeEntry, entryDigest, ENTRY_SUFFIX, RenderCache, type EntryParts } from "../tools/render/cache.ts";
 import { render } from "../tools/render/kustomize.ts";
 import { testRepos, type TestRepo } from "./support/repo.ts";
 
@@ -40,8 +40,15 @@ async function cachedRender(): Promise<{ output: string; cache: RenderCache }> {
   return { output: await render(overlay(), { root, cache }), cache };
 }
 
+/** An entry file's parts; the test fails here if the cache wrote something that is not one. */
+function decoded(text: string): EntryParts {
+  const e = decodeEntry(text);
+  if (!e) throw new Error("not a cache entry");
+  return e;
+}
+
 async function entries(): Promise<string[]> {
-  return (await readdir(join(root, CACHE_DIR)).catch(() => [] as string[])).filter((n) => n.endsWith(".json"));
+  return (await readdir(join(root, CACHE_DIR)).catch(() => [] as string[])).filter((n) => n.endsWith(ENTRY_SUFFIX));
 }
 
 beforeAll(async () => {
@@ -125,8 +132,8 @@ describe("render cache: keyed on the content of every input", () => {
     const { cache } = await cachedRender();
     const [name] = await entries();
     const file = join(root, CACHE_DIR, name!);
-    const entry = JSON.parse(await readFile(file, "utf8")) as { kustomize: string };
-    await writeFile(file, JSON.stringify({ ...entry, kustomize: "v5.0.0-foreign" }));
+    const entry = decoded(await readFile(file, "utf8"));
+    await writeFile(file, encodeEntry({ ...entry, kustomize: "v5.0.0-foreign" }));
     const next = await cachedRender();
     expect(next.cache.stats).toMatchObject({ hits: 0, rejected: 1, writes: 1 });
     expect(next.output).toBe(await render(overlay(), { root }));
@@ -147,20 +154,22 @@ describe("render cache: a bad entry is ignored, never fatal, never trusted", () 
     ["empty", () => ""],
     ["not JSON", () => "\u0000\u0001garbage"],
     ["JSON of another shape", () => "[1,2,3]"],
-    ["of another format", (t) => JSON.stringify({ ...JSON.parse(t), format: 999 })],
+    ["with a header that is not JSON", (t) => `{${t}`],
+    ["with an output length beyond its end", (t) => t.replace(/"outputLength":\d+/, '"outputLength":99999999')],
+    ["of another format", (t) => encodeEntry({ ...decoded(t), format: 999 })],
     ["with output that does not match its digest", (t) => {
-      const e = JSON.parse(t) as { output: string };
-      return JSON.stringify({ ...e, output: e.output.replace("replicas: 2", "replicas: 9") });
+      const e = decoded(t);
+      return encodeEntry({ ...e, output: e.output.replace("replicas: 2", "replicas: 9") });
     }],
     ["with objects that do not match its digest", (t) => {
-      const e = JSON.parse(t) as { objects: string };
-      return JSON.stringify({ ...e, objects: e.objects.replace('"replicas":2', '"replicas":9') });
+      const e = decoded(t);
+      return encodeEntry({ ...e, objects: e.objects.replace('"replicas":2', '"replicas":9') });
     }],
     ["with objects that are not JSON (digest recomputed)", (t) => {
-      const e = JSON.parse(t) as { output: string };
-      return JSON.stringify({ ...e, objects: "{not json", sha256: entryDigest(e.output, "{not json") });
+      const e = decoded(t);
+      return encodeEntry({ ...e, objects: "{not json", sha256: entryDigest(e.output, "{not json") });
     }],
-    ["recording another key (an entry copied under this name)", (t) => JSON.stringify({ ...JSON.parse(t), key: "0".repeat(64) })],
+    ["recording another key (an entry copied under this name)", (t) => encodeEntry({ ...decoded(t), key: "0".repeat(64) })],
   ];
   for (const [what, corrupt] of corruptions) {
     it(`an entry ${what}: re-rendered and rewritten`, async () => {
@@ -216,7 +225,7 @@ describe("render cache: pull-request content cannot hide a finding", () => {
   it("a changed input after a warm run is found; a committed forged entry is refused and reported", { timeout: 300_000 }, async () => {
     const clean = await repo.cli(["check", "--json"]);
     expect(clean.code, clean.stdout + clean.stderr).toBe(0);
-    const warmEntries = (await readdir(join(repo.root, CACHE_DIR))).filter((n) => n.endsWith(".json"));
+    const warmEntries = (await readdir(join(repo.root, CACHE_DIR))).filter((n) => n.endsWith(ENTRY_SUFFIX));
     expect(warmEntries.length).toBeGreaterThan(0);
 
     // The change: a privileged container in the base.
@@ -228,18 +237,17 @@ describe("render cache: pull-request content cannot hide a finding", () => {
     expect(findings(changed.stdout).some((f) => f.rule === "policy/security" && /privileged/.test(f.message))).toBe(true);
 
     // Forge: every entry this run wrote (the bad renders) gets the clean output of its overlay.
-    type E = { overlay: string; output: string; objects: string };
-    const cleanEntries = new Map<string, E>();
+    const cleanEntries = new Map<string, EntryParts>();
     for (const name of warmEntries) {
-      const e = JSON.parse(await readFile(join(repo.root, CACHE_DIR, name), "utf8")) as E;
+      const e = decoded(await readFile(join(repo.root, CACHE_DIR, name), "utf8"));
       cleanEntries.set(e.overlay, e);
     }
     const forged: string[] = [];
-    for (const name of (await readdir(join(repo.root, CACHE_DIR))).filter((n) => n.endsWith(".json") && !warmEntries.includes(n))) {
+    for (const name of (await readdir(join(repo.root, CACHE_DIR))).filter((n) => n.endsWith(ENTRY_SUFFIX) && !warmEntries.includes(n))) {
       const file = join(repo.root, CACHE_DIR, name);
-      const e = JSON.parse(await readFile(file, "utf8")) as E;
+      const e = decoded(await readFile(file, "utf8"));
       const { output, objects } = cleanEntries.get(e.overlay)!;
-      await writeFile(file, JSON.stringify({ ...e, output, objects, sha256: entryDigest(output, objects) }));
+      await writeFile(file, encodeEntry({ ...e, output, objects, sha256: entryDigest(output, objects) }));
       forged.push(`${CACHE_DIR}/${name}`);
     }
     expect(forged.length).toBeGreaterThan(0);
@@ -260,5 +268,67 @@ describe("render cache: pull-request content cannot hide a finding", () => {
     const diff = await repo.cli(["diff", "--base", "HEAD~1"]);
     expect(diff.stderr).toMatch(/render cache off/);
     expect(diff.stdout).toMatch(/privileged: true/);
+  });
+});
+
+describe("the walk's memo (one per run: shared bases are read once)", () => {
+  it("gives every overlay exactly what a walk without it gives, problems included", async () => {
+    const { SourceMemo, walkSources } = await import("../tools/render/sources.ts");
+    const { symlink } = await import("node:fs/promises");
+    const tree = await mkdtemp(join(tmpdir(), "gitops-walk-memo-"));
+    try {
+      const files: Record<string, string> = {
+        ...TREE,
+        // A second overlay sharing the base and the component, one with a remote resource and a
+        // missing patch, one reaching the base through another overlay.
+        "overlays/prod/kustomization.yaml": `namespace: prod\nresources:\n  - ../../base\n  - https://example.com/x.yaml\ncomponents:\n  - ../../components/tuning\npatches:\n  - path: absent.yaml\n`,
+        "overlays/stacked/kustomization.yaml": `resources:\n  - ../dev\n  - ../prod\n`,
+      };
+      for (const [path, text] of Object.entries(files)) {
+        await mkdir(join(tree, path, ".."), { recursive: true });
+        await writeFile(join(tree, path), text);
+      }
+      await symlink("/etc", join(tree, "base", "outside"));
+      await writeFile(join(tree, "overlays/dev/kustomization.yaml"), `${files["overlays/dev/kustomization.yaml"]}  - path: ../../base/outside/hostname\n`);
+      const plain = (m: ReturnType<typeof walkSources>) => ({ problems: m.problems, files: [...m.inputs.files].sort(), dirs: [...m.inputs.dirs].sort(), missing: [...m.inputs.missing].sort(), complete: m.inputs.complete });
+      const memo = new SourceMemo();
+      for (const dir of ["overlays/dev", "overlays/prod", "overlays/stacked", "overlays/dev"]) {
+        const alone = plain(walkSources(tree, join(tree, dir)));
+        expect(plain(walkSources(tree, join(tree, dir), memo))).toEqual(alone);
+        if (dir === "overlays/stacked") expect([...new Set(alone.problems.map((p) => p.rule))].sort()).toEqual(["render/outside-repository", "render/remote-resource"]);
+      }
+      // The base's kustomization was read once for the four walks.
+      expect([...memo.dirs.keys()].filter((d) => d.endsWith("/base"))).toHaveLength(1);
+    } finally {
+      await rm(tree, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("pruning", () => {
+  it("removes entries unused for two weeks, stale temp files and first-format entries, and keeps the rest", async () => {
+    const { utimes } = await import("node:fs/promises");
+    await rm(join(root, ".cache"), { recursive: true, force: true });
+    await writeTree(TREE);
+    await cachedRender();
+    const [fresh] = await entries();
+    expect(fresh).toBeDefined();
+    const dir = join(root, CACHE_DIR);
+    const day = 24 * 3600 * 1000;
+    const old = `${"a".repeat(64)}${ENTRY_SUFFIX}`;
+    const legacy = `${"b".repeat(64)}.json`;
+    const staleTemp = `${old}.123.abcdef01.tmp`;
+    const newTemp = `${old}.456.abcdef02.tmp`;
+    const unrelated = "notes.txt";
+    for (const name of [old, legacy, staleTemp, newTemp, unrelated]) await writeFile(join(dir, name), "x");
+    const ago = (ms: number) => new Date(Date.now() - ms);
+    await utimes(join(dir, old), ago(15 * day), ago(15 * day));
+    await utimes(join(dir, staleTemp), ago(2 * 3600 * 1000), ago(2 * 3600 * 1000));
+    await utimes(join(dir, unrelated), ago(30 * day), ago(30 * day));
+    const cache = await RenderCache.forRepository(root);
+    expect(await cache.prune()).toBe(3);
+    expect((await readdir(dir)).sort()).toEqual([fresh!, newTemp, unrelated].sort());
+    // A hit still finds the entry that was kept.
+    expect((await cachedRender()).cache.stats.hits).toBe(1);
   });
 });

@@ -23,6 +23,7 @@ export const checkCommand: Command = {
     const shard = typeof ctx.values.shard === "string" ? parseShard(ctx.values.shard) : undefined;
     const cache = ctx.values["no-cache"] === true ? RenderCache.disabled(ctx.root) : await RenderCache.forRepository(ctx.root);
     const result = await runCheck(ctx.root, repoPaths(ctx.root).spec, { kustomizeVersions, cache, shard });
+    if (cache.stats.writes) await cache.prune();
     const ms = Math.round(performance.now() - started);
     if (ctx.values.json) ctx.stdout(formatJson(result.findings, { objects: result.objects, overlays: result.overlays, ...(result.versions ? { kustomizeVersions: result.versions } : {}) }));
     else {

@@ -73,6 +73,7 @@ export const diffCommand: Command = {
     const cache = ctx.values["no-cache"] === true ? RenderCache.disabled(ctx.root) : await RenderCache.forRepository(ctx.root);
     if (cache.refused && cache.refused !== "disabled") ctx.stderr(`diff: render cache off: ${cache.refused}\n`);
     const [before, after] = await Promise.all([renderSnapshotAt(ctx.root, base, envs, cache), renderSnapshot(ctx.root, envs, undefined, cache)]);
+    if (cache.stats.writes) await cache.prune();
     const changes = diffSnapshots(before, after, envs);
     const images = imageChanges(before, after, envs);
     const errors = [...snapshotErrors(before).map((e) => `${base}: ${e}`), ...snapshotErrors(after).map((e) => `working tree: ${e}`)];

@@ -1,4 +1,5 @@
 import { randomBytes } from "node:crypto";
+import { mkdirSync, renameSync, rmSync, writeFileSync } from "node:fs";
 import { mkdir, readdir, readFile, rename, rm, stat, writeFile } from "node:fs/promises";
 import { basename, dirname, join } from "node:path";
 import { pausePoint, pidAlive } from "./cleanup.ts";
@@ -50,6 +51,23 @@ export async function readTextIfExists(file: string): Promise<string | undefined
     return await readFile(file, "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
+  }
+}
+
+/**
+ * writeFileAtomic, synchronously and without keeping an existing file's mode, for callers that
+ * write hundreds of small files in a run (the render cache) where the promise rounds cost more
+ * than the write. `dirReady` skips the mkdir once the caller knows the folder exists.
+ */
+export function writeFileAtomicSync(file: string, content: string, dirReady = false): void {
+  if (!dirReady) mkdirSync(dirname(file), { recursive: true });
+  const temp = `${file}.${process.pid}.${randomBytes(4).toString("hex")}.tmp`;
+  try {
+    writeFileSync(temp, content, { mode: 0o644, flag: "wx" });
+    renameSync(temp, file);
+  } catch (error) {
+    rmSync(temp, { force: true });
     throw error;
   }
 }

@@ -11,9 +11,10 @@
 // exactly when it keeps the bytes. A render whose inputs the walk cannot vouch for (sources.ts
 // `complete`) and a failed render are never cached.
 //
-// An entry is a JSON file `<key>.json` under `.cache/renders/` (gitignored), written atomically,
-// recording its key, the kustomize version, the output and its parsed objects (a hit costs no
-// YAML parsing: only changed overlays are parsed) and the SHA-256 of both. It is used only when
+// An entry is a file `<key>.entry` under `.cache/renders/` (gitignored), written atomically: a
+// JSON header line with its key, the kustomize version and the SHA-256 of the rest, then the
+// output and its parsed objects as JSON (a hit costs no YAML parsing: only changed overlays are
+// parsed; see encodeEntry). It is used only when
 // all three match what this run computed; anything else (unreadable, truncated, another format or
 // version, output that does not match its digest, a file renamed to another key) is ignored and
 // the overlay rendered again: never fatal, never trusted.
@@ -27,34 +28,73 @@
 // entries a pull request can only write into its own scope (GitHub: "Restrictions for accessing
 // a cache"), and is restored from the base branch's entries, which its own runs wrote.
 import { createHash } from "node:crypto";
-import { existsSync, readFileSync, realpathSync } from "node:fs";
-import { readdir, readFile, rm, stat, utimes } from "node:fs/promises";
+import { existsSync, readFileSync, realpathSync, statSync, utimesSync } from "node:fs";
+import { readdir, rm, stat } from "node:fs/promises";
 import { join, relative, resolve } from "node:path";
-import { writeFileAtomic } from "../core/fs.ts";
+import { writeFileAtomic, writeFileAtomicSync } from "../core/fs.ts";
 import type { KubeObject } from "../core/yaml.ts";
 import { trackedPaths } from "../git/git.ts";
-import type { SourceInputs } from "./sources.ts";
+import { SourceMemo, type SourceInputs } from "./sources.ts";
 
+/** The file name of an entry is its key and this. */
+export const ENTRY_SUFFIX = ".entry";
 /** Bumped whenever what an entry holds or how a key is made changes. */
-export const CACHE_FORMAT = 1;
+export const CACHE_FORMAT = 2;
 /** Repository-relative folder of the entries (listed in .gitignore). */
 export const CACHE_DIR = ".cache/renders";
 /** Entries not used for this long are removed by prune(). */
 const MAX_AGE_MS = 14 * 24 * 3600 * 1000;
+/** A hit marks its entry as used when it was last marked longer ago than this. */
+const TOUCH_AFTER_MS = 24 * 3600 * 1000;
 
-interface Entry {
+/**
+ * An entry on disk (format 2): one line of JSON (the header below), then the output exactly as
+ * kustomize printed it (`outputLength` UTF-16 units), then its parsed objects as JSON text
+ * (tools/core/yaml.ts; "null" when the output did not parse). A hit parses the objects once and
+ * slices the output out, and the digest is computed over both as stored.
+ */
+interface Header {
   format: number;
   key: string;
   kustomize: string;
   overlay: string;
   /** entryDigest(output, objects). */
   sha256: string;
+  outputLength: number;
+}
+
+/** What an entry file holds, read but not yet trusted. */
+export interface EntryParts {
+  format: number;
+  key: string;
+  kustomize: string;
+  overlay: string;
+  sha256: string;
   output: string;
-  /**
-   * The output parsed (tools/core/yaml.ts) as JSON text, so that a hit costs no YAML parsing and
-   * the digest covers the bytes as stored; "null" when it did not parse.
-   */
   objects: string;
+}
+
+export function encodeEntry(e: Omit<EntryParts, "format"> & { format?: number }): string {
+  const header: Header = { format: e.format ?? CACHE_FORMAT, key: e.key, kustomize: e.kustomize, overlay: e.overlay, sha256: e.sha256, outputLength: e.output.length };
+  return `${JSON.stringify(header)}\n${e.output}${e.objects}`;
+}
+
+/** The parts of an entry file, or undefined when it is not one (no trust decision here). */
+export function decodeEntry(text: string): EntryParts | undefined {
+  const newline = text.indexOf("\n");
+  if (newline < 0) return undefined;
+  let header: Partial<Header>;
+  try {
+    header = JSON.parse(text.slice(0, newline)) as Partial<Header>;
+  } catch {
+    return undefined;
+  }
+  if (!header || typeof header !== "object") return undefined;
+  const { format, key, kustomize, overlay, sha256: digest, outputLength } = header;
+  if (typeof format !== "number" || typeof key !== "string" || typeof kustomize !== "string" || typeof overlay !== "string" || typeof digest !== "string") return undefined;
+  if (typeof outputLength !== "number" || !Number.isInteger(outputLength) || outputLength < 0 || newline + 1 + outputLength > text.length) return undefined;
+  const output = text.slice(newline + 1, newline + 1 + outputLength);
+  return { format, key, kustomize, overlay, sha256: digest, output, objects: text.slice(newline + 1 + outputLength) };
 }
 
 export interface CachedRender {
@@ -64,9 +104,9 @@ export interface CachedRender {
 
 const sha256 = (text: string | Buffer) => createHash("sha256").update(text).digest("hex");
 
-/** What an entry's digest covers: the output and its parsed objects (JSON text). */
+/** What an entry's digest covers: the output and its parsed objects (JSON text), NUL between. */
 export function entryDigest(output: string, objects: string): string {
-  return sha256(`${output}\0${objects}`);
+  return createHash("sha256").update(output).update("\0").update(objects).digest("hex");
 }
 
 export interface CacheStats {
@@ -84,7 +124,12 @@ export class RenderCache {
   readonly stats: CacheStats = { hits: 0, misses: 0, rejected: 0, writes: 0 };
   /** Content digests by real path, for this run only (a later run hashes again). */
   private readonly digests = new Map<string, string | null>();
+  /** What the walks of this run learnt about each kustomization directory (sources.ts). */
+  readonly sources = new SourceMemo();
+  /** The key lines of this run's inputs (key()), by kind, root, path and what follows. */
+  private readonly lines = new Map<string, string>();
   private ignoreWritten = false;
+  private dirReady = false;
 
   private constructor(dir: string, refused: string | undefined) {
     this.dir = dir;
@@ -149,62 +194,55 @@ export class RenderCache {
    */
   key(root: string, overlay: string, inputs: SourceInputs, kustomize: { version: string; flavour: string }, args: readonly string[]): string | undefined {
     if (!this.enabled || !inputs.complete) return undefined;
-    let rootReal: string;
-    try {
-      rootReal = realpathSync(root);
-    } catch {
-      rootReal = resolve(root);
-    }
-    const rel = (p: string) => relative(rootReal, p);
+    const rootReal = this.sources.realpath(root) ?? resolve(root);
+    // Each input's line is made once per run: a fleet's overlays share most of theirs.
+    const line = (kind: string, path: string, rest = ""): string => {
+      const id = `${kind}\0${rootReal}\0${path}\0${rest}`;
+      let text = this.lines.get(id);
+      if (text === undefined) {
+        text = `${kind} ${JSON.stringify(relative(rootReal, path))}${rest}`;
+        this.lines.set(id, text);
+      }
+      return text;
+    };
     const lines: string[] = [];
     for (const file of inputs.files) {
       const d = this.digest(file);
       if (d === null) return undefined; // unreadable: kustomize will say what it thinks
-      lines.push(`file ${JSON.stringify(rel(file))} ${d}`);
+      lines.push(line("file", file, ` ${d}`));
     }
-    for (const [dir, names] of inputs.dirs) lines.push(`dir ${JSON.stringify(rel(dir))} ${JSON.stringify(names)}`);
-    for (const path of inputs.missing) lines.push(`missing ${JSON.stringify(rel(path))}`);
+    for (const [dir, names] of inputs.dirs) lines.push(line("dir", dir, ` ${JSON.stringify(names)}`));
+    for (const path of inputs.missing) lines.push(line("missing", path));
     lines.sort();
     // `args` are the build arguments without the overlay's path, which is relative here: the
     // same tree elsewhere (diff's export of the base revision) finds the same entries.
-    const header = JSON.stringify({ format: CACHE_FORMAT, kustomize: kustomize.version, flavour: kustomize.flavour, overlay: rel(overlay), args });
+    const header = JSON.stringify({ format: CACHE_FORMAT, kustomize: kustomize.version, flavour: kustomize.flavour, overlay: relative(rootReal, overlay), args });
     return sha256(`${header}\n${lines.join("\n")}\n`);
   }
 
   private file(key: string): string {
-    return join(this.dir, `${key}.json`);
+    return join(this.dir, `${key}${ENTRY_SUFFIX}`);
   }
 
   /** The cached render for `key`, or undefined (absent, or not trusted). */
   async get(key: string, kustomize: string): Promise<CachedRender | undefined> {
     if (!this.enabled) return undefined;
+    const file = this.file(key);
     let text: string;
+    let mtimeMs: number;
     try {
-      text = await readFile(this.file(key), "utf8");
+      // Synchronous: a few tens of KB, cheaper than the promise machinery around them.
+      text = readFileSync(file, "utf8");
+      mtimeMs = statSync(file).mtimeMs;
     } catch {
       this.stats.misses++;
       return undefined;
     }
-    let entry: Partial<Entry>;
-    try {
-      entry = JSON.parse(text) as Partial<Entry>;
-    } catch {
-      this.stats.rejected++;
-      return undefined;
-    }
-    const trusted =
-      entry !== null &&
-      typeof entry === "object" &&
-      entry.format === CACHE_FORMAT &&
-      entry.key === key &&
-      entry.kustomize === kustomize &&
-      typeof entry.output === "string" &&
-      typeof entry.objects === "string" &&
-      typeof entry.sha256 === "string" &&
-      entryDigest(entry.output, entry.objects) === entry.sha256;
+    const entry = decodeEntry(text);
+    const trusted = entry !== undefined && entry.format === CACHE_FORMAT && entry.key === key && entry.kustomize === kustomize && entryDigest(entry.output, entry.objects) === entry.sha256;
     let objects: unknown;
     try {
-      objects = trusted ? JSON.parse(entry.objects as string) : undefined;
+      objects = trusted ? JSON.parse(entry.objects) : undefined;
     } catch {
       objects = undefined;
     }
@@ -213,17 +251,24 @@ export class RenderCache {
       return undefined;
     }
     this.stats.hits++;
-    // Marks it as used (prune() removes what no run has used for a while); best effort.
-    const now = new Date();
-    void utimes(this.file(key), now, now).catch(() => undefined);
-    return { output: entry.output as string, objects: objects as KubeObject[] | null };
+    // Marks it as used (prune() removes what no run has used for a while), at most once a day;
+    // best effort.
+    const now = Date.now();
+    if (now - mtimeMs > TOUCH_AFTER_MS) {
+      try {
+        utimesSync(file, now / 1000, now / 1000);
+      } catch {
+        // read-only cache: it just ages
+      }
+    }
+    return { output: entry.output, objects: objects as KubeObject[] | null };
   }
 
   /** Stores a successful render; a cache that cannot be written costs the next run a render, nothing else. */
   async put(key: string, kustomize: string, overlay: string, output: string, objects: KubeObject[] | null): Promise<void> {
     if (!this.enabled) return;
     const json = JSON.stringify(objects);
-    const entry: Entry = { format: CACHE_FORMAT, key, kustomize, overlay, sha256: entryDigest(output, json), output, objects: json };
+    const text = encodeEntry({ key, kustomize, overlay, sha256: entryDigest(output, json), output, objects: json });
     try {
       // Ignored by git whatever the repository's .gitignore says (a fork may lack the line):
       // `.cache/.gitignore` ignores everything, itself included, as pytest's cache does.
@@ -232,23 +277,30 @@ export class RenderCache {
         const ignore = join(this.dir, "..", ".gitignore");
         if (!existsSync(ignore)) await writeFileAtomic(ignore, "# Written by the render cache (tools/render/cache.ts): nothing here belongs in git.\n*\n");
       }
-      await writeFileAtomic(this.file(key), JSON.stringify(entry));
+      // Synchronous: a cold check of a fleet writes hundreds of entries.
+      writeFileAtomicSync(this.file(key), text, this.dirReady);
+      this.dirReady = true;
       this.stats.writes++;
     } catch {
       // read-only checkout, full disk: not this run's problem
     }
   }
 
-  /** Removes entries no run has used for two weeks (and temp files of killed writers). */
+  /**
+   * Removes entries no run has used for two weeks, temp files of killed writers (after an hour)
+   * and entries of the first format (`<key>.json`, never read since). `check` and `diff` call it
+   * after a run that wrote entries, so a cache grows with what changes and not forever.
+   */
   async prune(now = Date.now()): Promise<number> {
     if (!this.enabled) return 0;
     let removed = 0;
     for (const name of await readdir(this.dir).catch(() => [] as string[])) {
-      if (!/\.json$|\.tmp$/.test(name)) continue;
+      const legacy = /^[0-9a-f]{64}\.json$/.test(name);
+      if (!name.endsWith(ENTRY_SUFFIX) && !name.endsWith(".tmp") && !legacy) continue;
       const path = join(this.dir, name);
       try {
         const s = await stat(path);
-        const limit = name.endsWith(".tmp") ? 3600 * 1000 : MAX_AGE_MS;
+        const limit = legacy ? -Infinity : name.endsWith(".tmp") ? 3600 * 1000 : MAX_AGE_MS;
         if (now - s.mtimeMs > limit) {
           await rm(path, { force: true });
           removed++;

@@ -13,7 +13,7 @@
 import { spawn, type ChildProcess } from "node:child_process";
 import { createHash } from "node:crypto";
 import { existsSync, mkdtempSync, readdirSync, readFileSync, realpathSync, rmSync, statSync } from "node:fs";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { availableParallelism, tmpdir } from "node:os";
 import { basename, dirname, join, relative, resolve } from "node:path";
 import { PreconditionError, RenderLimitError, RenderRefusedError, ToolError } from "../core/errors.ts";
@@ -227,18 +227,13 @@ export async function renderParsed(dir: string, options: RenderOptions = {}): Pr
 
 async function renderCached(dir: string, options: RenderOptions, parse: boolean): Promise<{ output: string; objects: KubeObject[] | undefined }> {
   const root = options.root ?? repositoryOf(dir);
-  const { problems, inputs } = walkSources(root, dir);
+  const { problems, inputs } = walkSources(root, dir, options.cache?.sources);
   if (problems.length) throw new RenderRefusedError(relative(root, dir) || dir, await locateSourceLines(root, problems));
   const bin = options.binary ?? (await kustomizeBinary());
   const cache = options.cache;
   let key: string | undefined;
   if (cache?.enabled) {
-    let real: string | undefined;
-    try {
-      real = realpathSync(dir);
-    } catch {
-      real = undefined;
-    }
+    const real = cache.sources.realpath(dir);
     key = real === undefined ? undefined : cache.key(root, real, inputs, bin, buildArgs(bin, "."));
     const hit = key === undefined ? undefined : await cache.get(key, bin.version);
     if (hit !== undefined) return { output: hit.output, objects: hit.objects ?? undefined };
@@ -404,14 +399,15 @@ function hookExit(): void {
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"] as const) process.once(signal, onSignal);
 }
 
-function residentBytes(pid: number): Promise<number | undefined> {
-  return readFile(`/proc/${pid}/status`, "utf8").then(
-    (status) => {
-      const kb = /^VmRSS:\s+(\d+) kB/m.exec(status)?.[1];
-      return kb === undefined ? undefined : Number(kb) * 1024;
-    },
-    () => undefined,
-  );
+function residentBytes(pid: number): number | undefined {
+  try {
+    // Synchronous: one small read from procfs, cheaper than a promise round (hundreds of renders
+    // each poll several times).
+    const kb = /^VmRSS:\s+(\d+) kB/m.exec(readFileSync(`/proc/${pid}/status`, "utf8"))?.[1];
+    return kb === undefined ? undefined : Number(kb) * 1024;
+  } catch {
+    return undefined;
+  }
 }
 
 const mb = (bytes: number) => `${Math.round(bytes / 1024 / 1024)} MB`;
@@ -444,11 +440,10 @@ export async function runKustomize(path: string, args: string[], label: string):
     );
     const poll = setInterval(() => {
       if (child.pid === undefined) return;
-      void residentBytes(child.pid).then((bytes) => {
-        if (bytes !== undefined && bytes > limits.memoryBytes) {
-          stop("memory", `${label} is too large to render: kustomize used more than ${mb(limits.memoryBytes)} of memory and was stopped (limit: GITOPS_RENDER_MEMORY_MB)`);
-        }
-      });
+      const bytes = residentBytes(child.pid);
+      if (bytes !== undefined && bytes > limits.memoryBytes) {
+        stop("memory", `${label} is too large to render: kustomize used more than ${mb(limits.memoryBytes)} of memory and was stopped (limit: GITOPS_RENDER_MEMORY_MB)`);
+      }
     }, POLL_MS);
     // What it prints is held here, and one JavaScript string holds at most about 512 MB.
     const maxOutput = Math.min(limits.memoryBytes, MAX_OUTPUT_BYTES);

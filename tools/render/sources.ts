@@ -113,7 +113,8 @@ export function kustomizationEntries(k: Record<string, unknown>): Entry[] {
 
 function realpathOrUndefined(path: string): string | undefined {
   try {
-    return realpathSync(path);
+    // The libc realpath: the same answer as the JS one, several times cheaper per call.
+    return realpathSync.native(path);
   } catch {
     return undefined;
   }
@@ -148,16 +149,126 @@ export function unsafeSources(root: string, dir: string): SourceProblem[] {
   return walkSources(root, dir).problems;
 }
 
+/** One entry of a kustomization, resolved. */
+type Resolved =
+  | { kind: "problem"; problem: SourceProblem }
+  | { kind: "missing"; path: string }
+  | { kind: "file"; real: string }
+  | { kind: "dir"; lexical: string; at: { file: string; path: string } }
+  | { kind: "incomplete" };
+
+/** What one kustomization directory (by real path) holds, independent of who reached it. */
+interface DirFacts {
+  names: string[];
+  /** The kustomization's real path, when it is read. */
+  file: string | undefined;
+  /** Problems of the directory itself and of its entries, in entry order. */
+  resolved: Resolved[];
+  complete: boolean;
+}
+
+/**
+ * What walks in one run have learnt about each directory. A fleet's overlays share their bases:
+ * with a memo each base is read, parsed and resolved once per run instead of once per overlay.
+ * Only for the length of a run in which nothing writes to the tree (`check`, `diff`: the render
+ * cache owns one); a later run starts empty.
+ */
+export class SourceMemo {
+  readonly dirs = new Map<string, DirFacts>();
+  readonly realpaths = new Map<string, string | undefined>();
+  /** Each kustomization the walks parsed, by real path. */
+  readonly values = new Map<string, unknown>();
+  /** What a walk parsed from the kustomization file at `path`, or undefined (not walked, not parsed). */
+  parsed(path: string): unknown {
+    const real = this.realpath(path);
+    return real === undefined ? undefined : this.values.get(real);
+  }
+  realpath(path: string): string | undefined {
+    if (this.realpaths.has(path)) return this.realpaths.get(path);
+    const real = realpathOrUndefined(path);
+    this.realpaths.set(path, real);
+    return real;
+  }
+}
+
 /** The same walk, also returning every input of the render (see SourceInputs). */
-export function walkSources(root: string, dir: string): { problems: SourceProblem[]; inputs: SourceInputs } {
-  const rootReal = realpathOrUndefined(root) ?? resolve(root);
+export function walkSources(root: string, dir: string, memo?: SourceMemo): { problems: SourceProblem[]; inputs: SourceInputs } {
+  const realpath = memo ? (p: string) => memo.realpath(p) : realpathOrUndefined;
+  const rootReal = realpath(root) ?? resolve(root);
   const problems: SourceProblem[] = [];
   const visited = new Set<string>();
   const display = (path: string) => relative(rootReal, path) || ".";
   const inputs: SourceInputs = { files: new Set(), dirs: new Map(), missing: new Set(), complete: true };
 
+  /** Reads and resolves one kustomization directory (inside the repository, by real path). */
+  const factsOf = (real: string): DirFacts => {
+    const known = memo?.dirs.get(real);
+    if (known) return known;
+    const facts: DirFacts = { names: [], file: undefined, resolved: [], complete: true };
+    memo?.dirs.set(real, facts);
+    // kustomize refuses a directory with more than one of these: which exist is an input too.
+    facts.names = KUSTOMIZATION_FILES.filter((n) => existsSync(join(real, n)));
+    const name = facts.names[0];
+    if (!name) return facts;
+    const fileReal = realpath(join(real, name));
+    const file = display(join(real, name));
+    if (!fileReal || !inside(fileReal, rootReal)) {
+      if (fileReal) facts.resolved.push({ kind: "problem", problem: { rule: OUTSIDE_RULE, file, path: "", message: `is a symlink to ${fileReal}, outside the repository` } });
+      facts.complete = false;
+      return facts;
+    }
+    facts.file = fileReal;
+    let value: unknown;
+    try {
+      value = parseYaml(readFileSync(fileReal, "utf8"), file);
+    } catch (error) {
+      // A kustomization this walk cannot see into is not handed to kustomize (whose YAML parser
+      // might read it differently, entries and all): refused with the parser's own message.
+      const detail = error instanceof ValidationError ? error.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ") : (error as Error).message;
+      facts.resolved.push({ kind: "problem", problem: { rule: UNREADABLE_RULE, file, path: "", message: `cannot be read as YAML (${detail}); not rendered` } });
+      facts.complete = false;
+      return facts;
+    }
+    memo?.values.set(fileReal, value);
+    if (!value || typeof value !== "object" || Array.isArray(value)) return facts;
+    for (const entry of kustomizationEntries(value as Record<string, unknown>)) {
+      const target = isAbsolute(entry.value) ? entry.value : join(real, entry.value);
+      const targetReal = realpath(target);
+      const at = { file, path: entry.path };
+      if (looksRemote(entry.value, targetReal !== undefined)) {
+        facts.resolved.push({
+          kind: "problem",
+          problem: {
+            rule: REMOTE_RULE,
+            ...at,
+            message: `${JSON.stringify(entry.value)} is a remote address: a render reads only files inside the repository (content fetched at render time can change after review)`,
+          },
+        });
+        continue;
+      }
+      if (!targetReal) {
+        // Missing: only a path that climbs out of the repository is ours to refuse.
+        if (!inside(resolve(target), rootReal)) facts.resolved.push({ kind: "problem", problem: outside(at, entry.value, resolve(target), rootReal) });
+        facts.resolved.push({ kind: "missing", path: resolve(target) });
+        continue;
+      }
+      if (!inside(targetReal, rootReal)) {
+        facts.resolved.push({ kind: "problem", problem: outside(at, entry.value, targetReal, rootReal) });
+        continue;
+      }
+      if (statSync(targetReal).isDirectory()) {
+        if (entry.expect === "file-or-dir") facts.resolved.push({ kind: "dir", lexical: target, at });
+        // A directory where kustomize wants a file: what it would read there is not known here.
+        else facts.resolved.push({ kind: "incomplete" });
+      } else {
+        facts.resolved.push({ kind: "file", real: targetReal });
+      }
+    }
+    return facts;
+  };
+
   const visitDir = (lexical: string, from: { file: string; path: string } | undefined) => {
-    const real = realpathOrUndefined(lexical);
+    const real = realpath(lexical);
     if (!real) {
       inputs.missing.add(resolve(lexical));
       return; // missing: kustomize says so
@@ -168,60 +279,16 @@ export function walkSources(root: string, dir: string): { problems: SourceProble
     }
     if (visited.has(real)) return;
     visited.add(real);
-    // kustomize refuses a directory with more than one of these: which exist is an input too.
-    const names = KUSTOMIZATION_FILES.filter((n) => existsSync(join(real, n)));
-    inputs.dirs.set(real, names);
-    const name = names[0];
-    if (!name) return;
-    const fileReal = realpathOrUndefined(join(real, name));
-    const file = display(join(real, name));
-    if (!fileReal || !inside(fileReal, rootReal)) {
-      if (fileReal) problems.push({ rule: OUTSIDE_RULE, file, path: "", message: `is a symlink to ${fileReal}, outside the repository` });
-      inputs.complete = false;
-      return;
-    }
-    inputs.files.add(fileReal);
-    let value: unknown;
-    try {
-      value = parseYaml(readFileSync(fileReal, "utf8"), file);
-    } catch (error) {
-      // A kustomization this walk cannot see into is not handed to kustomize (whose YAML parser
-      // might read it differently, entries and all): refused with the parser's own message.
-      const detail = error instanceof ValidationError ? error.problems.map((p) => (p.path ? `${p.path}: ${p.message}` : p.message)).join("; ") : (error as Error).message;
-      problems.push({ rule: UNREADABLE_RULE, file, path: "", message: `cannot be read as YAML (${detail}); not rendered` });
-      inputs.complete = false;
-      return;
-    }
-    if (!value || typeof value !== "object" || Array.isArray(value)) return;
-    for (const entry of kustomizationEntries(value as Record<string, unknown>)) {
-      const target = isAbsolute(entry.value) ? entry.value : join(real, entry.value);
-      const targetReal = realpathOrUndefined(target);
-      const at = { file, path: entry.path };
-      if (looksRemote(entry.value, targetReal !== undefined)) {
-        problems.push({
-          rule: REMOTE_RULE,
-          ...at,
-          message: `${JSON.stringify(entry.value)} is a remote address: a render reads only files inside the repository (content fetched at render time can change after review)`,
-        });
-        continue;
-      }
-      if (!targetReal) {
-        // Missing: only a path that climbs out of the repository is ours to refuse.
-        if (!inside(resolve(target), rootReal)) problems.push(outside(at, entry.value, resolve(target), rootReal));
-        inputs.missing.add(resolve(target));
-        continue;
-      }
-      if (!inside(targetReal, rootReal)) {
-        problems.push(outside(at, entry.value, targetReal, rootReal));
-        continue;
-      }
-      if (statSync(targetReal).isDirectory()) {
-        if (entry.expect === "file-or-dir") visitDir(target, at);
-        // A directory where kustomize wants a file: what it would read there is not known here.
-        else inputs.complete = false;
-      } else {
-        inputs.files.add(targetReal);
-      }
+    const facts = factsOf(real);
+    inputs.dirs.set(real, facts.names);
+    if (facts.file) inputs.files.add(facts.file);
+    if (!facts.complete) inputs.complete = false;
+    for (const r of facts.resolved) {
+      if (r.kind === "problem") problems.push(r.problem);
+      else if (r.kind === "missing") inputs.missing.add(r.path);
+      else if (r.kind === "file") inputs.files.add(r.real);
+      else if (r.kind === "incomplete") inputs.complete = false;
+      else visitDir(r.lexical, r.at);
     }
   };
 
