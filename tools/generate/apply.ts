@@ -1,14 +1,16 @@
 // Applying half of `pnpm generate`, and the comparison `pnpm check` reports as drift.
-import { readdir, readFile, rm } from "node:fs/promises";
+import { rm } from "node:fs/promises";
 import { join, relative } from "node:path";
-import { existsSync, realpathSync } from "node:fs";
+import { existsSync, readdirSync, realpathSync } from "node:fs";
 import { ValidationError, type Problem } from "../core/errors.ts";
-import { readTextIfExists, writeFileAtomic } from "../core/fs.ts";
+import { readTextIfExists, readTextIfExistsSync, writeFileAtomic } from "../core/fs.ts";
 import { parseYaml, parseYamlStream, type KubeObject } from "../core/yaml.ts";
 import type { Spec } from "../spec/schema.ts";
 import { readBase } from "./base.ts";
 import { withLines } from "../spec/load.ts";
 import { planGenerate, targetProblems, type GeneratedFile, type ImageEntry } from "./plan.ts";
+import { emitCachePath, Emitter, writeEmitCache } from "./emit.ts";
+import type { RenderCache } from "../render/cache.ts";
 import { stageIds, stages } from "../spec/stages.ts";
 import { TOOLS_ROOT } from "../core/paths.ts";
 
@@ -22,13 +24,27 @@ export interface FileChange {
   after: string | undefined;
 }
 
+/**
+ * The text of files under the repository, each read once per plan (the generated files are read
+ * to find them, for their tags and to compare them with the plan): synchronously, as many small
+ * files read one after the other are read fastest (tools/core/fs.ts readTextIfExistsSync).
+ */
+class Texts {
+  private readonly known = new Map<string, string | undefined>();
+  constructor(readonly root: string) {}
+  get(rel: string): string | undefined {
+    if (!this.known.has(rel)) this.known.set(rel, readTextIfExistsSync(join(this.root, rel)));
+    return this.known.get(rel);
+  }
+}
+
 /** The `images:` entries of every existing overlay, validated (bad entries are reported, not dropped). */
-export async function readCurrentImages(root: string, envs: string[]): Promise<Map<string, ImageEntry[]>> {
+export async function readCurrentImages(root: string, envs: string[], texts = new Texts(root)): Promise<Map<string, ImageEntry[]>> {
   const result = new Map<string, ImageEntry[]>();
   const problems = [];
   for (const env of envs) {
     const rel = `overlays/${env}/kustomization.yaml`;
-    const text = await readTextIfExists(join(root, rel));
+    const text = texts.get(rel);
     if (text === undefined) continue;
     const value = parseYaml(text, rel) as { images?: unknown } | null;
     const images = value?.images;
@@ -60,19 +76,19 @@ export async function readCurrentImages(root: string, envs: string[]): Promise<M
 }
 
 /** Generated files on disk (they carry the generated header) under overlays/ and argocd/. */
-async function existingGenerated(root: string): Promise<string[]> {
+function existingGenerated(root: string, texts: Texts): string[] {
   const found: string[] = [];
   for (const dir of ["overlays", "argocd"]) {
     let entries;
     try {
-      entries = await readdir(join(root, dir), { withFileTypes: true, recursive: true });
+      entries = readdirSync(join(root, dir), { withFileTypes: true, recursive: true });
     } catch {
       continue;
     }
     for (const e of entries) {
       if (!e.isFile() || !/\.ya?ml$/.test(e.name)) continue;
       const full = join(e.parentPath, e.name);
-      const head = (await readFile(full, "utf8")).slice(0, 200);
+      const head = (texts.get(relative(root, full)) ?? "").slice(0, 200);
       if (head.startsWith(GENERATED_MARK) || head.includes(`\n${GENERATED_MARK}`)) found.push(relative(root, full));
     }
   }
@@ -98,7 +114,7 @@ function tagsText(entries: ImageEntry[] | undefined): string {
  * renamed environment keeps the tags of the one it replaces, and what cannot be told apart is
  * refused with the reason.
  */
-async function carryTags(root: string, spec: Spec, currentImages: Map<string, ImageEntry[]>, existing: string[]): Promise<{ carried: Map<string, ImageEntry[]>; notes: string[] }> {
+async function carryTags(root: string, spec: Spec, currentImages: Map<string, ImageEntry[]>, existing: string[], texts: Texts): Promise<{ carried: Map<string, ImageEntry[]>; notes: string[] }> {
   // Stages: an environment on several clusters has one overlay with tags per cluster.
   const envs = stageIds(spec);
   const onClusters = Object.keys(spec.environments).filter((e) => spec.environments[e]!.clusters?.length);
@@ -109,7 +125,7 @@ async function carryTags(root: string, spec: Spec, currentImages: Map<string, Im
   const overlayOf = (env: string) => `overlays/${env}/kustomization.yaml`;
   const onDisk = new Set(existing);
   const removed = [...onDisk].map((p) => /^overlays\/([^/]+)\/kustomization\.ya?ml$/.exec(p)?.[1]).filter((e): e is string => e !== undefined && !envs.includes(e) && !onClusters.includes(e));
-  const removedImages = await readCurrentImages(root, removed);
+  const removedImages = await readCurrentImages(root, removed, texts);
   const added = envs.filter((env) => !onDisk.has(overlayOf(env)) && !currentImages.has(env) && !existsAsFile(root, overlayOf(env)));
   // An environment moved onto several clusters: each new cluster runs what the environment ran
   // (its own overlay, read before generate removes it), never the stage before it or initialTag.
@@ -170,14 +186,20 @@ function existsAsFile(root: string, rel: string): boolean {
   return existsSync(join(root, rel));
 }
 
-/** Generated Applications on disk whose app (the `part-of` label) is not the spec's name any more. */
-async function renamedApp(root: string, spec: Spec, existing: string[]): Promise<PlanNotes["renamedApp"]> {
+/**
+ * Generated Applications on disk whose app (the `part-of` label) is not the spec's name any more.
+ * A file that is byte for byte what the plan writes is skipped unread: every Application the plan
+ * writes is labelled part-of the spec's name (application(), rootFile()).
+ */
+function renamedApp(spec: Spec, existing: string[], texts: Texts, planned: Map<string, string>): PlanNotes["renamedApp"] {
   const applications: string[] = [];
   let from: string | undefined;
   for (const path of existing.filter((p) => p.startsWith("argocd/"))) {
+    const text = texts.get(path);
+    if (text === undefined || text === planned.get(path)) continue;
     let objects: KubeObject[];
     try {
-      objects = parseYamlStream(await readFile(join(root, path), "utf8"), path);
+      objects = parseYamlStream(text, path);
     } catch {
       continue; // check reports a file that does not parse
     }
@@ -214,17 +236,28 @@ async function toolFiles(): Promise<GeneratedFile[]> {
   ];
 }
 
-export async function planChanges(root: string, spec: Spec, options: { toolFiles?: boolean } = {}): Promise<{ files: GeneratedFile[]; changes: FileChange[] } & PlanNotes> {
+export interface PlanOptions {
+  /** Also the tools' own generated files (by default only in the tools' checkout). */
+  toolFiles?: boolean;
+  /**
+   * The render cache of this run: where it is on, the emitted documents are kept for the next run
+   * beside its entries, under its rules (emit.ts).
+   */
+  cache?: RenderCache;
+}
+
+export async function planChanges(root: string, spec: Spec, options: PlanOptions = {}): Promise<{ files: GeneratedFile[]; changes: FileChange[] } & PlanNotes> {
   // Every stage's overlay, and the own overlay of an environment that now runs on clusters (its tags carry over).
   const envs = [...stageIds(spec), ...Object.keys(spec.environments).filter((e) => spec.environments[e]!.clusters?.length)];
   const dirs = [...spec.layers.map((l) => l.base), ...Object.values(spec.data).flatMap((d) => (d.managed ? [d.managed.component] : []))];
-  const [base, currentImages, existing] = await Promise.all([readBase(root, dirs), readCurrentImages(root, envs), existingGenerated(root)]);
+  const texts = new Texts(root);
+  const [base, currentImages, existing] = await Promise.all([readBase(root, dirs), readCurrentImages(root, envs, texts), existingGenerated(root, texts)]);
   const problems = targetProblems(spec, base, SPEC_FILE, (rel) => existsSync(join(root, rel)));
   if (problems.length) {
     const text = await readTextIfExists(join(root, SPEC_FILE));
     throw new ValidationError(text === undefined ? problems : await withLines(problems, text));
   }
-  const { carried, notes } = await carryTags(root, spec, currentImages, existing);
+  const { carried, notes } = await carryTags(root, spec, currentImages, existing, texts);
   // The escape hatch is listed, so that what the spec does not describe is never a surprise.
   for (const [envName, env] of Object.entries(spec.environments)) {
     for (const [layer, extras] of Object.entries(env.extras)) {
@@ -232,18 +265,22 @@ export async function planChanges(root: string, spec: Spec, options: { toolFiles
       if (own.length) notes.push(`${envName}: the ${layer} overlay includes your own ${own.join(", ")} (extras; generate never writes them)`);
     }
   }
-  const files = planGenerate({ spec, base, currentImages, carried });
+  const kept = emitCachePath(root, options.cache?.enabled ?? false);
+  const emitter = new Emitter(kept);
+  const files = planGenerate({ spec, base, currentImages, carried, emitter });
+  await writeEmitCache(kept, emitter);
   if (options.toolFiles ?? holdsTheTools(root)) files.push(...(await toolFiles()));
   const changes: FileChange[] = [];
-  const planned = new Set(files.map((f) => f.path));
+  const planned = new Map(files.map((f) => [f.path, f.content]));
   for (const file of files) {
-    const before = await readTextIfExists(join(root, file.path));
+    const before = texts.get(file.path);
     if (before !== file.content) changes.push({ path: file.path, before, after: file.content });
   }
   for (const path of existing) {
-    if (!planned.has(path)) changes.push({ path, before: await readFile(join(root, path), "utf8"), after: undefined });
+    // existingGenerated found it by its text.
+    if (!planned.has(path)) changes.push({ path, before: texts.get(path)!, after: undefined });
   }
-  return { files, changes: changes.sort((a, b) => a.path.localeCompare(b.path)), notes, renamedApp: await renamedApp(root, spec, existing) };
+  return { files, changes: changes.sort((a, b) => a.path.localeCompare(b.path)), notes, renamedApp: renamedApp(spec, existing, texts, planned) };
 }
 
 /** Writes (atomically) or removes each changed file; returns the paths touched. */

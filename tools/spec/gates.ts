@@ -14,13 +14,27 @@ import { DURATION_HINT, parseDuration } from "../core/duration.ts";
 
 export const durationSchema = z.string().refine((s) => parseDuration(s) !== undefined, { error: (issue) => `${JSON.stringify(issue.input)} is not ${DURATION_HINT}` });
 
+// A spec of many environments repeats the same few windows; each check below costs a time zone
+// lookup (and croner a run of its calendar arithmetic), the answer a function of the strings alone.
+const zoneProblems = new Map<string, string | undefined>();
+const scheduleProblems = new Map<string, string | undefined>();
+
 function timeZoneProblem(zone: string): string | undefined {
+  if (zoneProblems.has(zone)) return zoneProblems.get(zone);
+  let problem: string | undefined;
   try {
     new Intl.DateTimeFormat("en", { timeZone: zone });
-    return undefined;
   } catch {
-    return `${JSON.stringify(zone)} is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)`;
+    problem = `${JSON.stringify(zone)} is not an IANA time zone (e.g. UTC, Europe/Berlin, America/New_York)`;
   }
+  zoneProblems.set(zone, problem);
+  return problem;
+}
+
+function scheduleProblem(schedule: string, timeZone: string): string | undefined {
+  const key = JSON.stringify([schedule, timeZone]);
+  if (!scheduleProblems.has(key)) scheduleProblems.set(key, parseSchedule(schedule, timeZone).problem);
+  return scheduleProblems.get(key);
 }
 
 /** A parsed schedule, or why it is not one (five fields, as Argo CD's sync windows). */
@@ -51,7 +65,7 @@ const windowSchema = z
     const zone = timeZoneProblem(w.timeZone);
     if (zone) ctx.addIssue({ code: "custom", path: ["timeZone"], message: zone });
     else {
-      const { problem } = parseSchedule(w.schedule, w.timeZone);
+      const problem = scheduleProblem(w.schedule, w.timeZone);
       if (problem) ctx.addIssue({ code: "custom", path: ["schedule"], message: problem });
     }
   });

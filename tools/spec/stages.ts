@@ -25,19 +25,54 @@ export function clustersOf(spec: Spec, env: string): Cluster[] {
   return (spec.environments[env]?.clusters ?? []) as Cluster[];
 }
 
-/** Every stage in promotion order. */
+/**
+ * Every stage in promotion order. Remembered per spec object (a spec is read once and asked for
+ * its stages by every stage of every rule and generated file: recomputing them made those loops
+ * quadratic in the number of environments), and recomputed whenever what they are made of (the
+ * environments' names and order, their cluster lists, each cluster's name and wave) is not the
+ * very same as when they were remembered, so a spec edited in place is never answered from memory.
+ */
 export function stages(spec: Spec): Stage[] {
+  const shape = stageShape(spec);
+  const known = remembered.get(spec);
+  if (known && known.shape.length === shape.length && known.shape.every((v, i) => v === shape[i])) return known.stages.slice();
+  const out = computeStages(spec);
+  remembered.set(spec, { shape, stages: out, byId: new Map(out.map((s) => [s.id, s])) });
+  return out.slice();
+}
+
+interface Remembered {
+  shape: unknown[];
+  /** Frozen: handed out (in copies of the list) to every caller. */
+  stages: readonly Stage[];
+  byId: Map<string, Stage>;
+}
+
+const remembered = new WeakMap<Spec, Remembered>();
+
+/** What the stages depend on, flat, compared by identity and value. */
+function stageShape(spec: Spec): unknown[] {
+  const shape: unknown[] = [spec.environments];
+  for (const name of Object.keys(spec.environments)) {
+    const clusters = spec.environments[name]?.clusters;
+    shape.push(name, clusters);
+    if (clusters) for (const c of clusters) shape.push(c, c.name, c.wave);
+  }
+  return shape;
+}
+
+function computeStages(spec: Spec): Stage[] {
   const out: Stage[] = [];
   let group = 0;
   for (const [env, environment] of Object.entries(spec.environments)) {
     const clusters = environment.clusters;
     if (!clusters?.length) {
-      out.push({ id: env, env, wave: 0, group: group++ });
+      out.push(Object.freeze({ id: env, env, wave: 0, group: group++ }));
       continue;
     }
     const waves = [...new Set(clusters.map((c) => c.wave))].sort((a, b) => a - b);
     for (const wave of waves) {
-      for (const c of clusters.filter((c) => c.wave === wave)) out.push({ id: `${env}/${c.name}`, env, cluster: c.name, wave, group });
+      for (const c of clusters.filter((c) => c.wave === wave)) out.push(Object.freeze({ id: `${env}/${c.name}`, env, cluster: c.name, wave, group }));
       group++;
     }
   }
@@ -49,7 +84,8 @@ export function stageIds(spec: Spec): string[] {
 }
 
 export function findStage(spec: Spec, id: string): Stage | undefined {
-  return stages(spec).find((s) => s.id === id);
+  stages(spec);
+  return remembered.get(spec)!.byId.get(id);
 }
 
 /** The stages of the group before this stage's (where its tag comes from); none for the first. */
@@ -85,7 +121,11 @@ function isRecord(value: unknown): value is Record<string, unknown> {
  */
 export function stageEnvironment(spec: Spec, id: string): Environment | undefined {
   const stage = findStage(spec, id);
-  if (!stage) return undefined;
+  return stage && environmentOf(spec, stage);
+}
+
+/** stageEnvironment of a stage already at hand. */
+export function environmentOf(spec: Spec, stage: Stage): Environment {
   const env = spec.environments[stage.env]!;
   const cluster = clusterOf(spec, stage);
   const merged: Record<string, unknown> = { ...env };
