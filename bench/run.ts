@@ -527,7 +527,7 @@ const MAXRSS = join(TOOLS, "bench", "maxrss.mjs");
 async function measuredCheck(dir: string, extraEnv: NodeJS.ProcessEnv = {}): Promise<{ ms: number; mb: number; ownCpu: number; kustomizeCpu: number | undefined; code: number; stdout: string }> {
   const file = join(dir, ".bench-maxrss");
   const cpu0 = childrenCpuMs();
-  const r = await timed(process.execPath, ["--import", "tsx", "--import", MAXRSS, CLI, "check", "--root", dir], TOOLS, { ...ENV, ...extraEnv, BENCH_MAXRSS_FILE: file });
+  const r = await timed(process.execPath, ["--import", MAXRSS, LAUNCHER, "check", "--root", dir], TOOLS, { ...ENV, ...extraEnv, BENCH_MAXRSS_FILE: file });
   const cpu1 = childrenCpuMs();
   const [kb, own] = (await readFile(file, "utf8").catch(() => "0 0")).split(" ").map(Number) as [number, number];
   await rm(file, { force: true });
