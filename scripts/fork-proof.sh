@@ -16,12 +16,12 @@ ln -s "$here/.tools" .tools
 node scripts/fork-proof-edit.mjs overlays/environments.yaml
 git -c user.name=fork -c user.email=fork@example.com commit --quiet -am "fork: every environment value changed, environment qa added"
 echo "== pnpm generate"
-node --import tsx tools/cli.ts generate
+node bin/gitops.mjs generate
 git add -A
 git -c user.name=fork -c user.email=fork@example.com commit --quiet -m "fork: generated"
 git diff --stat HEAD~2 | tail -1
 echo "== pnpm check"
-node --import tsx tools/cli.ts check
+node bin/gitops.mjs check
 echo "== pnpm test"
 if [ "$#" -eq 0 ]; then ./node_modules/.bin/tsc --noEmit; fi
 ./node_modules/.bin/vitest run "$@"

@@ -39,7 +39,7 @@ const GLOBAL_OPTIONS = {
 function topHelp(): string {
   const width = Math.max(...commands.map((c) => c.name.length));
   return [
-    "Usage: pnpm <command> [options]   (or: tsx tools/cli.ts <command> [options])",
+    "Usage: pnpm <command> [options]   (or: node bin/gitops.mjs <command> [options])",
     "",
     "Commands:",
     ...commands.map((c) => `  ${c.name.padEnd(width)}  ${c.summary}`),
@@ -136,8 +136,12 @@ function errorJson(error: unknown): Record<string, unknown> {
   };
 }
 
-// Run when executed directly (tsx tools/cli.ts ...), not when imported by tests.
-if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) {
+/**
+ * Runs the CLI as this process: the exit code goes to process.exitCode. Called below when this
+ * file is the main module (`node --import tsx tools/cli.ts ...`) and by the launcher
+ * (bin/gitops.mjs), which imports a bundle of this file (or this file through tsx) and calls it.
+ */
+export function runCli(argv: string[]): Promise<void> {
   // `pnpm status | head -3`: the reader went away; that is not a failure worth a stack trace.
   for (const stream of [process.stdout, process.stderr]) {
     stream.on("error", (error: NodeJS.ErrnoException) => {
@@ -145,7 +149,7 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
       throw error;
     });
   }
-  main(process.argv.slice(2)).then(
+  return main(argv).then(
     (code) => {
       process.exitCode = code;
     },
@@ -155,3 +159,6 @@ if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) 
     },
   );
 }
+
+// Run when executed directly (tsx tools/cli.ts ...), not when imported by tests or the launcher.
+if (process.argv[1] && import.meta.url === pathToFileURL(process.argv[1]).href) void runCli(process.argv.slice(2));

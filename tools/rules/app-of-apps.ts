@@ -2,7 +2,8 @@
 // Argo CD does to the children that the children's own manifests cannot show. Each rule cites
 // the Argo CD source it follows (argo-cd at v3.5, gitops-engine vendored in it).
 import { syncWave } from "./sync-wave.ts";
-import { objectId, objectsAtDir, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { objectsByDir } from "./stage-index.ts";
+import { objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
 
 type AppSpec = {
   project?: string;
@@ -74,10 +75,14 @@ export function families(ctx: RuleContext): Family[] {
   return ctx.argocd.filter((o) => isApplication(o) && normalPath(specOf(o).source?.path) === "argocd").map((parent) => ({ parent, children: children.filter((c) => c !== parent) }));
 }
 
+/** Each glob compiled once per process (a pure function of the pattern): rules ask per child. */
+const globs = new Map<string, RegExp>();
+
 /** Argo CD's glob for ignoreDifferences group and kind (argo-cd util/glob). */
 function globMatch(pattern: string | undefined, value: string): boolean {
   if (pattern === undefined) return value === "";
-  const re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`);
+  let re = globs.get(pattern);
+  if (!re) globs.set(pattern, (re = new RegExp(`^${pattern.replace(/[.+^${}()|[\]\\]/g, "\\$&").replace(/\*/g, ".*").replace(/\?/g, ".")}$`)));
   return re.test(value);
 }
 
@@ -88,10 +93,39 @@ export function ignores(entry: IgnoreEntry, ro: RenderedObject, pointer: string)
   if (!globMatch(entry.group, group) || !globMatch(entry.kind, ro.object.kind ?? "")) return false;
   if (entry.name && entry.name !== ro.object.metadata?.name) return false;
   if (entry.namespace && entry.namespace !== ro.object.metadata?.namespace) return false;
-  const covers = (p: string) => pointer === p || pointer.startsWith(`${p.replace(/\/+$/, "")}/`);
-  if ((entry.jsonPointers ?? []).some(covers)) return true;
+  if ((entry.jsonPointers ?? []).some((p) => covers(pointer, p))) return true;
   // The plain field paths of jq (".spec.syncPolicy"), the only form read here.
-  return (entry.jqPathExpressions ?? []).some((jq) => /^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(jq.trim()) && covers(jq.trim().replaceAll(".", "/")));
+  return (entry.jqPathExpressions ?? []).some((jq) => /^(\.[A-Za-z_][A-Za-z0-9_]*)+$/.test(jq.trim()) && covers(pointer, jq.trim().replaceAll(".", "/")));
+}
+
+function covers(pointer: string, p: string): boolean {
+  return pointer === p || pointer.startsWith(`${p.replace(/\/+$/, "")}/`);
+}
+
+/**
+ * The entries of an ignoreDifferences list that may cover an object, in list order: those naming
+ * it and those naming none. A root lists one entry per child Application, so trying every entry
+ * for every child was children x children. An entry naming another object is left out only where
+ * ignores() would answer false without a doubt (its group, kind and name are strings or absent).
+ */
+function candidateEntries(entries: IgnoreEntry[]): (ro: RenderedObject) => IgnoreEntry[] {
+  const always: { i: number; e: IgnoreEntry }[] = [];
+  const byName = new Map<string, { i: number; e: IgnoreEntry }[]>();
+  entries.forEach((e, i) => {
+    const plain = (e.group === undefined || typeof e.group === "string") && (e.kind === undefined || typeof e.kind === "string");
+    if (!plain || !e.name || typeof e.name !== "string") always.push({ i, e });
+    else {
+      const same = byName.get(e.name);
+      if (same) same.push({ i, e });
+      else byName.set(e.name, [{ i, e }]);
+    }
+  });
+  return (ro) => {
+    const name = ro.object.metadata?.name;
+    const named = typeof name === "string" ? byName.get(name) : undefined;
+    if (!named) return always.map(({ e }) => e);
+    return [...always, ...named].sort((a, b) => a.i - b.i).map(({ e }) => e);
+  };
 }
 
 const AUTOMATED = "/spec/syncPolicy/automated";
@@ -109,7 +143,8 @@ export const childSyncPolicyRule: Rule = (ctx) => {
   const out: Finding[] = [];
   for (const { parent, children } of families(ctx)) {
     if (!automated(parent) || specOf(parent).syncPolicy?.automated?.selfHeal !== true) continue;
-    const loose = children.filter((c) => isApplication(c) && automated(c) && !(specOf(parent).ignoreDifferences ?? []).some((e) => ignores(e, c, AUTOMATED)));
+    const entriesFor = candidateEntries(specOf(parent).ignoreDifferences ?? []);
+    const loose = children.filter((c) => isApplication(c) && automated(c) && !entriesFor(c).some((e) => ignores(e, c, AUTOMATED)));
     if (loose.length) {
       out.push(
         finding(
@@ -120,7 +155,7 @@ export const childSyncPolicyRule: Rule = (ctx) => {
         ),
       );
     }
-    const ignoring = children.some((c) => isApplication(c) && (specOf(parent).ignoreDifferences ?? []).some((e) => ignores(e, c, AUTOMATED)));
+    const ignoring = children.some((c) => isApplication(c) && entriesFor(c).some((e) => ignores(e, c, AUTOMATED)));
     if (ignoring && !options(parent).includes("RespectIgnoreDifferences=true")) {
       out.push(finding("child-sync-policy", parent, "spec.syncPolicy.syncOptions", `ignores its children's ${AUTOMATED} only in the diff: without RespectIgnoreDifferences=true its next sync applies git's value again`));
     }
@@ -171,12 +206,12 @@ function destinationKey(ro: RenderedObject): string {
 }
 
 /** Does this Application create its destination namespace (CreateNamespace, or a Namespace it renders)? */
-function createsNamespace(ctx: RuleContext, app: RenderedObject): boolean {
+function createsNamespace(objectsAt: ReturnType<typeof objectsByDir>, app: RenderedObject): boolean {
   const ns = specOf(app).destination?.namespace;
   if (!ns) return false;
   if (options(app).includes("CreateNamespace=true")) return true;
   const path = normalPath(specOf(app).source?.path);
-  const objects = objectsAtDir(ctx.spec, ctx.environments, path) ?? [];
+  const objects = objectsAt(path) ?? [];
   return objects.some((o) => o.object.kind === "Namespace" && (o.object.apiVersion ?? "") === "v1" && o.object.metadata?.name === ns);
 }
 
@@ -190,11 +225,26 @@ function createsNamespace(ctx: RuleContext, app: RenderedObject): boolean {
 export const namespaceMissingRule: Rule = (ctx) => {
   const out: Finding[] = [];
   const apps = ctx.argocd.filter(isApplication).filter((a) => specOf(a).destination?.namespace);
+  // Applications by destination (in order), and whether each creates its namespace: once per call.
+  const byDestination = new Map<string, RenderedObject[]>();
+  for (const a of apps) {
+    const key = destinationKey(a);
+    const same = byDestination.get(key);
+    if (same) same.push(a);
+    else byDestination.set(key, [a]);
+  }
+  const objectsAt = objectsByDir(ctx.spec, ctx.environments);
+  const creating = new Map<RenderedObject, boolean>();
+  const creates = (a: RenderedObject) => {
+    let yes = creating.get(a);
+    if (yes === undefined) creating.set(a, (yes = createsNamespace(objectsAt, a)));
+    return yes;
+  };
   for (const app of apps) {
-    const others = apps.filter((o) => o !== app && destinationKey(o) === destinationKey(app));
-    const creators = others.filter((o) => createsNamespace(ctx, o));
+    const others = byDestination.get(destinationKey(app))!.filter((o) => o !== app);
+    const creators = others.filter(creates);
     const ns = specOf(app).destination!.namespace;
-    if (creators.length && !createsNamespace(ctx, app)) {
+    if (creators.length && !creates(app)) {
       out.push(
         finding(
           "namespace-missing",

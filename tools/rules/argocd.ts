@@ -1,9 +1,9 @@
 // Argo CD rules: the mistakes Argo CD accepts without a word and then acts on wrongly
 // (see the notes in README: hook spelling, fixed-name hooks, PreSync reading what the same sync
 // creates, sync options, manual production, project whitelists).
-import { objectId, allObjects, objectsAtDir, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
-import { overlayDir } from "../spec/model.ts";
-import { stageIds, stages } from "../spec/stages.ts";
+import { objectId, allObjects, objectsAtDir, type Finding, type RenderedEnvironment, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { stages } from "../spec/stages.ts";
+import { stageOfDir } from "./stage-index.ts";
 import { annotation, createdKeys, podReferences, podTemplate } from "./workloads.ts";
 
 const HOOK = "argocd.argoproj.io/hook";
@@ -164,10 +164,13 @@ export const syncOptionsRule: Rule = (ctx) => {
   return out;
 };
 
-/** The stage (an environment, or "<env>/<cluster>") whose overlay of some layer an Application syncs. */
-function appEnv(ctx: RuleContext, app: RenderedObject): string | undefined {
-  const path = ((app.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
-  return stageIds(ctx.spec).find((id) => ctx.spec.layers.some((l) => overlayDir(ctx.spec, id, l.name) === path));
+/**
+ * The stage (an environment, or "<env>/<cluster>") whose overlay of some layer an Application
+ * syncs. Built once per call: `stageOfDir` answers the first stage in promotion order.
+ */
+function appEnvOf(ctx: RuleContext): (app: RenderedObject) => string | undefined {
+  const stageAt = stageOfDir(ctx.spec);
+  return (app) => stageAt(((app.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, ""));
 }
 
 /** Production (the last stage) syncs by hand: Argo CD refuses a UI rollback while auto-sync is on. */
@@ -179,8 +182,9 @@ export const manualProductionRule: Rule = (ctx) => {
   const lastStages = all.filter((s) => s.group === lastGroup).map((s) => s.id);
   const last = lastStages.join(", ");
   const envs = Object.keys(ctx.spec.environments);
+  const appEnv = appEnvOf(ctx);
   return applications(ctx)
-    .filter((app) => lastStages.includes(appEnv(ctx, app) ?? "") && envs.length > 1)
+    .filter((app) => lastStages.includes(appEnv(app) ?? "") && envs.length > 1)
     .filter((app) => (app.object.spec as { syncPolicy?: { automated?: unknown } } | undefined)?.syncPolicy?.automated !== undefined)
     .map((app) => finding("manual-production", app, "spec.syncPolicy.automated", `${last} is the last stage and must sync by hand: rollback from the Argo CD UI is refused while automated sync is on`));
 };
@@ -199,6 +203,9 @@ function listed(list: { group?: string; kind?: string }[] | undefined, group: st
 export const projectRule: Rule = (ctx) => {
   const out: Finding[] = [];
   const projects = ctx.argocd.filter((o) => o.object.kind === "AppProject");
+  const appEnv = appEnvOf(ctx);
+  const renderedEnvs = new Map<string, RenderedEnvironment>();
+  for (const e of ctx.environments) if (!renderedEnvs.has(e.env)) renderedEnvs.set(e.env, e);
   for (const app of applications(ctx)) {
     const spec = (app.object.spec ?? {}) as { project?: string; source?: { repoURL?: string; path?: string }; destination?: { namespace?: string; server?: string; name?: string }; syncPolicy?: { syncOptions?: string[] } };
     const project = projects.find((p) => p.object.metadata?.name === spec.project);
@@ -222,8 +229,8 @@ export const projectRule: Rule = (ctx) => {
     if ((spec.syncPolicy?.syncOptions ?? []).includes("CreateNamespace=true") && !listed(p.clusterResourceWhitelist, "", "Namespace")) {
       out.push(finding("project", project, "spec.clusterResourceWhitelist", `${objectId(app.object)} uses CreateNamespace=true, so Namespace must be allowed here (argo-cd #20233)`));
     }
-    const env = appEnv(ctx, app);
-    const rendered = ctx.environments.find((e) => e.env === env);
+    const env = appEnv(app);
+    const rendered = env === undefined ? undefined : renderedEnvs.get(env);
     if (!rendered) continue;
     const layer = objectsAtDir(ctx.spec, [rendered], spec.source?.path) ?? [];
     const seen = new Set<string>();
@@ -240,7 +247,7 @@ export const projectRule: Rule = (ctx) => {
     }
   }
   // Projects of the environments' Applications (the root's own project manages argocd/ itself).
-  const envProjects = new Set(applications(ctx).filter((a) => appEnv(ctx, a)).map((a) => (a.object.spec as { project?: string } | undefined)?.project));
+  const envProjects = new Set(applications(ctx).filter((a) => appEnv(a)).map((a) => (a.object.spec as { project?: string } | undefined)?.project));
   for (const project of projects.filter((p) => envProjects.has(p.object.metadata?.name))) {
     const p = (project.object.spec ?? {}) as { destinations?: { namespace?: string }[] };
     (p.destinations ?? []).forEach((d, i) => {

@@ -1,10 +1,19 @@
 // Cross-environment consistency: the environments may differ only where the spec says so.
 import { compareSemver, digestProblem, tagProblem } from "../edit/tag.ts";
-import { allObjects, layerObjects, objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
+import { allObjects, layerObjects, objectId, type Finding, type KustomizationFile, type RenderedEnvironment, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
 import { overlayDir, primaryLayer } from "../spec/model.ts";
 import { HASHED } from "./argocd.ts";
 import { parseImage, podTemplates } from "./workloads.ts";
-import { clustersOf, previousGroup, stageEnvironment, stages } from "../spec/stages.ts";
+// previousGroup's answer is rebuilt below from one stages() list (it walks every stage per call).
+import { clustersOf, type Stage } from "../spec/stages.ts";
+import { stageEnvironments } from "./stage-index.ts";
+
+/** The rendered environments by name (the first of a name, as a find would), once per call. */
+function renderedByName(ctx: RuleContext): Map<string, RenderedEnvironment> {
+  const byName = new Map<string, RenderedEnvironment>();
+  for (const e of ctx.environments) if (!byName.has(e.env)) byName.set(e.env, e);
+  return byName;
+}
 
 function f(rule: string, file: string, path: string, message: string, env?: string, object?: string): Finding {
   return { rule: `consistency/${rule}`, file, path, message, env, object };
@@ -23,10 +32,12 @@ function identity(ro: RenderedObject): string {
  */
 export const sameResourcesRule: Rule = (ctx) => {
   const out: Finding[] = [];
+  const environments = stageEnvironments(ctx.spec);
+  const rendered = renderedByName(ctx);
   for (const { name: layer } of ctx.spec.layers) {
     const groups = new Map<string, string[]>();
     for (const env of ctx.environments) {
-      const spec = stageEnvironment(ctx.spec, env.env)!;
+      const spec = environments.get(env.env)!;
       const modes = Object.entries(ctx.spec.data)
         .filter(([, d]) => d.layer === layer)
         .map(([name]) => `${name}=${spec.data[name]?.mode ?? "in-cluster"}`);
@@ -34,7 +45,7 @@ export const sameResourcesRule: Rule = (ctx) => {
       groups.set(key, [...(groups.get(key) ?? []), env.env]);
     }
     for (const envs of groups.values()) {
-      const sets = envs.map((e) => new Set(layerObjects(ctx.environments.find((x) => x.env === e), layer).map(identity)));
+      const sets = envs.map((e) => new Set(layerObjects(rendered.get(e), layer).map(identity)));
       const union = new Set(sets.flatMap((s) => [...s]));
       envs.forEach((env, i) => {
         for (const id of union) {
@@ -90,13 +101,23 @@ export const imagesRule: Rule = (ctx) => {
 export const destinationsRule: Rule = (ctx) => {
   const out: Finding[] = [];
   const apps = ctx.argocd.filter((o) => o.object.kind === "Application");
+  // The Applications of each source path, in order (once per call, not per stage and layer).
+  const appsAt = new Map<string, RenderedObject[]>();
+  for (const a of apps) {
+    const at = ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/\/$/, "");
+    const same = appsAt.get(at);
+    if (same) same.push(a);
+    else appsAt.set(at, [a]);
+  }
+  const environments = stageEnvironments(ctx.spec);
+  const renderedEnvs = renderedByName(ctx);
   // Per stage: an environment, or each cluster of one on several (tools/spec/stages.ts).
-  for (const stage of stages(ctx.spec)) {
+  for (const stage of environments.stages) {
     const envName = stage.id;
-    const env = stageEnvironment(ctx.spec, envName)!;
+    const env = environments.get(envName)!;
     for (const { name: layer } of ctx.spec.layers) {
       const path = overlayDir(ctx.spec, envName, layer);
-      const matching = apps.filter((a) => ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/\/$/, "") === path);
+      const matching = appsAt.get(path) ?? [];
       if (matching.length === 0) out.push(f("destinations", "argocd/", "", `no Application deploys ${path}`, envName));
       for (const app of matching) {
         const spec = (app.object.spec ?? {}) as { destination?: { namespace?: string; server?: string; name?: string }; source?: { repoURL?: string } };
@@ -107,7 +128,7 @@ export const destinationsRule: Rule = (ctx) => {
         if (spec.source?.repoURL !== ctx.spec.repoURL) out.push(f("destinations", app.source, "spec.source.repoURL", `is ${spec.source?.repoURL}, not this repository (${ctx.spec.repoURL})`, envName, objectId(app.object)));
       }
     }
-    const rendered = ctx.environments.find((e) => e.env === envName);
+    const rendered = renderedEnvs.get(envName);
     for (const ro of rendered ? allObjects(rendered) : []) {
       const ns = ro.object.metadata?.namespace;
       if (ns !== undefined && ns !== env.namespace) out.push(f("destinations", ro.source, "metadata.namespace", `is ${ns}, but ${envName} deploys into ${env.namespace}`, envName, objectId(ro.object)));
@@ -123,8 +144,16 @@ export const destinationsRule: Rule = (ctx) => {
   return out;
 };
 
-function tagOf(ctx: RuleContext, env: string, image: string): string | undefined {
-  const k = ctx.kustomizations.find((x) => x.env === env && x.layer === primaryLayer(ctx.spec).name);
+/** The primary layer's kustomization of each environment (the first listed), once per call. */
+function primaryKustomizations(ctx: RuleContext): Map<string, KustomizationFile> {
+  const primary = primaryLayer(ctx.spec).name;
+  const byEnv = new Map<string, KustomizationFile>();
+  for (const k of ctx.kustomizations) if (k.layer === primary && !byEnv.has(k.env)) byEnv.set(k.env, k);
+  return byEnv;
+}
+
+function tagOf(kustomizations: Map<string, KustomizationFile>, env: string, image: string): string | undefined {
+  const k = kustomizations.get(env);
   const entry = ((Array.isArray(k?.value.images) ? k!.value.images : []) as Record<string, unknown>[]).find((e) => e?.name === image);
   return typeof entry?.newTag === "string" ? entry.newTag : undefined;
 }
@@ -134,20 +163,35 @@ export const promotionOrderRule: Rule = (ctx) => {
   const out: Finding[] = [];
   // Stages: an environment on several clusters is one per cluster, in waves; each is compared
   // with every stage of the group before it (the previous wave or environment).
-  const all = stages(ctx.spec);
+  const environments = stageEnvironments(ctx.spec);
+  const all = environments.stages;
+  const kustomizations = primaryKustomizations(ctx);
   let manualSeen: string | undefined;
   for (const stage of all) {
-    const env = stageEnvironment(ctx.spec, stage.id)!;
+    const env = environments.get(stage.id)!;
     const index = clustersOf(ctx.spec, stage.env).findIndex((c) => c.name === stage.cluster && c.sync !== undefined);
     const at = index >= 0 ? `environments.${stage.env}.clusters[${index}].sync` : `environments.${stage.env}.sync`;
     if (env.sync === "manual") manualSeen ??= stage.id;
     else if (manualSeen) out.push(f("promotion-order", ctx.specFile, at, `${stage.id} syncs automatically although an earlier stage, ${manualSeen}, syncs by hand`, stage.id));
   }
+  // previousGroup(spec, id) for every stage, from one list of the stages.
+  const firstById = new Map<string, Stage>();
+  const byGroup = new Map<number, Stage[]>();
+  for (const s of all) {
+    if (!firstById.has(s.id)) firstById.set(s.id, s);
+    const group = byGroup.get(s.group);
+    if (group) group.push(s);
+    else byGroup.set(s.group, [s]);
+  }
+  const previous = (id: string): Stage[] => {
+    const at = firstById.get(id);
+    return !at || at.group === 0 ? [] : (byGroup.get(at.group - 1) ?? []);
+  };
   for (const image of ctx.spec.images) {
     for (const cur of all) {
-      for (const prev of previousGroup(ctx.spec, cur.id)) {
-        const a = tagOf(ctx, prev.id, image.name);
-        const b = tagOf(ctx, cur.id, image.name);
+      for (const prev of previous(cur.id)) {
+        const a = tagOf(kustomizations, prev.id, image.name);
+        const b = tagOf(kustomizations, cur.id, image.name);
         if (a && b && (compareSemver(b, a) ?? 0) > 0) {
           out.push(f("promotion-order", `overlays/${cur.id}/kustomization.yaml`, "images", `${cur.id} runs ${image.name}:${b}, ahead of the previous stage ${prev.id} (${a}): tags must be promoted in order`, cur.id));
         }
@@ -165,10 +209,11 @@ export const promotionOrderRule: Rule = (ctx) => {
 export const configOverrideRule: Rule = (ctx) => {
   const stable = ctx.spec.connection;
   if (!stable) return [];
+  const environments = stageEnvironments(ctx.spec);
   return ctx.environments.flatMap((env) => {
     const connection = layerObjects(env, stable.layer).find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === stable.configMap);
     const keys = new Set(Object.keys((connection?.object.data as Record<string, unknown> | undefined) ?? {}));
-    return Object.keys(stageEnvironment(ctx.spec, env.env)?.config ?? {})
+    return Object.keys(environments.get(env.env)?.config ?? {})
       .filter((k) => keys.has(k))
       .map((k) =>
         f("config-override", ctx.specFile, `environments.${env.env}.config.${k}`, `${k} is set in ${stable.configMap}, the stable ConfigMap the migration hook reads too; set it there (a data service's managed values or connection.hostSettings in the spec) so that the hook and the workloads agree`, env.env),

@@ -92,19 +92,26 @@ function compareOptions(app: KubeObject): string[] {
 }
 
 /** The Application that syncs an environment's layer (its source path is the overlay). */
-function applicationOf(ctx: RuleContext, ro: RenderedObject): KubeObject | undefined {
-  const dir = ro.env === undefined ? undefined : overlayDir(ctx.spec, ro.env, ro.layer);
-  return ctx.argocd.find((a) => a.object.kind === "Application" && ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, "") === dir)?.object;
+/** The Application (the first) syncing each overlay directory, looked up once per call rather than per object. */
+function applicationsByDir(ctx: RuleContext): (ro: RenderedObject) => KubeObject | undefined {
+  const byDir = new Map<string, KubeObject>();
+  for (const a of ctx.argocd) {
+    if (a.object.kind !== "Application") continue;
+    const dir = ((a.object.spec as { source?: { path?: string } } | undefined)?.source?.path ?? "").replace(/^\.\/|\/+$/g, "");
+    if (!byDir.has(dir)) byDir.set(dir, a.object);
+  }
+  return (ro) => (ro.env === undefined ? undefined : byDir.get(overlayDir(ctx.spec, ro.env, ro.layer)));
 }
 
 export const crdListDefaultsRule: Rule = (ctx) => {
   const index = ctx.crdDefaults ?? {};
+  const applicationOf = applicationsByDir(ctx);
   const out: Finding[] = [];
   for (const env of ctx.environments) {
     for (const ro of allObjects(env)) {
       const node = index[`${ro.object.apiVersion}/${ro.object.kind}`];
       if (!node) continue;
-      const app = applicationOf(ctx, ro);
+      const app = applicationOf(ro);
       if (app && compareOptions(app).includes("ServerSideDiff=true")) continue;
       // One finding per list item (the object that holds the fields), naming what it leaves out.
       const byItem = new Map<string, MissingDefault[]>();

@@ -4,7 +4,7 @@
 import type { Environment } from "../spec/schema.ts";
 import { declaredHosts as specDeclaredHosts } from "../spec/model.ts";
 import { allObjects, objectId, type Finding, type Rule } from "./types.ts";
-import { stageEnvironment } from "../spec/stages.ts";
+import { stageEnvironments } from "./stage-index.ts";
 
 /**
  * The hosts an environment declares: its `host`, and this environment's side of every `hosts`
@@ -38,8 +38,9 @@ export function ingressHosts(spec: unknown): { host: string; path: string }[] {
 
 export const declaredHostsRule: Rule = (ctx) => {
   const owners = Object.entries(ctx.spec.environments).map(([name, env]) => ({ name, hosts: declaredHosts(env) }));
+  const environments = stageEnvironments(ctx.spec);
   return ctx.environments.flatMap((env) => {
-    const envSpec = stageEnvironment(ctx.spec, env.env);
+    const envSpec = environments.get(env.env);
     if (!envSpec) return [];
     const declared = declaredHosts(envSpec);
     return allObjects(env)

@@ -3,7 +3,7 @@
 // (kustomize api/filters/imagetag: isImageMatched). A renamed registry in the base then leaves
 // the overlay's tag unused: the environment keeps running the base's image while bump-image and
 // promote keep moving a tag that deploys nothing.
-import { layerObjects, type Finding, type Rule } from "./types.ts";
+import { layerObjects, type Finding, type RenderedEnvironment, type Rule } from "./types.ts";
 import { parseImage } from "./workloads.ts";
 
 interface ImageEntry {
@@ -19,14 +19,17 @@ interface ImageEntry {
  * resource's), not only in the pod templates of the kinds it knows.
  */
 export function containerImages(value: unknown, out: string[] = []): string[] {
+  // Scalars hold no containers: skipped before the call (this runs over every rendered object).
   if (Array.isArray(value)) {
-    for (const v of value) containerImages(v, out);
+    for (const v of value) if (v && typeof v === "object") containerImages(v, out);
   } else if (value && typeof value === "object") {
-    for (const [key, v] of Object.entries(value)) {
+    const record = value as Record<string, unknown>;
+    for (const key of Object.keys(record)) {
+      const v = record[key];
       if ((key === "containers" || key === "initContainers") && Array.isArray(v)) {
         for (const c of v) if (c && typeof (c as { image?: unknown }).image === "string") out.push((c as { image: string }).image);
       }
-      containerImages(v, out);
+      if (v && typeof v === "object") containerImages(v, out);
     }
   }
   return out;
@@ -34,8 +37,10 @@ export function containerImages(value: unknown, out: string[] = []): string[] {
 
 export const unappliedImageRule: Rule = (ctx) => {
   const out: Finding[] = [];
+  const byName = new Map<string, RenderedEnvironment>();
+  for (const e of ctx.environments) if (!byName.has(e.env)) byName.set(e.env, e);
   for (const k of ctx.kustomizations) {
-    const env = ctx.environments.find((e) => e.env === k.env);
+    const env = byName.get(k.env);
     if (!env || !Array.isArray(k.value.images)) continue;
     const objects = layerObjects(env, k.layer);
     const images = objects.flatMap((o) => containerImages(o.object)).map(parseImage);

@@ -9,8 +9,8 @@
 import { allObjects, objectId, type Finding, type RenderedEnvironment, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
 import { hostPortKeys } from "../spec/model.ts";
 import { ingressBackends, serviceTargets } from "./runtime.ts";
-import { containerEnv, containersOf, labelSelectorMatches, podTemplates, type PodTemplate } from "./workloads.ts";
-import { stageEnvironment } from "../spec/stages.ts";
+import { containerEnv, containersOf, EnvObjects, labelSelectorMatches, podTemplates, type PodTemplate } from "./workloads.ts";
+import { stageEnvironments, type StageEnvironments } from "./stage-index.ts";
 
 /** An endpoint of a connection: a pod of the environment, a pod elsewhere in the cluster, or an address outside it. */
 export interface Endpoint {
@@ -46,12 +46,17 @@ interface PolicySpec {
 interface Policy {
   namespace: string;
   spec: PolicySpec;
+  /** types(spec), read once. */
+  types: string[];
 }
 
-function policiesOf(env: RenderedEnvironment, namespace: string): Policy[] {
-  return allObjects(env)
+function policiesOf(objects: RenderedObject[], namespace: string): Policy[] {
+  return objects
     .filter((o) => o.object.kind === "NetworkPolicy")
-    .map((o) => ({ namespace: o.object.metadata?.namespace ?? namespace, spec: (o.object.spec ?? {}) as PolicySpec }));
+    .map((o) => {
+      const spec = (o.object.spec ?? {}) as PolicySpec;
+      return { namespace: o.object.metadata?.namespace ?? namespace, spec, types: types(spec) };
+    });
 }
 
 /** policyTypes defaults to Ingress, plus Egress when the policy has egress rules. */
@@ -61,7 +66,7 @@ function types(spec: PolicySpec): string[] {
 
 function selecting(policies: Policy[], pod: Endpoint, direction: "Ingress" | "Egress"): Policy[] {
   if (pod.external) return [];
-  return policies.filter((p) => p.namespace === pod.namespace && types(p.spec).includes(direction) && labelSelectorMatches(p.spec.podSelector ?? {}, pod.labels));
+  return policies.filter((p) => p.namespace === pod.namespace && p.types.includes(direction) && labelSelectorMatches(p.spec.podSelector ?? {}, pod.labels));
 }
 
 function peerMatches(peer: Peer, policyNamespace: string, other: Endpoint): boolean {
@@ -106,17 +111,19 @@ export function blocked(policies: Policy[], from: Endpoint, to: Endpoint, port: 
 }
 
 /**
- * The labels the environment's namespace carries: the name label Kubernetes sets on every
- * namespace (1.22+), and those an Argo CD Application that creates it manages
- * (syncPolicy.managedNamespaceMetadata).
+ * The labels each namespace carries: the name label Kubernetes sets on every namespace (1.22+),
+ * and those an Argo CD Application that creates it manages (syncPolicy.managedNamespaceMetadata).
+ * Read once per call for every namespace (Applications in order: a later one's label wins).
  */
-function namespaceLabels(ctx: RuleContext, namespace: string): Record<string, string> {
-  const labels: Record<string, string> = {};
+function namespaceLabelsOf(ctx: RuleContext): (namespace: string) => Record<string, string> {
+  const managed = new Map<string | undefined, Record<string, string>>();
   for (const app of ctx.argocd.filter((o) => o.object.kind === "Application")) {
     const spec = (app.object.spec ?? {}) as { destination?: { namespace?: string }; syncPolicy?: { managedNamespaceMetadata?: { labels?: Record<string, string> } } };
-    if (spec.destination?.namespace === namespace) Object.assign(labels, spec.syncPolicy?.managedNamespaceMetadata?.labels ?? {});
+    const ns = spec.destination?.namespace;
+    if (!managed.has(ns)) managed.set(ns, {});
+    Object.assign(managed.get(ns)!, spec.syncPolicy?.managedNamespaceMetadata?.labels ?? {});
   }
-  return { ...labels, "kubernetes.io/metadata.name": namespace };
+  return (namespace) => ({ ...managed.get(namespace), "kubernetes.io/metadata.name": namespace });
 }
 
 function podEndpoint(t: PodTemplate, namespace: string, nsLabels: Record<string, string> = { "kubernetes.io/metadata.name": namespace }): Endpoint {
@@ -154,12 +161,16 @@ export function addresses(value: string): { host: string; port?: number }[] {
   return out;
 }
 
-/** The Service a host name means from inside the namespace (short name or a cluster DNS name), if any. */
-function serviceNamed(host: string, services: Set<string>, namespace: string): string | undefined {
+/**
+ * The Service a host name means from inside the namespace (short name or a cluster DNS name), if
+ * any: host -> the first of the Services it names.
+ */
+function servicesByHost(services: Set<string>, namespace: string): Map<string, string> {
+  const byHost = new Map<string, string>();
   for (const name of services) {
-    if ([name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`].includes(host)) return name;
+    for (const host of [name, `${name}.${namespace}`, `${name}.${namespace}.svc`, `${name}.${namespace}.svc.cluster.local`]) if (!byHost.has(host)) byHost.set(host, name);
   }
-  return undefined;
+  return byHost;
 }
 
 const CERT_MANAGER_ISSUERS = ["cert-manager.io/cluster-issuer", "cert-manager.io/issuer"];
@@ -170,20 +181,58 @@ function finding(rule: string, ro: RenderedObject, path: string, message: string
   return { rule: `network/${rule}`, file: ro.source, path, message, env: ro.env, object: objectId(ro.object) };
 }
 
-function namespaceOf(ctx: RuleContext, env: RenderedEnvironment): string {
-  return stageEnvironment(ctx.spec, env.env)?.namespace ?? env.env;
+function namespaceOf(environments: StageEnvironments, env: RenderedEnvironment): string {
+  return environments.get(env.env)?.namespace ?? env.env;
 }
 
 /** Every connection the rendered manifests imply is allowed by the rendered NetworkPolicies. */
-export const reachabilityRule: Rule = (ctx) =>
-  ctx.environments.flatMap((env) => {
-    const namespace = namespaceOf(ctx, env);
+export const reachabilityRule: Rule = (ctx) => {
+  const environments = stageEnvironments(ctx.spec);
+  const namespaceLabels = namespaceLabelsOf(ctx);
+  const hostPorts = hostPortKeys(ctx.spec);
+  // Values repeat across containers and environments: each is parsed once per call.
+  const parsed = new Map<string, ReturnType<typeof addresses>>();
+  const addressesOf = (value: string) => {
+    let found = parsed.get(value);
+    if (!found) parsed.set(value, (found = addresses(value)));
+    return found;
+  };
+  return ctx.environments.flatMap((env) => {
+    const namespace = namespaceOf(environments, env);
     const objects = allObjects(env);
-    const policies = policiesOf(env, namespace);
+    const policies = policiesOf(objects, namespace);
     if (policies.length === 0) return [];
-    const nsLabels = namespaceLabels(ctx, namespace);
-    const pod = (t: PodTemplate) => podEndpoint(t, namespace, nsLabels);
+    const index = new EnvObjects(objects);
+    const nsLabels = namespaceLabels(namespace);
+    // One endpoint per pod template, and each connection between two endpoints judged once.
+    const endpoints = new Map<PodTemplate, Endpoint>();
+    const pod = (t: PodTemplate) => {
+      let found = endpoints.get(t);
+      if (!found) endpoints.set(t, (found = podEndpoint(t, namespace, nsLabels)));
+      return found;
+    };
+    const verdicts = new Map<Endpoint, Map<Endpoint, Map<string, string | undefined>>>();
+    const judge = (from: Endpoint, to: Endpoint, port: number, protocol: string) => {
+      let byTo = verdicts.get(from);
+      if (!byTo) verdicts.set(from, (byTo = new Map()));
+      let byPort = byTo.get(to);
+      if (!byPort) byTo.set(to, (byPort = new Map()));
+      const key = `${port}/${protocol}`;
+      if (byPort.has(key)) return byPort.get(key);
+      const why = blocked(policies, from, to, port, protocol, namespace);
+      byPort.set(key, why);
+      return why;
+    };
     const services = new Set(objects.filter((o) => o.object.kind === "Service").map((o) => o.object.metadata?.name ?? ""));
+    const serviceNamed = servicesByHost(services, namespace);
+    // Where each Service (and port) leads, once per environment.
+    const targets = new Map<string, ReturnType<typeof serviceTargets>>();
+    const targetsOf = (service: string, port: number | undefined) => {
+      const key = `${service}\0${port}`;
+      let found = targets.get(key);
+      if (!found) targets.set(key, (found = serviceTargets(index, service, port === undefined ? undefined : { number: port })));
+      return found;
+    };
     const dns = clusterEndpoint(ctx.spec.cluster.dns);
     const controller = clusterEndpoint(ctx.spec.cluster.ingressController);
     const out: Finding[] = [];
@@ -194,23 +243,22 @@ export const reachabilityRule: Rule = (ctx) =>
       out.push(f);
     };
 
-    const hostPorts = hostPortKeys(ctx.spec);
-    for (const t of podTemplates(objects)) {
+    for (const t of index.podTemplates()) {
       const self = pod(t);
       let firstReference: string | undefined;
       for (const { container, path } of containersOf(t)) {
-        const { vars } = containerEnv(container, path, objects);
+        const { vars } = containerEnv(container, path, index);
         for (const v of vars.values()) {
           if (v.value === undefined) continue;
-          for (const { host, port: explicit } of addresses(v.value)) {
+          for (const { host, port: explicit } of addressesOf(v.value)) {
             const portKey = hostPorts.get(v.name);
             const paired = portKey ? Number(vars.get(portKey)?.value) : Number.NaN;
             const port = explicit ?? (Number.isInteger(paired) ? paired : undefined);
-            const service = serviceNamed(host, services, namespace);
+            const service = serviceNamed.get(host);
             if (service) {
               firstReference ??= v.path;
-              for (const target of serviceTargets(objects, service, port === undefined ? undefined : { number: port })) {
-                const why = blocked(policies, self, pod(target.t), target.port, target.protocol, namespace);
+              for (const target of targetsOf(service, port)) {
+                const why = judge(self, pod(target.t), target.port, target.protocol);
                 if (why) {
                   report(
                     `${objectId(t.ro.object)}|${service}|${target.port}`,
@@ -220,7 +268,7 @@ export const reachabilityRule: Rule = (ctx) =>
               }
             } else if (host.includes(".") && port !== undefined) {
               firstReference ??= v.path;
-              const why = blocked(policies, self, EXTERNAL, port, "TCP", namespace);
+              const why = judge(self, EXTERNAL, port, "TCP");
               if (why) report(`${objectId(t.ro.object)}|${host}|${port}`, finding("reachability", t.ro, v.path, `reads ${host}:${port} (${v.name}), outside the cluster, and cannot reach it: ${why}`));
             }
           }
@@ -228,7 +276,7 @@ export const reachabilityRule: Rule = (ctx) =>
       }
       if (firstReference) {
         for (const protocol of ["UDP", "TCP"]) {
-          const why = blocked(policies, self, dns, 53, protocol, namespace);
+          const why = judge(self, dns, 53, protocol);
           if (why) report(`${objectId(t.ro.object)}|dns|${protocol}`, finding("reachability", t.ro, firstReference, `names a host but cannot ask the cluster DNS (${ctx.spec.cluster.dns.namespace}, ${JSON.stringify(ctx.spec.cluster.dns.podLabels)}) on 53/${protocol}: ${why}`));
         }
       }
@@ -237,7 +285,7 @@ export const reachabilityRule: Rule = (ctx) =>
     for (const ing of objects.filter((o) => o.object.kind === "Ingress")) {
       for (const backend of ingressBackends(ing)) {
         if (!backend.service) continue;
-        for (const target of serviceTargets(objects, backend.service, backend.port)) {
+        for (const target of serviceTargets(index, backend.service, backend.port)) {
           const why = blocked(policies, controller, pod(target.t), target.port, target.protocol, namespace);
           if (why) {
             report(
@@ -257,19 +305,23 @@ export const reachabilityRule: Rule = (ctx) =>
     }
     return out;
   });
+};
 
 /** Every pod is isolated in both directions: what is not allowed explicitly is denied. */
-export const defaultDenyRule: Rule = (ctx) =>
-  ctx.environments.flatMap((env) => {
-    const namespace = namespaceOf(ctx, env);
-    const policies = policiesOf(env, namespace);
-    return podTemplates(allObjects(env)).flatMap((t) => {
+export const defaultDenyRule: Rule = (ctx) => {
+  const environments = stageEnvironments(ctx.spec);
+  return ctx.environments.flatMap((env) => {
+    const namespace = namespaceOf(environments, env);
+    const objects = allObjects(env);
+    const policies = policiesOf(objects, namespace);
+    return podTemplates(objects).flatMap((t) => {
       const missing = (["Ingress", "Egress"] as const).filter((d) => selecting(policies, podEndpoint(t, namespace), d).length === 0);
       return missing.length
         ? [finding("default-deny", t.ro, `${t.path.replace(/\.spec$/, "")}.metadata.labels`, `no NetworkPolicy isolates these pods for ${missing.join(" and ")}: anything may ${missing.map((d) => (d === "Ingress" ? "reach them" : "be reached from them")).join(" and ")}; add a default-deny policy (podSelector: {}) for the namespace`)]
         : [];
     });
   });
+};
 
 export const networkRules: Record<string, Rule> = {
   "default-deny": defaultDenyRule,

@@ -5,7 +5,7 @@
 import { quantity } from "../spec/load.ts";
 import { HASHED, hookPhases } from "./argocd.ts";
 import { allObjects, objectId, type Finding, type RenderedObject, type Rule, type RuleContext } from "./types.ts";
-import { containerEnv, containersOf, findObject, LONG_RUNNING, mountFor, parseImage, podTemplates, selectorMatches, type Container, type PodTemplate } from "./workloads.ts";
+import { containerEnv, containersOf, EnvObjects, envObjects, LONG_RUNNING, mountFor, parseImage, podTemplates, selectorMatches, type Container, type PodTemplate } from "./workloads.ts";
 
 function finding(rule: string, ro: RenderedObject, path: string, message: string): Finding {
   return { rule: `runtime/${rule}`, file: ro.source, path, message, env: ro.env, object: objectId(ro.object) };
@@ -28,7 +28,15 @@ export const settingsEnvRule: Rule = (ctx) =>
   ctx.environments.flatMap((env) => {
     const objects = allObjects(env);
     const optional = new Set(objects.filter((o) => o.object.kind === "ConfigMap" && isAppConfig(ctx, o.object.metadata?.name)).flatMap((o) => Object.keys((o.object.data as object | undefined) ?? {})));
-    const templates = podTemplates(objects);
+    const index = new EnvObjects(objects);
+    const templates = index.podTemplates();
+    // Each container's environment once per call (a container's path is fixed by its template).
+    const envs = new Map<Container, ReturnType<typeof containerEnv>>();
+    const envOf = (container: Container, path: string) => {
+      let found = envs.get(container);
+      if (!found) envs.set(container, (found = containerEnv(container, path, index)));
+      return found;
+    };
     const out: Finding[] = [];
     for (const image of ctx.spec.images) {
       const runs = (c: Container) => c.image !== undefined && parseImage(c.image).repository === image.name;
@@ -36,12 +44,12 @@ export const settingsEnvRule: Rule = (ctx) =>
         .filter((t) => LONG_RUNNING.has(t.ro.object.kind ?? "") && hookPhases(t.ro).length === 0)
         .flatMap((t) => containersOf(t).filter(({ container, init }) => !init && runs(container)).map((c) => ({ t, ...c })));
       if (mains.length === 0) continue;
-      const names = mains.map(({ container, path }) => new Set(containerEnv(container, path, objects).vars.keys()));
+      const names = mains.map(({ container, path }) => new Set(envOf(container, path).vars.keys()));
       const required = [...names[0]!].filter((n) => !optional.has(n) && names.every((s) => s.has(n))).sort();
       const workloads = [...new Set(mains.map(({ t }) => t.ro.object.metadata?.name))].join(", ");
       for (const t of templates) {
         for (const { container, path } of containersOf(t).filter(({ container }) => runs(container))) {
-          const { vars, open } = containerEnv(container, path, objects);
+          const { vars, open } = envOf(container, path);
           if (open) continue;
           const missing = required.filter((n) => !vars.has(n));
           if (missing.length === 0) continue;
@@ -90,13 +98,14 @@ export function ingressBackends(ingress: RenderedObject): Backend[] {
 }
 
 /** The pod templates a Service selects, with the container port number its port leads to in each. */
-export function serviceTargets(objects: RenderedObject[], serviceName: string, port?: { name?: string; number?: number }): { t: PodTemplate; port: number; protocol: string }[] {
-  const svc = findObject(objects, "Service", serviceName);
+export function serviceTargets(objects: RenderedObject[] | EnvObjects, serviceName: string, port?: { name?: string; number?: number }): { t: PodTemplate; port: number; protocol: string }[] {
+  const index = envObjects(objects);
+  const svc = index.find("Service", serviceName);
   const spec = (svc?.object.spec ?? {}) as { selector?: Record<string, string>; ports?: { name?: string; port?: number; targetPort?: number | string; protocol?: string }[] };
   if (!svc || !spec.selector) return [];
   const ports = (spec.ports ?? []).filter((p) => port === undefined || (port.name !== undefined ? p.name === port.name : p.port === port.number));
   const out: { t: PodTemplate; port: number; protocol: string }[] = [];
-  for (const t of podTemplates(objects).filter((t) => selectorMatches(spec.selector, t.labels))) {
+  for (const t of index.podTemplates().filter((t) => selectorMatches(spec.selector, t.labels))) {
     for (const p of ports) {
       const target = p.targetPort ?? p.port;
       const number =
@@ -121,6 +130,7 @@ export function serviceTargets(objects: RenderedObject[], serviceName: string, p
 export const uploadSpaceRule: Rule = (ctx) =>
   ctx.environments.flatMap((env) => {
     const objects = allObjects(env);
+    const index = new EnvObjects(objects);
     const out: Finding[] = [];
     for (const ing of objects.filter((o) => o.object.kind === "Ingress")) {
       const raw = ing.object.metadata?.annotations?.[BODY_SIZE];
@@ -133,9 +143,9 @@ export const uploadSpaceRule: Rule = (ctx) =>
       }
       for (const backend of ingressBackends(ing)) {
         if (!backend.service) continue;
-        for (const { t, port } of serviceTargets(objects, backend.service, backend.port)) {
+        for (const { t, port } of serviceTargets(index, backend.service, backend.port)) {
           for (const { container, path } of containersOf(t).filter(({ container, init }) => !init && (container.ports ?? []).some((p) => p.containerPort === port))) {
-            const problem = tempSpaceProblem(t, container, path, objects, body);
+            const problem = tempSpaceProblem(t, container, path, index, body);
             if (problem) {
               out.push(finding("upload-space", t.ro, problem.path, `${objectId(ing.object)} accepts request bodies of ${raw} (${BODY_SIZE}), but ${problem.message}`));
             }
@@ -146,7 +156,7 @@ export const uploadSpaceRule: Rule = (ctx) =>
     return out;
   });
 
-function tempSpaceProblem(t: PodTemplate, container: Container, path: string, objects: RenderedObject[], body: number): { path: string; message: string } | undefined {
+function tempSpaceProblem(t: PodTemplate, container: Container, path: string, objects: EnvObjects, body: number): { path: string; message: string } | undefined {
   const { vars } = containerEnv(container, path, objects);
   const variable = TEMP_DIR_VARIABLES.map((n) => vars.get(n)).find((v) => v?.value);
   const dir = variable?.value ?? "/tmp";
@@ -187,16 +197,17 @@ const PATH_VARIABLE = /_(DIR|ROOT|FILE)$/;
  */
 export const pathsRule: Rule = (ctx) =>
   ctx.environments.flatMap((env) => {
-    const objects = allObjects(env);
+    const objects = new EnvObjects(allObjects(env));
     const out: Finding[] = [];
-    for (const t of podTemplates(objects)) {
+    for (const t of objects.podTemplates()) {
       const seen: { container: Container; path: string; init: boolean; name: string; value: string; at: string; volume: string | undefined }[] = [];
       for (const { container, path, init } of containersOf(t)) {
         const { vars } = containerEnv(container, path, objects);
+        const own = `${path}.env[`;
         for (const v of vars.values()) {
           // Only the container's own env: a shared ConfigMap tells every container the same
           // directories, including those that never write there.
-          if (!v.path.startsWith(`${path}.env[`) || !PATH_VARIABLE.test(v.name) || !v.value?.startsWith("/")) continue;
+          if (!v.value?.startsWith("/") || !v.path.startsWith(own) || !PATH_VARIABLE.test(v.name)) continue;
           const dir = v.name.endsWith("_FILE") ? v.value.replace(/\/[^/]*$/, "") || "/" : v.value;
           const found = mountFor(t, container, dir);
           const readOnlyVolume = found && (found.mount.readOnly || found.volume?.configMap || found.volume?.secret || found.volume?.projected || found.volume?.downwardAPI);

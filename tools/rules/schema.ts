@@ -328,7 +328,8 @@ interface CompiledKind {
 const API_VERSION = /^(?:[a-z0-9](?:[-a-z0-9.]*[a-z0-9])?\/)?v\d+(?:(?:alpha|beta)\d+)?$/;
 const KIND = /^[A-Z][A-Za-z0-9]*$/;
 
-const kinds = new Map<string, CompiledKind | null>();
+/** apiVersion -> kind -> compiled (null: no schema), without building a key string per object. */
+const kinds = new Map<string, Map<string, CompiledKind | null>>();
 
 function modelPackageDirs(): string[] {
   return MODEL_PACKAGES.map((name) => findPackage(name, HERE)).filter((dir): dir is string => dir !== undefined);
@@ -350,8 +351,9 @@ function schemaFileOf(apiVersion: string, kind: string): string | undefined {
 }
 
 function compiledKind(apiVersion: string, kind: string): CompiledKind | undefined {
-  const cacheKey = `${apiVersion} ${kind}`;
-  let compiled = kinds.get(cacheKey);
+  let byKind = kinds.get(apiVersion);
+  if (!byKind) kinds.set(apiVersion, (byKind = new Map()));
+  let compiled = byKind.get(kind);
   if (compiled === undefined) {
     const file = schemaFileOf(apiVersion, kind);
     if (file) {
@@ -359,7 +361,7 @@ function compiledKind(apiVersion: string, kind: string): CompiledKind | undefine
     } else {
       compiled = null;
     }
-    kinds.set(cacheKey, compiled);
+    byKind.set(kind, compiled);
   }
   return compiled ?? undefined;
 }
@@ -601,11 +603,16 @@ function nearest(name: string, known: Iterable<string>): string | undefined {
 function walk(value: unknown, shape: Shape, path: (string | number)[], out: SchemaProblem[]): void {
   if (value === null || typeof value !== "object") return;
   const flat = shape.resolve();
+  // Scalars have no fields to check: they are skipped here rather than in a call each (most of
+  // an object's nodes are scalars; this walk runs over every rendered object).
   if (Array.isArray(value)) {
-    if (!flat.items) return;
+    const items = flat.items;
+    if (!items) return;
     for (let i = 0; i < value.length; i++) {
+      const item: unknown = value[i];
+      if (item === null || typeof item !== "object") continue;
       path.push(i);
-      walk(value[i], flat.items, path, out);
+      walk(item, items, path, out);
       path.pop();
     }
     return;
@@ -617,8 +624,10 @@ function walk(value: unknown, shape: Shape, path: (string | number)[], out: Sche
     const child = props?.get(key);
     if (child === undefined) {
       if (values) {
+        const v = record[key];
+        if (v === null || typeof v !== "object") continue;
         path.push(key);
-        walk(record[key], values, path, out);
+        walk(v, values, path, out);
         path.pop();
       } else if (!open && props && !declaredOnly(flat, key)) {
         const declared = flat.definitions.flatMap((file) => [...(declaredProperties(file) ?? [])]);
@@ -629,8 +638,10 @@ function walk(value: unknown, shape: Shape, path: (string | number)[], out: Sche
       continue;
     }
     if (child) {
+      const v = record[key];
+      if (v === null || typeof v !== "object") continue;
       path.push(key);
-      walk(record[key], child, path, out);
+      walk(v, child, path, out);
       path.pop();
     }
   }

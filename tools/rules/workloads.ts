@@ -119,8 +119,59 @@ export function labelSelectorMatches(selector: unknown, labels: Record<string, s
   });
 }
 
-export function findObject(objects: RenderedObject[], kind: string, name: string): RenderedObject | undefined {
+export function findObject(objects: RenderedObject[] | EnvObjects, kind: string, name: string): RenderedObject | undefined {
+  if (objects instanceof EnvObjects) return objects.find(kind, name);
   return objects.find((o) => o.object.kind === kind && o.object.metadata?.name === name);
+}
+
+/**
+ * One environment's objects with the lookups rules repeat per pod, container or reference (by
+ * kind and name, the pod templates, the ExternalSecret writing a Secret), each built on first use:
+ * a scan of the objects per lookup made those rules objects x references per environment. A rule
+ * builds one per environment per call, so rules stay pure functions of their context (nothing
+ * outlives the call: tests edit a context between calls). Each lookup answers what the scan it
+ * replaces answered: the first matching object in order.
+ */
+export class EnvObjects {
+  private byKind: Map<unknown, Map<unknown, RenderedObject>> | undefined;
+  private templates: PodTemplate[] | undefined;
+  private secretWriters: Map<string, RenderedObject> | undefined;
+  constructor(readonly objects: RenderedObject[]) {}
+
+  /** The first object of this kind and name. */
+  find(kind: string | undefined, name: string | undefined): RenderedObject | undefined {
+    if (!this.byKind) {
+      this.byKind = new Map();
+      for (const o of this.objects) {
+        let names = this.byKind.get(o.object.kind);
+        if (!names) this.byKind.set(o.object.kind, (names = new Map()));
+        const n = o.object.metadata?.name;
+        if (!names.has(n)) names.set(n, o);
+      }
+    }
+    return this.byKind.get(kind)?.get(name);
+  }
+
+  /** podTemplates(objects), computed once: callers must not change the list. */
+  podTemplates(): PodTemplate[] {
+    return (this.templates ??= podTemplates(this.objects));
+  }
+
+  /** The first ExternalSecret whose createdKeys include Secret/<name>. */
+  externalSecretWriting(name: string): RenderedObject | undefined {
+    if (!this.secretWriters) {
+      this.secretWriters = new Map();
+      for (const o of this.objects) {
+        if (o.object.kind !== "ExternalSecret") continue;
+        for (const key of createdKeys(o.object)) if (key.startsWith("Secret/") && !this.secretWriters.has(key)) this.secretWriters.set(key, o);
+      }
+    }
+    return this.secretWriters.get(`Secret/${name}`);
+  }
+}
+
+export function envObjects(objects: RenderedObject[] | EnvObjects): EnvObjects {
+  return objects instanceof EnvObjects ? objects : new EnvObjects(objects);
 }
 
 export function annotation(object: KubeObject, key: string): string | undefined {
@@ -229,36 +280,44 @@ export interface EnvVar {
   value?: string;
 }
 
+function configMapData(index: EnvObjects, name: string | undefined): Record<string, unknown> | undefined {
+  return name ? (index.find("ConfigMap", name)?.object.data as Record<string, unknown> | undefined) : undefined;
+}
+
+/** A Secret's keys from the rendered Secret or the ExternalSecret writing it; open when its dataFrom hides some. */
+function secretKeysOf(index: EnvObjects, name: string | undefined): { keys: string[]; open: boolean } | undefined {
+  if (!name) return undefined;
+  const secret = index.find("Secret", name)?.object;
+  if (secret) return { keys: [...Object.keys((secret.data as object | undefined) ?? {}), ...Object.keys((secret.stringData as object | undefined) ?? {})], open: false };
+  const external = index.externalSecretWriting(name)?.object;
+  if (!external) return undefined;
+  const spec = (external.spec ?? {}) as { data?: { secretKey?: string }[]; dataFrom?: unknown[] };
+  return { keys: (spec.data ?? []).map((d) => d.secretKey ?? "").filter(Boolean), open: Boolean(spec.dataFrom?.length) };
+}
+
 /**
  * The environment a container starts with, as the kubelet builds it: envFrom in order (a later
  * source wins), then env (wins over envFrom). ConfigMaps are read from the rendered objects;
  * a Secret's keys from the rendered Secret or the ExternalSecret that writes it. `open` is true
  * when a source's keys cannot be known here (a Secret nothing renders, an ExternalSecret's dataFrom).
  */
-export function containerEnv(container: Container, path: string, objects: RenderedObject[]): { vars: Map<string, EnvVar>; open: boolean } {
+export function containerEnv(container: Container, path: string, objects: RenderedObject[] | EnvObjects): { vars: Map<string, EnvVar>; open: boolean } {
   const vars = new Map<string, EnvVar>();
   let open = false;
-  const configMap = (name: string | undefined) => (name ? (objects.find((o) => o.object.kind === "ConfigMap" && o.object.metadata?.name === name)?.object.data as Record<string, unknown> | undefined) : undefined);
-  const secretKeys = (name: string | undefined): string[] | undefined => {
-    if (!name) return undefined;
-    const secret = objects.find((o) => o.object.kind === "Secret" && o.object.metadata?.name === name)?.object;
-    if (secret) return [...Object.keys((secret.data as object | undefined) ?? {}), ...Object.keys((secret.stringData as object | undefined) ?? {})];
-    const external = objects.find((o) => o.object.kind === "ExternalSecret" && createdKeys(o.object).includes(`Secret/${name}`))?.object;
-    if (!external) return undefined;
-    const spec = (external.spec ?? {}) as { data?: { secretKey?: string }[]; dataFrom?: unknown[] };
-    if (spec.dataFrom?.length) open = true;
-    return (spec.data ?? []).map((d) => d.secretKey ?? "").filter(Boolean);
-  };
+  const index = envObjects(objects);
+  // (Lookups are module functions, not closures made per call: this runs for every container.)
   (container.envFrom ?? []).forEach((source, i) => {
     const at = `${path}.envFrom[${i}]`;
     const prefix = source.prefix ?? "";
     if (source.configMapRef) {
-      const data = configMap(source.configMapRef.name);
+      const data = configMapData(index, source.configMapRef.name);
       if (!data) open ||= !source.configMapRef.optional;
       for (const [k, v] of Object.entries(data ?? {})) vars.set(prefix + k, { name: prefix + k, path: at, value: String(v) });
     }
     if (source.secretRef) {
-      const keys = secretKeys(source.secretRef.name);
+      const found = secretKeysOf(index, source.secretRef.name);
+      if (found?.open) open = true;
+      const keys = found?.keys;
       if (!keys) open ||= !source.secretRef.optional;
       for (const k of keys ?? []) vars.set(prefix + k, { name: prefix + k, path: at });
     }
@@ -266,15 +325,18 @@ export function containerEnv(container: Container, path: string, objects: Render
   (container.env ?? []).forEach((e, i) => {
     const at = `${path}.env[${i}]`;
     const cm = e.valueFrom?.configMapKeyRef;
-    const value = cm ? configMap(cm.name)?.[cm.key ?? ""] : e.value;
+    const value = cm ? configMapData(index, cm.name)?.[cm.key ?? ""] : e.value;
     vars.set(e.name, { name: e.name, path: at, value: value === undefined || e.valueFrom?.secretKeyRef ? undefined : String(value) });
   });
   return { vars, open };
 }
 
+function norm(p: string): string {
+  return p.replace(/\/+$/, "") || "/";
+}
+
 /** The volume mounted at the longest mountPath that contains `dir`, with the path inside it. */
 export function mountFor(t: PodTemplate, container: Container, dir: string): { mount: NonNullable<Container["volumeMounts"]>[number]; volume?: Volume; rest: string } | undefined {
-  const norm = (p: string) => p.replace(/\/+$/, "") || "/";
   const target = norm(dir);
   let best: NonNullable<Container["volumeMounts"]>[number] | undefined;
   for (const m of container.volumeMounts ?? []) {
