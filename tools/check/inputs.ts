@@ -350,12 +350,11 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
     argocdObjects(root),
     Promise.all(
       targets.map(async (t) => {
-        const kustomization = settle(() => readFileSync(join(root, t.dir, "kustomization.yaml"), "utf8"));
         const result = await renders.get(t.dir);
         // Parsed as soon as it is there, while other renders run; an error is thrown below, in order.
         const objects = result.error ? undefined : result.objects ? { ok: true as const, value: result.objects } : settle(() => parseYamlStream(result.output, `kustomize build ${t.dir}`));
         if (objects?.ok) warm.push(warmValidators(objects.value));
-        return { ...t, output: result.output, error: result.error, cause: result.cause, kustomization, objects };
+        return { ...t, output: result.output, error: result.error, cause: result.cause, objects };
       }),
     ),
   ]);
@@ -371,7 +370,7 @@ export async function gatherInputs(root: string, specFile: string, options: Gath
     try {
       // The walk before the render parsed it already (the same bytes: nothing writes during a check).
       const walked = options.cache?.sources.parsed(join(root, kfile));
-      const value = walked !== undefined ? walked : parseYaml(unsettle(r.kustomization), kfile);
+      const value = walked !== undefined ? walked : parseYaml(readFileSync(join(root, kfile), "utf8"), kfile);
       if (value && typeof value === "object") kustomizations.push({ env: r.env, layer: r.layer, file: kfile, value: value as Record<string, unknown> });
     } catch (error) {
       if (error instanceof ValidationError) findings.push(...problemsToFindings("yaml/parse", error));

@@ -21,6 +21,7 @@ import { createRequire } from "node:module";
 import { dirname, join, resolve } from "node:path";
 import { isScalar, stringify } from "yaml";
 import { writeFileAtomic } from "../core/fs.ts";
+import { ignoreCacheFolder } from "../render/cache.ts";
 
 /** Bumped whenever what the file holds or how a key is made changes. */
 const FORMAT = 1;
@@ -241,9 +242,7 @@ export async function writeEmitCache(file: string | undefined, emitter: Emitter)
   const body = JSON.stringify(entries);
   const header: CacheHeader = { format: FORMAT, emitter: emitterIdentity(), sha256: sha256(body) };
   try {
-    // As the render cache: `.cache/.gitignore` ignores everything, whatever the repository's own says.
-    const ignore = join(dirname(file), "..", ".gitignore");
-    if (!existsSync(ignore)) await writeFileAtomic(ignore, "# Written by the render cache (tools/render/cache.ts): nothing here belongs in git.\n*\n");
+    await ignoreCacheFolder(join(dirname(file), ".."));
     await writeFileAtomic(file, `${JSON.stringify(header)}\n${body}`);
     emitter.wrote(entries);
   } catch {

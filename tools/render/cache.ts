@@ -117,6 +117,15 @@ export interface CacheStats {
   writes: number;
 }
 
+/**
+ * `.cache/.gitignore` ignoring everything, itself included (as pytest's cache does), whatever the
+ * repository's own .gitignore says (a fork may lack the line). `cacheFolder` is `.cache/`.
+ */
+export async function ignoreCacheFolder(cacheFolder: string): Promise<void> {
+  const ignore = join(cacheFolder, ".gitignore");
+  if (!existsSync(ignore)) await writeFileAtomic(ignore, "# Written by the render cache (tools/render/cache.ts): nothing here belongs in git.\n*\n");
+}
+
 export class RenderCache {
   readonly dir: string;
   /** Why the cache is off for this run (then nothing is read or written), or undefined. */
@@ -274,8 +283,7 @@ export class RenderCache {
       // `.cache/.gitignore` ignores everything, itself included, as pytest's cache does.
       if (!this.ignoreWritten) {
         this.ignoreWritten = true;
-        const ignore = join(this.dir, "..", ".gitignore");
-        if (!existsSync(ignore)) await writeFileAtomic(ignore, "# Written by the render cache (tools/render/cache.ts): nothing here belongs in git.\n*\n");
+        await ignoreCacheFolder(join(this.dir, ".."));
       }
       // Synchronous: a cold check of a fleet writes hundreds of entries.
       writeFileAtomicSync(this.file(key), text, this.dirReady);
